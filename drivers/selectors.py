@@ -1,0 +1,52 @@
+"""Read-side queries on drivers."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from rideshare.geo import bounding_box, haversine_km
+
+from .models import Driver
+
+
+def nearby_drivers(
+    latitude,
+    longitude,
+    *,
+    vehicle_type,
+    radius_km=None,
+    limit=None,
+    max_age_seconds=None,
+    queryset=None,
+):
+    """Online drivers of `vehicle_type` within `radius_km` of the point, nearest first.
+
+    A bounding box on the indexed columns narrows the candidates; the exact great-circle
+    distance decides. Each returned driver carries `distance_km`. Positions older than
+    `max_age_seconds` are ignored: the driver's app stopped reporting.
+    """
+    radius_km = settings.NEARBY_RADIUS_KM if radius_km is None else radius_km
+    limit = settings.NEARBY_LIMIT if limit is None else limit
+    max_age_seconds = settings.DRIVER_POSITION_MAX_AGE_SECONDS if max_age_seconds is None else max_age_seconds
+
+    min_lat, max_lat, min_lon, max_lon = bounding_box(latitude, longitude, radius_km)
+    base = Driver.objects.all() if queryset is None else queryset
+    candidates = base.filter(
+        is_online=True,
+        vehicle_type=vehicle_type,
+        latitude__gte=min_lat,
+        latitude__lte=max_lat,
+        longitude__gte=min_lon,
+        longitude__lte=max_lon,
+        location_updated_at__gte=timezone.now() - timedelta(seconds=max_age_seconds),
+    ).select_related("user")
+
+    found = []
+    for driver in candidates:
+        distance = haversine_km(latitude, longitude, driver.latitude, driver.longitude)
+        if distance <= radius_km:
+            driver.distance_km = distance
+            found.append(driver)
+    found.sort(key=lambda d: d.distance_km)
+    return found[:limit]

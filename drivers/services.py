@@ -1,0 +1,51 @@
+"""Driver availability and position: the only code that changes them."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from rideshare.errors import Forbidden
+
+from .models import Driver
+
+
+def get_driver_profile(user):
+    try:
+        return user.driver
+    except Driver.DoesNotExist:
+        raise Forbidden("This action needs a driver account.", code="not_a_driver") from None
+
+
+def create_driver_profile(*, user, vehicle_type, vehicle_plate, vehicle_color):
+    return Driver.objects.create(
+        user=user, vehicle_type=vehicle_type, vehicle_plate=vehicle_plate.upper(), vehicle_color=vehicle_color
+    )
+
+
+@transaction.atomic
+def set_online(*, user, online):
+    driver = Driver.objects.select_for_update().get(pk=get_driver_profile(user).pk)
+    if driver.is_online != online:
+        driver.is_online = online
+        driver.save(update_fields=["is_online"])
+    return driver
+
+
+def go_online(user):
+    return set_online(user=user, online=True)
+
+
+def go_offline(user):
+    return set_online(user=user, online=False)
+
+
+@transaction.atomic
+def update_location(*, user, latitude, longitude, heading=None, speed=None):
+    driver = get_driver_profile(user)
+    driver.latitude = latitude
+    driver.longitude = longitude
+    driver.heading = heading
+    driver.speed = speed
+    driver.location_updated_at = timezone.now()
+    driver.save(update_fields=["latitude", "longitude", "heading", "speed", "location_updated_at"])
+    return driver
+

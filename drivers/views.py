@@ -1,0 +1,43 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import services
+from .serializers import DriverSerializer, LocationSerializer
+
+
+class DriverMeView(APIView):
+    @extend_schema(responses=DriverSerializer)
+    def get(self, request):
+        return Response(DriverSerializer(services.get_driver_profile(request.user)).data)
+
+    @extend_schema(request=DriverSerializer, responses=DriverSerializer)
+    def patch(self, request):
+        driver = services.get_driver_profile(request.user)
+        serializer = DriverSerializer(driver, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+
+class DriverOnlineView(APIView):
+    online = True
+
+    @extend_schema(request=None, responses=DriverSerializer)
+    def post(self, request):
+        driver = services.set_online(user=request.user, online=self.online)
+        return Response(DriverSerializer(driver).data)
+
+
+class DriverOfflineView(DriverOnlineView):
+    online = False
+
+
+class DriverLocationView(APIView):
+    @extend_schema(request=LocationSerializer, responses=DriverSerializer)
+    def post(self, request):
+        services.get_driver_profile(request.user)
+        location = LocationSerializer(data=request.data)
+        location.is_valid(raise_exception=True)
+        driver = services.update_location(user=request.user, **location.validated_data)
+        return Response(DriverSerializer(driver).data)

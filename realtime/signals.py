@@ -1,0 +1,1 @@
+"""Model signals turned into WebSocket events (see the real-time issue)."""

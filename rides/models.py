@@ -1,0 +1,110 @@
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from drivers.models import Driver, VehicleType
+
+
+class RideStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    ACCEPTED = "accepted", "Accepted"
+    DRIVER_ARRIVED = "driver_arrived", "Driver arrived"
+    STARTED = "started", "Started"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A passenger's ride is active until it ends; a driver's from acceptance until it ends.
+PASSENGER_ACTIVE_STATUSES = (
+    RideStatus.REQUESTED,
+    RideStatus.ACCEPTED,
+    RideStatus.DRIVER_ARRIVED,
+    RideStatus.STARTED,
+)
+DRIVER_ACTIVE_STATUSES = (RideStatus.ACCEPTED, RideStatus.DRIVER_ARRIVED, RideStatus.STARTED)
+CANCELLABLE_STATUSES = (RideStatus.REQUESTED, RideStatus.ACCEPTED, RideStatus.DRIVER_ARRIVED)
+
+
+class CancelledBy(models.TextChoices):
+    PASSENGER = "passenger", "Passenger"
+    DRIVER = "driver", "Driver"
+    SYSTEM = "system", "System"
+    ADMIN = "admin", "Admin"
+
+
+def _latitude():
+    return models.FloatField(validators=[MinValueValidator(-90), MaxValueValidator(90)])
+
+
+def _longitude():
+    return models.FloatField(validators=[MinValueValidator(-180), MaxValueValidator(180)])
+
+
+class Ride(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    passenger = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rides")
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, null=True, blank=True, related_name="rides")
+    ride_type = models.CharField(max_length=16, choices=VehicleType.choices)
+    status = models.CharField(max_length=20, choices=RideStatus.choices, default=RideStatus.REQUESTED)
+
+    pickup_latitude = _latitude()
+    pickup_longitude = _longitude()
+    dropoff_latitude = _latitude()
+    dropoff_longitude = _longitude()
+    distance_km = models.FloatField()
+    estimated_fare = models.PositiveIntegerField(help_text="XAF")
+    final_fare = models.PositiveIntegerField(null=True, blank=True, help_text="XAF")
+
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=16, choices=CancelledBy.choices, blank=True)
+    cancel_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["passenger"],
+                condition=models.Q(status__in=PASSENGER_ACTIVE_STATUSES),
+                name="one_active_ride_per_passenger",
+            ),
+            models.UniqueConstraint(
+                fields=["driver"],
+                condition=models.Q(status__in=DRIVER_ACTIVE_STATUSES),
+                name="one_active_ride_per_driver",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(driver__isnull=False) | models.Q(status__in=[RideStatus.REQUESTED, RideStatus.CANCELLED]),
+                name="ride_past_request_has_driver",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "requested_at"], name="ride_status_requested_idx")]
+
+    def __str__(self):
+        return f"Ride {self.id} ({self.status})"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # Signal receivers compare against this to tell which transition a save made.
+        instance._status_at_load = instance.__dict__.get("status")
+        return instance
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self._status_at_load = self.status
+
+    @property
+    def previous_status(self):
+        return getattr(self, "_status_at_load", None)
+
+    @property
+    def is_active(self):
+        return self.status in PASSENGER_ACTIVE_STATUSES

@@ -1,0 +1,50 @@
+"""Read-side queries on rides, and on drivers where rides decide who is free."""
+
+import uuid
+
+from django.db.models import Exists, OuterRef, Q
+
+from drivers.models import Driver
+from drivers.selectors import nearby_drivers
+
+from .models import DRIVER_ACTIVE_STATUSES, PASSENGER_ACTIVE_STATUSES, Ride
+
+
+def rides_of(user):
+    """Rides the user is passenger or driver of."""
+    return Ride.objects.filter(Q(passenger=user) | Q(driver_id=user.pk)).select_related(
+        "passenger", "driver", "driver__user"
+    )
+
+
+def visible_ride(user, ride_id):
+    """The ride if `user` may see it (participant or staff), else None. Never tells which."""
+    qs = Ride.objects.select_related("passenger", "driver", "driver__user")
+    if not user.is_staff:
+        qs = qs.filter(Q(passenger=user) | Q(driver_id=user.pk))
+    try:
+        ride_id = uuid.UUID(str(ride_id))
+    except ValueError:
+        return None
+    return qs.filter(pk=ride_id).first()
+
+
+def active_ride_of(user):
+    return rides_of(user).filter(
+        Q(passenger=user, status__in=PASSENGER_ACTIVE_STATUSES) | Q(driver_id=user.pk, status__in=DRIVER_ACTIVE_STATUSES)
+    ).first()
+
+
+def idle_drivers():
+    """Drivers with no accepted, arrived or started ride."""
+    busy = Ride.objects.filter(driver=OuterRef("pk"), status__in=DRIVER_ACTIVE_STATUSES)
+    return Driver.objects.exclude(Exists(busy))
+
+
+def nearby_idle_drivers(latitude, longitude, *, vehicle_type, radius_km=None, limit=None, exclude_user=None):
+    queryset = idle_drivers()
+    if exclude_user is not None:
+        queryset = queryset.exclude(pk=exclude_user.pk)
+    return nearby_drivers(
+        latitude, longitude, vehicle_type=vehicle_type, radius_km=radius_km, limit=limit, queryset=queryset
+    )

@@ -1,0 +1,75 @@
+from rest_framework import serializers
+
+from drivers.models import VehicleType
+from rideshare.fields import latitude_field, longitude_field
+
+from .models import Ride, RideStatus
+
+
+class TripInputSerializer(serializers.Serializer):
+    """What a passenger chooses; everything else about a ride is decided by the server."""
+
+    ride_type = serializers.ChoiceField(choices=VehicleType.choices)
+    pickup_latitude = latitude_field()
+    pickup_longitude = longitude_field()
+    dropoff_latitude = latitude_field()
+    dropoff_longitude = longitude_field()
+
+
+class EstimateSerializer(serializers.Serializer):
+    estimated_fare = serializers.IntegerField()
+    distance_km = serializers.FloatField()
+    currency = serializers.CharField()
+
+
+class CancelInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class RideListQuerySerializer(serializers.Serializer):
+    status = serializers.MultipleChoiceField(choices=RideStatus.choices, required=False)
+    active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class RideDriverSerializer(serializers.Serializer):
+    driver_id = serializers.UUIDField(source="user_id")
+    full_name = serializers.CharField(source="user.full_name")
+    phone_number = serializers.CharField(source="user.phone_number")
+    vehicle_type = serializers.CharField()
+    vehicle_plate = serializers.CharField()
+    vehicle_color = serializers.CharField()
+    rating = serializers.FloatField()
+
+
+class RideSerializer(serializers.ModelSerializer):
+    ride_id = serializers.UUIDField(source="id", read_only=True)
+    passenger_id = serializers.UUIDField(read_only=True)
+    driver_id = serializers.UUIDField(read_only=True, allow_null=True)
+    driver = RideDriverSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Ride
+        fields = [
+            "ride_id",
+            "status",
+            "ride_type",
+            "passenger_id",
+            "driver_id",
+            "driver",
+            "pickup_latitude",
+            "pickup_longitude",
+            "dropoff_latitude",
+            "dropoff_longitude",
+            "distance_km",
+            "estimated_fare",
+            "final_fare",
+            "requested_at",
+            "accepted_at",
+            "arrived_at",
+            "started_at",
+            "completed_at",
+            "cancelled_at",
+            "cancelled_by",
+            "cancel_reason",
+        ]
+        read_only_fields = fields

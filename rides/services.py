@@ -1,0 +1,186 @@
+"""Every ride state transition, each one short: lock the row, check the from-state, save.
+
+requested → accepted → driver_arrived → started → completed;
+cancelled from requested, accepted or driver_arrived. Nothing else.
+Events are not sent from here: realtime's signal receivers announce each saved transition once
+its transaction commits.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from drivers.models import Driver
+from drivers.services import get_driver_profile
+from rideshare.errors import Conflict, Forbidden, NotFound
+
+from . import fares
+from .models import (
+    CANCELLABLE_STATUSES,
+    DRIVER_ACTIVE_STATUSES,
+    PASSENGER_ACTIVE_STATUSES,
+    CancelledBy,
+    Ride,
+    RideStatus,
+)
+
+
+class RideNotFound(NotFound):
+    code = "ride_not_found"
+
+    def __init__(self):
+        super().__init__("Ride not found.")
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+    def __init__(self, ride, action):
+        super().__init__(
+            f"Cannot {action} a ride that is {ride.status}.",
+            current_status=ride.status,
+        )
+
+
+def _lock(ride_id):
+    try:
+        return Ride.objects.select_for_update().get(pk=ride_id)
+    except (Ride.DoesNotExist, ValidationError, ValueError):
+        raise RideNotFound() from None
+
+
+def _lock_for_participant(ride_id, user):
+    """The ride, locked, if `user` is its passenger or assigned driver; 404 for anyone else."""
+    ride = _lock(ride_id)
+    if user.pk not in (ride.passenger_id, ride.driver_id):
+        raise RideNotFound()
+    return ride
+
+
+def _require_assigned_driver(ride, user):
+    if ride.driver_id != user.pk:
+        raise Forbidden("Only the ride's driver can do this.", code="not_ride_driver")
+
+
+def _require_status(ride, allowed, action):
+    if ride.status not in allowed:
+        raise InvalidTransition(ride, action)
+
+
+def _save(ride, fields):
+    try:
+        with transaction.atomic():
+            ride.save(update_fields=fields)
+    except IntegrityError:
+        raise Conflict("The ride changed concurrently; reload it.", code="concurrent_update") from None
+
+
+def request_ride(*, passenger, ride_type, pickup_latitude, pickup_longitude, dropoff_latitude, dropoff_longitude):
+    distance = fares.trip_distance_km(pickup_latitude, pickup_longitude, dropoff_latitude, dropoff_longitude)
+    ride = Ride(
+        passenger=passenger,
+        ride_type=ride_type,
+        pickup_latitude=pickup_latitude,
+        pickup_longitude=pickup_longitude,
+        dropoff_latitude=dropoff_latitude,
+        dropoff_longitude=dropoff_longitude,
+        distance_km=round(distance, 3),
+        estimated_fare=fares.fare_for_distance(ride_type, distance),
+    )
+    try:
+        with transaction.atomic():
+            active = Ride.objects.filter(passenger=passenger, status__in=PASSENGER_ACTIVE_STATUSES).first()
+            if active is not None:
+                raise Conflict(
+                    "You already have an active ride.", code="active_ride_exists", ride_id=str(active.pk)
+                )
+            ride.save(force_insert=True)
+    except IntegrityError:
+        # Two concurrent requests by one passenger: the partial unique index let one through.
+        raise Conflict("You already have an active ride.", code="active_ride_exists") from None
+    return ride
+
+
+def accept_ride(*, ride_id, user):
+    profile = get_driver_profile(user)
+    with transaction.atomic():
+        # Driver first, then ride: the only place that holds two locks, always in this order.
+        driver = Driver.objects.select_for_update().get(pk=profile.pk)
+        ride = _lock(ride_id)
+        if ride.passenger_id == user.pk:
+            raise Forbidden("You cannot accept your own ride.", code="own_ride")
+        _require_status(ride, [RideStatus.REQUESTED], "accept")
+        if ride.ride_type != driver.vehicle_type:
+            raise Forbidden(
+                f"This ride needs a {ride.ride_type}; your vehicle is a {driver.vehicle_type}.",
+                code="wrong_vehicle_type",
+            )
+        if not driver.is_online:
+            raise Conflict("Go online before accepting rides.", code="driver_offline")
+        if Ride.objects.filter(driver=driver, status__in=DRIVER_ACTIVE_STATUSES).exists():
+            raise Conflict("Finish your current ride first.", code="driver_busy")
+        ride.status = RideStatus.ACCEPTED
+        ride.driver = driver
+        ride.accepted_at = timezone.now()
+        _save(ride, ["status", "driver", "accepted_at"])
+    return ride
+
+
+@transaction.atomic
+def mark_arrived(*, ride_id, user):
+    ride = _lock_for_participant(ride_id, user)
+    _require_assigned_driver(ride, user)
+    _require_status(ride, [RideStatus.ACCEPTED], "mark arrival for")
+    ride.status = RideStatus.DRIVER_ARRIVED
+    ride.arrived_at = timezone.now()
+    _save(ride, ["status", "arrived_at"])
+    return ride
+
+
+@transaction.atomic
+def start_ride(*, ride_id, user):
+    ride = _lock_for_participant(ride_id, user)
+    _require_assigned_driver(ride, user)
+    _require_status(ride, [RideStatus.DRIVER_ARRIVED], "start")
+    ride.status = RideStatus.STARTED
+    ride.started_at = timezone.now()
+    _save(ride, ["status", "started_at"])
+    return ride
+
+
+@transaction.atomic
+def complete_ride(*, ride_id, user):
+    ride = _lock_for_participant(ride_id, user)
+    _require_assigned_driver(ride, user)
+    _require_status(ride, [RideStatus.STARTED], "complete")
+    ride.status = RideStatus.COMPLETED
+    ride.completed_at = timezone.now()
+    ride.final_fare = ride.estimated_fare
+    _save(ride, ["status", "completed_at", "final_fare"])
+    return ride
+
+
+def _cancel(ride, *, by, reason):
+    _require_status(ride, CANCELLABLE_STATUSES, "cancel")
+    ride.status = RideStatus.CANCELLED
+    ride.cancelled_at = timezone.now()
+    ride.cancelled_by = by
+    ride.cancel_reason = reason or ""
+    _save(ride, ["status", "cancelled_at", "cancelled_by", "cancel_reason"])
+    return ride
+
+
+@transaction.atomic
+def cancel_ride(*, ride_id, user, reason=""):
+    """Cancel by a participant: the passenger, or the assigned driver."""
+    ride = _lock_for_participant(ride_id, user)
+    by = CancelledBy.PASSENGER if ride.passenger_id == user.pk else CancelledBy.DRIVER
+    return _cancel(ride, by=by, reason=reason)
+
+
+@transaction.atomic
+def cancel_ride_as(*, ride_id, by, reason=""):
+    """Cancel on behalf of the operator (`admin`) or the platform (`system`)."""
+    if by not in (CancelledBy.ADMIN, CancelledBy.SYSTEM):
+        raise ValueError(f"cancel_ride_as is for admin or system, not {by!r}")
+    return _cancel(_lock(ride_id), by=by, reason=reason)

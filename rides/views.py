@@ -1,0 +1,115 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from drivers.serializers import NearbyDriverSerializer, NearbyQuerySerializer
+
+from . import fares, selectors, services
+from .models import DRIVER_ACTIVE_STATUSES, PASSENGER_ACTIVE_STATUSES
+from .serializers import (
+    CancelInputSerializer,
+    EstimateSerializer,
+    RideListQuerySerializer,
+    RideSerializer,
+    TripInputSerializer,
+)
+
+
+def _ride_response(ride, status_code=status.HTTP_200_OK):
+    return Response(RideSerializer(ride).data, status=status_code)
+
+
+class RideListCreateView(APIView):
+    @extend_schema(parameters=[RideListQuerySerializer], responses=RideSerializer(many=True))
+    def get(self, request):
+        query = RideListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rides = selectors.rides_of(request.user)
+        statuses = query.validated_data.get("status")
+        if statuses:
+            rides = rides.filter(status__in=statuses)
+        active = query.validated_data.get("active")
+        if active is not None:
+            active_statuses = set(PASSENGER_ACTIVE_STATUSES) | set(DRIVER_ACTIVE_STATUSES)
+            rides = rides.filter(status__in=active_statuses) if active else rides.exclude(status__in=active_statuses)
+        return Response(RideSerializer(rides[:100], many=True).data)
+
+    @extend_schema(request=TripInputSerializer, responses={201: RideSerializer})
+    def post(self, request):
+        trip = TripInputSerializer(data=request.data)
+        trip.is_valid(raise_exception=True)
+        ride = services.request_ride(passenger=request.user, **trip.validated_data)
+        return _ride_response(ride, status.HTTP_201_CREATED)
+
+
+class RideEstimateView(APIView):
+    @extend_schema(request=TripInputSerializer, responses=EstimateSerializer)
+    def post(self, request):
+        trip = TripInputSerializer(data=request.data)
+        trip.is_valid(raise_exception=True)
+        return Response(fares.estimate(**trip.validated_data))
+
+
+class RideDetailView(APIView):
+    @extend_schema(responses=RideSerializer)
+    def get(self, request, ride_id):
+        ride = selectors.visible_ride(request.user, ride_id)
+        if ride is None:
+            raise services.RideNotFound()
+        return _ride_response(ride)
+
+
+class RideTransitionView(APIView):
+    """POST /rides/{id}/<action>/: one state-machine transition, no body."""
+
+    transition = None
+
+    @extend_schema(request=None, responses=RideSerializer)
+    def post(self, request, ride_id):
+        ride = type(self).transition(ride_id=ride_id, user=request.user)
+        return _ride_response(ride)
+
+
+class AcceptRideView(RideTransitionView):
+    transition = staticmethod(services.accept_ride)
+
+
+class ArrivedView(RideTransitionView):
+    transition = staticmethod(services.mark_arrived)
+
+
+class StartRideView(RideTransitionView):
+    transition = staticmethod(services.start_ride)
+
+
+class CompleteRideView(RideTransitionView):
+    transition = staticmethod(services.complete_ride)
+
+
+class CancelRideView(APIView):
+    @extend_schema(request=CancelInputSerializer, responses=RideSerializer)
+    def post(self, request, ride_id):
+        body = CancelInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        ride = services.cancel_ride(ride_id=ride_id, user=request.user, reason=body.validated_data["reason"])
+        return _ride_response(ride)
+
+
+class NearbyDriversView(APIView):
+    """Drivers a passenger could get now, for the map: position and vehicle only.
+
+    Served under /drivers/ but lives here because "idle" is a fact about rides.
+    """
+
+    @extend_schema(parameters=[NearbyQuerySerializer], responses=NearbyDriverSerializer(many=True))
+    def get(self, request):
+        query = NearbyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        drivers = selectors.nearby_idle_drivers(
+            query.validated_data["latitude"],
+            query.validated_data["longitude"],
+            vehicle_type=query.validated_data["ride_type"],
+            exclude_user=request.user,
+        )
+        return Response(NearbyDriverSerializer(drivers, many=True).data)

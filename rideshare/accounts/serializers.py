@@ -1,0 +1,72 @@
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from rest_framework import serializers
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+
+from drivers.serializers import DriverProfileInputSerializer, DriverSerializer
+from drivers.services import create_driver_profile
+
+from .models import User
+from .phone import InvalidPhoneNumber, normalize_phone_number
+
+
+class PhoneNumberField(serializers.CharField):
+    def to_internal_value(self, data):
+        try:
+            return normalize_phone_number(super().to_internal_value(data))
+        except InvalidPhoneNumber as exc:
+            raise serializers.ValidationError(str(exc), code="invalid_phone_number") from exc
+
+
+class UserSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(source="id", read_only=True)
+    is_driver = serializers.BooleanField(read_only=True)
+    driver = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["user_id", "phone_number", "full_name", "is_driver", "driver", "date_joined"]
+        read_only_fields = fields
+
+    def get_driver(self, user) -> dict | None:
+        return DriverSerializer(user.driver).data if user.is_driver else None
+
+
+class RegisterSerializer(serializers.Serializer):
+    phone_number = PhoneNumberField(max_length=32)
+    password = serializers.CharField(write_only=True, min_length=8, max_length=128, trim_whitespace=False)
+    full_name = serializers.CharField(max_length=150)
+    driver = DriverProfileInputSerializer(required=False)
+
+    def validate_phone_number(self, value):
+        if User.objects.filter(phone_number=value).exists():
+            raise serializers.ValidationError("This phone number is already registered.", code="phone_number_taken")
+        return value
+
+    def validate(self, attrs):
+        candidate = User(phone_number=attrs["phone_number"], full_name=attrs["full_name"])
+        try:
+            password_validation.validate_password(attrs["password"], candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        driver = validated_data.pop("driver", None)
+        user = User.objects.create_user(**validated_data)
+        if driver:
+            create_driver_profile(user=user, **driver)
+        return user
+
+
+class PhoneTokenObtainPairSerializer(TokenObtainPairSerializer):
+    """Log in with the phone number in any format the registration accepted."""
+
+    def validate(self, attrs):
+        try:
+            attrs[self.username_field] = normalize_phone_number(attrs[self.username_field])
+        except InvalidPhoneNumber:
+            pass  # authentication fails below with the usual message
+        return super().validate(attrs)
