@@ -6,8 +6,17 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rideshare.settings")
 
+# Django must be set up before the consumers (and the models they import) load.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from realtime.auth import JwtQueryAuthMiddleware, OriginValidator  # noqa: E402
+from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": OriginValidator(JwtQueryAuthMiddleware(URLRouter(websocket_urlpatterns))),
+    }
+)

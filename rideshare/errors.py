@@ -39,15 +39,15 @@ class Conflict(DomainError):
     code = "conflict"
 
 
-def _first_message(errors):
+def first_error_message(errors):
     """The first human-readable message of a DRF error tree, prefixed with its field path."""
     if isinstance(errors, dict):
         for key, value in errors.items():
-            inner = _first_message(value)
+            inner = first_error_message(value)
             prefix = "" if key == "non_field_errors" else f"{key}: "
             return prefix + inner
     if isinstance(errors, list) and errors:
-        return _first_message(errors[0])
+        return first_error_message(errors[0])
     return str(errors)
 
 
@@ -61,7 +61,7 @@ def api_exception_handler(exc, context):
 
     if isinstance(exc, exceptions.ValidationError):
         response.data = {
-            "detail": _first_message(exc.detail),
+            "detail": first_error_message(exc.detail),
             "code": "validation_error",
             "errors": exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail},
         }

@@ -1,0 +1,86 @@
+"""WebSocket authentication (JWT access token in the query string) and Origin checking."""
+
+from urllib.parse import parse_qs, urlsplit
+
+from channels.db import database_sync_to_async
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+# Close codes the consumer uses when authentication fails (documented in the README).
+CLOSE_INVALID_TOKEN = 4001
+CLOSE_TOKEN_EXPIRED = 4002
+
+
+def _query_param(scope, name):
+    values = parse_qs(scope.get("query_string", b"").decode("latin1")).get(name)
+    return values[0] if values else None
+
+
+@database_sync_to_async
+def _active_user(user_id):
+    User = get_user_model()
+    return User.objects.filter(pk=user_id, is_active=True).select_related("driver").first()
+
+
+async def authenticate(token):
+    """(user, None) or (None, close_code). Only access tokens; refresh tokens are refused."""
+    if not token:
+        return None, CLOSE_INVALID_TOKEN
+    try:
+        access = AccessToken(token)
+    except ExpiredTokenError:
+        return None, CLOSE_TOKEN_EXPIRED
+    except TokenError:
+        return None, CLOSE_INVALID_TOKEN
+    user_id = access.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
+    try:
+        user = await _active_user(user_id)
+    except (ValueError, ValidationError):  # a signed token with a malformed user id
+        user = None
+    if user is None:
+        return None, CLOSE_INVALID_TOKEN
+    return user, None
+
+
+class JwtQueryAuthMiddleware:
+    """Puts `user`, `token_exp` and `auth_close_code` in the scope; the consumer decides."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        user, close_code = await authenticate(_query_param(scope, "token"))
+        scope = dict(scope, user=user, auth_close_code=close_code)
+        return await self.app(scope, receive, send)
+
+
+def _origin(scope):
+    for name, value in scope.get("headers", []):
+        if name == b"origin":
+            return value.decode("latin1")
+    return None
+
+
+def origin_allowed(origin, allowed):
+    """Native apps send no Origin and are accepted; browsers only from WS_ALLOWED_ORIGINS."""
+    if origin is None:
+        return True
+    if "*" in allowed:
+        return True
+    parts = urlsplit(origin)
+    normalized = f"{parts.scheme}://{parts.netloc}".lower()
+    return normalized in {o.rstrip("/").lower() for o in allowed}
+
+
+class OriginValidator:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and not origin_allowed(_origin(scope), settings.WS_ALLOWED_ORIGINS):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.app(scope, receive, send)

@@ -1,0 +1,185 @@
+"""The one place that builds what the server sends: the envelope and every event payload.
+
+Envelope: {"type", "data", "timestamp"} (+ "metadata" where the guide shows it). Timestamps are
+ISO 8601 UTC with "Z"; ids are UUID strings; fares are integers; `driver_id` is the driver's user id.
+"""
+
+import json
+import math
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
+from django.utils import timezone
+
+from rideshare.geo import haversine_km
+
+
+def iso(dt):
+    if dt is None:
+        return None
+    return dt.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def now_iso():
+    return iso(timezone.now())
+
+
+def envelope(event_type, data, *, metadata=None):
+    message = {"type": event_type, "data": data, "timestamp": now_iso()}
+    if metadata is not None:
+        message["metadata"] = metadata
+    return message
+
+
+def encode(message):
+    """Serialize once; the same text goes to every recipient."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- connection and client-message replies --------------------------------------------------
+
+
+def connected(user):
+    return envelope(
+        "connected",
+        {
+            "user_id": str(user.pk),
+            "phone_number": user.phone_number,
+            "is_driver": user.is_driver,
+            "full_name": user.full_name,
+        },
+    )
+
+
+def pong(client_timestamp=None):
+    return envelope("pong", {"timestamp": client_timestamp or now_iso()})
+
+
+def error(code, message, **extra):
+    return envelope("error", {"code": code, "message": message, **extra})
+
+
+def ride_joined(ride_id):
+    return envelope("ride_joined", {"ride_id": str(ride_id)})
+
+
+def ride_left(ride_id):
+    return envelope("ride_left", {"ride_id": str(ride_id)})
+
+
+def driver_status(driver):
+    """Reply to `driver_online` / `driver_offline` on the connection that sent it."""
+    return envelope("driver_status", {"driver_id": str(driver.pk), "is_online": driver.is_online})
+
+
+def driver_availability_changed(driver):
+    """To all of a driver's connections (other devices) when availability changes, whatever changed it."""
+    return envelope("driver_availability_changed", {"driver_id": str(driver.pk), "is_online": driver.is_online})
+
+
+# --- ride lifecycle -------------------------------------------------------------------------
+
+
+def _ride_meta(ride):
+    return {"ride_id": str(ride.pk)}
+
+
+def ride_requested(ride):
+    return envelope(
+        "ride_requested",
+        {
+            "ride_id": str(ride.pk),
+            "passenger_id": str(ride.passenger_id),
+            "ride_type": ride.ride_type,
+            "pickup_latitude": ride.pickup_latitude,
+            "pickup_longitude": ride.pickup_longitude,
+            "dropoff_latitude": ride.dropoff_latitude,
+            "dropoff_longitude": ride.dropoff_longitude,
+            "estimated_fare": int(ride.estimated_fare),
+        },
+        metadata=_ride_meta(ride),
+    )
+
+
+def estimated_arrival_minutes(driver, ride):
+    """Minutes from the driver's last position to the pickup at the configured city speed."""
+    if driver.latitude is None or driver.longitude is None:
+        return None
+    km = haversine_km(driver.latitude, driver.longitude, ride.pickup_latitude, ride.pickup_longitude)
+    return max(1, math.ceil(km / settings.ETA_AVERAGE_SPEED_KMH * 60))
+
+
+def ride_accepted(ride):
+    driver = ride.driver
+    return envelope(
+        "ride_accepted",
+        {
+            "ride_id": str(ride.pk),
+            "driver_id": str(driver.pk),
+            "driver_name": driver.user.full_name,
+            "vehicle_type": driver.vehicle_type,
+            "vehicle_plate": driver.vehicle_plate,
+            "vehicle_color": driver.vehicle_color,
+            "driver_rating": float(driver.rating),
+            "estimated_arrival": estimated_arrival_minutes(driver, ride),
+        },
+        metadata=_ride_meta(ride),
+    )
+
+
+def driver_arrived(ride):
+    return envelope(
+        "driver_arrived",
+        {"ride_id": str(ride.pk), "driver_id": str(ride.driver_id), "arrived_at": iso(ride.arrived_at)},
+        metadata=_ride_meta(ride),
+    )
+
+
+def ride_started(ride):
+    return envelope(
+        "ride_started", {"ride_id": str(ride.pk), "started_at": iso(ride.started_at)}, metadata=_ride_meta(ride)
+    )
+
+
+def ride_completed(ride):
+    return envelope(
+        "ride_completed",
+        {"ride_id": str(ride.pk), "final_fare": int(ride.final_fare), "completed_at": iso(ride.completed_at)},
+        metadata=_ride_meta(ride),
+    )
+
+
+def ride_cancelled(ride):
+    return envelope(
+        "ride_cancelled",
+        {
+            "ride_id": str(ride.pk),
+            "cancelled_by": ride.cancelled_by,
+            "reason": ride.cancel_reason,
+            "cancelled_at": iso(ride.cancelled_at),
+        },
+        metadata=_ride_meta(ride),
+    )
+
+
+def ride_unavailable(ride, reason):
+    """To drivers who were offered the ride and can no longer take it: drop it from the screen."""
+    return envelope("ride_unavailable", {"ride_id": str(ride.pk), "reason": reason}, metadata=_ride_meta(ride))
+
+
+# --- drivers --------------------------------------------------------------------------------
+
+
+def driver_location_update(driver, ride_id):
+    return envelope(
+        "driver_location_update",
+        {
+            "driver_id": str(driver.pk),
+            "ride_id": str(ride_id),
+            "latitude": driver.latitude,
+            "longitude": driver.longitude,
+            "heading": driver.heading,
+            "speed": driver.speed,
+            "recorded_at": iso(driver.location_updated_at),
+        },
+    )
