@@ -5,11 +5,14 @@ The consumer calls these through `database_sync_to_async`; they raise `DomainErr
 """
 
 import uuid
+from dataclasses import dataclass, field
 
 from drivers import services as driver_services
 from drivers.serializers import LocationSerializer
 from rideshare.errors import NotFound
-from rides.models import Ride
+from rides.models import DRIVER_ACTIVE_STATUSES, Ride
+
+from . import eventlog, events, presence
 
 
 class RideNotJoinable(NotFound):
@@ -45,3 +48,59 @@ def update_location(user, payload):
     location = LocationSerializer(data=payload)
     location.is_valid(raise_exception=True)
     return driver_services.update_location(user=user, **location.validated_data)
+
+
+def connection_opened(channel_name, user):
+    """Register the connection's presence; return the newest event id the user can see."""
+    presence.register(channel_name, user)
+    return eventlog.latest_event_id(user.pk)
+
+
+@dataclass
+class ResumeOutcome:
+    latest: int
+    problem: str | None = None
+    after: int = 0
+    events: list = field(default_factory=list)
+    driver_position: dict | None = None
+
+
+def _event_id(value):
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(value)
+    return int(value)
+
+
+def resume(user, requested):
+    latest = eventlog.latest_event_id(user.pk)
+    try:
+        after = _event_id(requested)
+    except (TypeError, ValueError):
+        return ResumeOutcome(latest=latest, problem="unknown_event_id")
+    problem = eventlog.resume_problem(after)
+    if problem:
+        return ResumeOutcome(latest=latest, problem=problem)
+    return ResumeOutcome(
+        latest=latest,
+        after=after,
+        events=eventlog.events_after(user.pk, after),
+        driver_position=_driver_position_for(user),
+    )
+
+
+def _driver_position_for(user):
+    """The latest position of the driver of the user's active ride, as a location event."""
+    ride = (
+        Ride.objects.filter(passenger=user, status__in=DRIVER_ACTIVE_STATUSES)
+        .select_related("driver")
+        .first()
+    )
+    if ride is None or not ride.driver.has_position:
+        return None
+    return events.driver_location_update(ride.driver, ride.pk)
+
+
+def events_after(user, after_id):
+    return eventlog.events_after(user.pk, after_id)

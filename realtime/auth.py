@@ -10,12 +10,16 @@ from django.core.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
-# Close codes the consumer uses when authentication fails (documented in the README).
-CLOSE_INVALID_TOKEN = 4001
-CLOSE_TOKEN_EXPIRED = 4002
+# Close codes (the README's table).
+CLOSE_GOING_AWAY = 1001  # server shutting down: reconnect (elsewhere) and resume
+CLOSE_INVALID_TOKEN = 4001  # log in again
+CLOSE_TOKEN_EXPIRED = 4002  # refresh the token, reconnect with last_event_id
+CLOSE_ACCOUNT_DISABLED = 4003  # the account was deactivated or deleted
+CLOSE_RATE_LIMITED = 4008  # sustained flooding
+CLOSE_SLOW_CONSUMER = 4009  # not reading; reconnect and resume
 
 
-def _query_param(scope, name):
+def query_param(scope, name):
     values = parse_qs(scope.get("query_string", b"").decode("latin1")).get(name)
     return values[0] if values else None
 
@@ -27,34 +31,34 @@ def _active_user(user_id):
 
 
 async def authenticate(token):
-    """(user, None) or (None, close_code). Only access tokens; refresh tokens are refused."""
+    """(user, expires_at, None) or (None, None, close_code). Only access tokens are accepted."""
     if not token:
-        return None, CLOSE_INVALID_TOKEN
+        return None, None, CLOSE_INVALID_TOKEN
     try:
         access = AccessToken(token)
     except ExpiredTokenError:
-        return None, CLOSE_TOKEN_EXPIRED
+        return None, None, CLOSE_TOKEN_EXPIRED
     except TokenError:
-        return None, CLOSE_INVALID_TOKEN
+        return None, None, CLOSE_INVALID_TOKEN
     user_id = access.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
     try:
         user = await _active_user(user_id)
     except (ValueError, ValidationError):  # a signed token with a malformed user id
         user = None
     if user is None:
-        return None, CLOSE_INVALID_TOKEN
-    return user, None
+        return None, None, CLOSE_INVALID_TOKEN
+    return user, access.get("exp"), None
 
 
 class JwtQueryAuthMiddleware:
-    """Puts `user`, `token_exp` and `auth_close_code` in the scope; the consumer decides."""
+    """Puts `user`, `token_expires_at` and `auth_close_code` in the scope; the consumer decides."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        user, close_code = await authenticate(_query_param(scope, "token"))
-        scope = dict(scope, user=user, auth_close_code=close_code)
+        user, expires_at, close_code = await authenticate(query_param(scope, "token"))
+        scope = dict(scope, user=user, token_expires_at=expires_at, auth_close_code=close_code)
         return await self.app(scope, receive, send)
 
 

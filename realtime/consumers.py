@@ -1,17 +1,27 @@
 """The one WebSocket per app: authenticate, route each client message to a handler, send."""
 
+import asyncio
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
 from rideshare.errors import DomainError, first_error_message
 
 from . import actions, events, presence
-from .auth import CLOSE_INVALID_TOKEN
+from .auth import (
+    CLOSE_ACCOUNT_DISABLED,
+    CLOSE_INVALID_TOKEN,
+    CLOSE_RATE_LIMITED,
+    CLOSE_TOKEN_EXPIRED,
+    query_param,
+)
 from .groups import ride_group_name, user_group_name
+from .limits import ConnectionLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -24,50 +34,105 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.user = self.scope.get("user")
         self.observed_rides = set()
+        # The id of the last reliable event this connection delivered (or the client had).
+        self.cursor = 0
+        self.expiry_task = None
+        self.limiter = ConnectionLimiter(
+            settings.WS_RATE_LIMITS, settings.WS_ABUSE_REJECTIONS, settings.WS_ABUSE_WINDOW_SECONDS
+        )
         await self.accept()
         if self.user is None:
             # Accept-then-close: browsers cannot read a refused handshake's status, only this code.
             await self.close(code=self.scope.get("auth_close_code") or CLOSE_INVALID_TOKEN)
             return
+        # Join first: whatever commits from now on is queued for this connection, so the replay
+        # below and the live stream meet without a gap (duplicates are dropped by id).
         await self.channel_layer.group_add(user_group_name(self.user.pk), self.channel_name)
-        await database_sync_to_async(presence.register)(self.channel_name, self.user)
-        presence.ensure_heartbeat()
-        await self.send_event(events.connected(self.user))
+        latest = await database_sync_to_async(actions.connection_opened)(self.channel_name, self.user)
+        presence.ensure_background_tasks()
+        self.expiry_task = asyncio.create_task(self._close_when_token_expires())
+        await self.send_event(events.connected(self.user, last_event_id=latest))
+
+        requested = query_param(self.scope, "last_event_id")
+        if requested is None:
+            self.cursor = latest
+        else:
+            await self.resume(requested)
 
     async def disconnect(self, code):
         if self.user is None:
             return
+        if self.expiry_task is not None:
+            self.expiry_task.cancel()
         await self.channel_layer.group_discard(user_group_name(self.user.pk), self.channel_name)
         for ride_id in self.observed_rides:
             await self.channel_layer.group_discard(ride_group_name(ride_id), self.channel_name)
         await database_sync_to_async(presence.unregister)(self.channel_name, self.user)
 
+    async def _close_when_token_expires(self):
+        expires_at = self.scope.get("token_expires_at")
+        if not expires_at:
+            return
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self.send_error("token_expired", "The access token expired: refresh it and reconnect.")
+        await self.close(code=CLOSE_TOKEN_EXPIRED)
+
+    # --- resume ---------------------------------------------------------------------------
+
+    async def resume(self, requested):
+        """Replay the user's reliable events after `requested`, then the current driver position."""
+        outcome = await database_sync_to_async(actions.resume)(self.user, requested)
+        if outcome.problem:
+            self.cursor = outcome.latest
+            await self.send_event(events.resync_required(outcome.problem, outcome.latest))
+            return
+        self.cursor = max(self.cursor, outcome.after)
+        await self._deliver_logged(outcome.events)
+        if outcome.driver_position is not None:
+            await self.send_event(outcome.driver_position)
+
+    async def _deliver_logged(self, rows):
+        for event_id, text in rows:
+            if event_id > self.cursor:
+                await self.send(text_data=text)
+                self.cursor = event_id
+
+    async def _catch_up(self):
+        rows = await database_sync_to_async(actions.events_after)(self.user, self.cursor)
+        await self._deliver_logged(rows)
+
     # --- inbound --------------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None:
-            return await self.send_error("binary_not_supported", "Send JSON text frames, not binary.")
+            return await self._refuse("*", "binary_not_supported", "Send JSON text frames, not binary.")
+        if len(text_data) > settings.WS_MAX_MESSAGE_BYTES or len(text_data.encode()) > settings.WS_MAX_MESSAGE_BYTES:
+            return await self._refuse(
+                "*", "message_too_large", f"Messages are limited to {settings.WS_MAX_MESSAGE_BYTES} bytes."
+            )
         if not text_data.strip():
-            return await self.send_error("empty_message", "Empty message.")
+            return await self._refuse("*", "empty_message", "Empty message.")
         try:
             content = json.loads(text_data)
         except ValueError:
-            return await self.send_error("invalid_json", "The message is not valid JSON.")
+            return await self._refuse("*", "invalid_json", "The message is not valid JSON.")
         await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict):
-            return await self.send_error("invalid_message", "A message is a JSON object with a 'type'.")
+            return await self._refuse("*", "invalid_message", "A message is a JSON object with a 'type'.")
         message_type = content.get("type")
         if not isinstance(message_type, str) or not message_type:
-            return await self.send_error("missing_type", "The message has no 'type'.")
+            return await self._refuse("*", "missing_type", "The message has no 'type'.")
         handler = self.HANDLERS.get(message_type)
         if handler is None:
-            return await self.send_error("unknown_type", f"Unknown message type {message_type[:50]!r}.")
+            return await self._refuse("*", "unknown_type", f"Unknown message type {message_type[:50]!r}.")
+        if not self.limiter.allow(message_type):
+            return await self._rate_limited(message_type)
         try:
             await handler(self, content)
         except DomainError as exc:
-            await self.send_error(exc.code, exc.detail, request_type=message_type)
+            await self.send_error(exc.code, exc.detail, request_type=message_type, **exc.extra)
         except ValidationError as exc:
             await self.send_error(
                 "validation_error", first_error_message(exc.detail), request_type=message_type, errors=exc.detail
@@ -76,9 +141,26 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             logger.exception("handler for %s failed (user %s)", message_type, self.user.pk)
             await self.send_error("internal_error", "The server could not handle this message.")
 
+    async def _refuse(self, bucket, code, message):
+        """An error for a bad message; bad messages share a rate limit so they cannot flood."""
+        if not self.limiter.allow(bucket):
+            return await self._rate_limited(bucket)
+        await self.send_error(code, message)
+
+    async def _rate_limited(self, message_type):
+        if self.limiter.rejected():
+            await self.send_error("rate_limited", "Too many messages; closing.", request_type=message_type)
+            return await self.close(code=CLOSE_RATE_LIMITED)
+        await self.send_error("rate_limited", "Too many messages of this type; slow down.", request_type=message_type)
+
     async def handle_ping(self, content):
         client_timestamp = content.get("timestamp")
         await self.send_event(events.pong(client_timestamp if isinstance(client_timestamp, str) else None))
+
+    async def handle_resume(self, content):
+        if "last_event_id" not in content:
+            raise DomainError("The message needs a 'last_event_id'.", code="missing_field", field="last_event_id")
+        await self.resume(content["last_event_id"])
 
     async def _ride_access(self, content):
         if "ride_id" not in content:
@@ -115,6 +197,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     HANDLERS = {
         "ping": handle_ping,
+        "resume": handle_resume,
         "join_ride": handle_join_ride,
         "leave_ride": handle_leave_ride,
         "driver_online": handle_driver_online,
@@ -131,5 +214,24 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.send_event(events.error(code, message, **extra))
 
     async def realtime_event(self, message):
-        """An event from the channel layer, already encoded once for all its recipients."""
+        """An event from the channel layer, already encoded once for all its recipients.
+
+        Reliable events to this user carry `id` and `prev` (the user's previous event id): an id
+        already delivered is dropped; a `prev` not yet delivered means something was missed
+        (a full channel, an out-of-order publish) and the log fills the gap.
+        """
+        event_id = message.get("id")
+        if event_id is None or "prev" not in message:
+            # Latest-wins positions, and events of a ride observed by staff: delivered as they come.
+            return await self.send(text_data=message["text"])
+        if event_id <= self.cursor:
+            return
+        prev = message["prev"]
+        if prev is not None and prev > self.cursor:
+            return await self._catch_up()
         await self.send(text_data=message["text"])
+        self.cursor = event_id
+
+    async def realtime_disconnect(self, message):
+        await self.send_error(message.get("reason", "account_disabled"), "This account can no longer connect.")
+        await self.close(code=CLOSE_ACCOUNT_DISABLED)

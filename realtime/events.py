@@ -39,7 +39,7 @@ def encode(message):
 # --- connection and client-message replies --------------------------------------------------
 
 
-def connected(user):
+def connected(user, *, last_event_id=0):
     return envelope(
         "connected",
         {
@@ -47,8 +47,15 @@ def connected(user):
             "phone_number": user.phone_number,
             "is_driver": user.is_driver,
             "full_name": user.full_name,
+            # The newest reliable event this user can see: where a fresh app stands.
+            "last_event_id": last_event_id,
         },
     )
+
+
+def resync_required(reason, last_event_id):
+    """The log cannot replay from where the app asked: reload state over REST, continue from here."""
+    return envelope("resync_required", {"reason": reason, "last_event_id": last_event_id})
 
 
 def pong(client_timestamp=None):

@@ -22,6 +22,7 @@ from drivers.models import Driver
 from drivers.services import set_online
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
 
+from . import eventlog
 from .models import Connection
 
 logger = logging.getLogger(__name__)
@@ -65,9 +66,11 @@ def refresh(server_id=SERVER_ID):
     return Connection.objects.filter(server_id=server_id).update(last_seen=timezone.now())
 
 
-@transaction.atomic
 def sweep():
-    """Remove connections whose process stopped refreshing them; returns (removed, drivers_offline)."""
+    """Remove connections whose process stopped refreshing them; returns (removed, drivers_offline).
+
+    Each driver goes offline in its own transaction: holding one driver's row while waiting for
+    the event log's id lock (held by a transaction that waits for that row) would deadlock."""
     stale = Connection.objects.filter(last_seen__lt=_fresh_since())
     driver_ids = list(stale.filter(is_driver=True).values_list("user_id", flat=True).distinct())
     removed, _ = stale.delete()
@@ -87,24 +90,30 @@ def stats():
     }
 
 
-# --- the per-process heartbeat --------------------------------------------------------------
+# --- per-process background work ------------------------------------------------------------
 
-_heartbeats = weakref.WeakKeyDictionary()
+_background = weakref.WeakKeyDictionary()
 
 
-async def _heartbeat():
+async def _every(seconds, *jobs):
     while True:
-        await asyncio.sleep(settings.PRESENCE_REFRESH_SECONDS)
-        try:
-            await database_sync_to_async(refresh)()
-            await database_sync_to_async(sweep)()
-        except Exception:  # the database may be briefly away; presence catches up next round
-            logger.exception("presence heartbeat failed")
+        await asyncio.sleep(seconds)
+        for job in jobs:
+            try:
+                await database_sync_to_async(job)()
+            except Exception:  # the database or Redis may be briefly away; next round catches up
+                logger.exception("background job %s failed", job.__name__)
 
 
-def ensure_heartbeat():
-    """Start this event loop's heartbeat task once (called on each connect)."""
+def ensure_background_tasks():
+    """Start this event loop's periodic jobs once (called on each connect): presence heartbeat
+    and sweep, the outbox relay, and event-log retention."""
     loop = asyncio.get_running_loop()
-    task = _heartbeats.get(loop)
-    if task is None or task.done():
-        _heartbeats[loop] = loop.create_task(_heartbeat(), name="presence-heartbeat")
+    tasks = _background.get(loop)
+    if tasks and not any(task.done() for task in tasks):
+        return
+    _background[loop] = [
+        loop.create_task(_every(settings.PRESENCE_REFRESH_SECONDS, refresh, sweep), name="presence"),
+        loop.create_task(_every(settings.EVENT_RELAY_INTERVAL_SECONDS, eventlog.republish_unpublished), name="relay"),
+        loop.create_task(_every(600, eventlog.purge_expired), name="event-retention"),
+    ]

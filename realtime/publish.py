@@ -1,4 +1,6 @@
-"""Hand events to the channel layer once the transaction that caused them has committed."""
+"""Latest-wins events (driver positions): straight to the channel layer after commit, not logged.
+
+Reliable events go through realtime.eventlog instead."""
 
 import logging
 from functools import partial
@@ -11,11 +13,11 @@ from . import events
 
 logger = logging.getLogger(__name__)
 
-# The consumer method that receives these (`realtime_event`).
+# The consumer method that receives every event (`RealtimeConsumer.realtime_event`).
 DELIVER = "realtime.event"
 
 
-def publish_on_commit(message, groups):
+def publish_latest_on_commit(message, groups):
     """Send `message` to `groups` after commit; a rolled-back change announces nothing."""
     groups = list(dict.fromkeys(groups))
     if not groups:
@@ -35,3 +37,16 @@ async def send_to_groups(text, groups):
             await layer.group_send(group, {"type": DELIVER, "text": text})
         except Exception:
             logger.exception("channel layer send to %s failed", group)
+
+
+# Messages for the consumers themselves (not forwarded to the app).
+DISCONNECT = "realtime.disconnect"
+
+
+def publish_control_on_commit(group, reason):
+    """After commit, tell every connection in `group` to close (e.g. the account was disabled)."""
+
+    async def send():
+        await get_channel_layer().group_send(group, {"type": DISCONNECT, "reason": reason})
+
+    transaction.on_commit(lambda: async_to_sync(send)(), robust=True)

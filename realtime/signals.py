@@ -1,31 +1,29 @@
-"""Saved rides and drivers become events. Receivers run inside the saving transaction (so the
-recipients they compute and the offers they record commit with the change) and publish on commit.
-The API, the admin, management commands and the shell all announce their changes the same way."""
+"""Saved rides, drivers and users become events. Receivers run inside the saving transaction, so
+the reliable events they log (and the offers they record) commit or roll back with the change, and
+are published once it commits. The API, the admin, management commands and the shell all announce
+their changes the same way."""
 
 from django.conf import settings
-from django.db.models.signals import post_save
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
 from drivers.models import Driver
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
 from rides.selectors import nearby_idle_drivers
 
-from . import events
+from . import eventlog, events
 from .groups import ride_group_name, user_group_name
 from .models import RideOffer
-from .publish import publish_on_commit
+from .publish import publish_latest_on_commit, publish_control_on_commit
 
 
 def _participants(ride):
-    groups = [user_group_name(ride.passenger_id), ride_group_name(ride.pk)]
-    if ride.driver_id:
-        groups.append(user_group_name(ride.driver_id))
-    return groups
+    return [ride.passenger_id] + ([ride.driver_id] if ride.driver_id else [])
 
 
-def _offered_drivers(ride, *, exclude=None):
-    driver_ids = RideOffer.objects.filter(ride=ride).exclude(driver_id=exclude).values_list("driver_id", flat=True)
-    return [user_group_name(driver_id) for driver_id in driver_ids]
+def _offered_driver_ids(ride, *, exclude=None):
+    return list(RideOffer.objects.filter(ride=ride).exclude(driver_id=exclude).values_list("driver_id", flat=True))
 
 
 def _offer_to_nearby_drivers(ride):
@@ -40,27 +38,36 @@ def _offer_to_nearby_drivers(ride):
     RideOffer.objects.bulk_create(
         [RideOffer(ride=ride, driver=driver, distance_km=driver.distance_km) for driver in drivers]
     )
-    publish_on_commit(events.ride_requested(ride), [user_group_name(driver.pk) for driver in drivers])
+    eventlog.record(events.ride_requested(ride), user_ids=[d.pk for d in drivers], ride_id=ride.pk)
+
+
+def _lifecycle(builder):
+    def announce(ride):
+        eventlog.record(builder(ride), user_ids=_participants(ride), ride_id=ride.pk, observers=True)
+
+    return announce
 
 
 def _accepted(ride):
-    publish_on_commit(events.ride_accepted(ride), [user_group_name(ride.passenger_id), ride_group_name(ride.pk)])
-    publish_on_commit(
-        events.ride_unavailable(ride, "accepted_by_another_driver"), _offered_drivers(ride, exclude=ride.driver_id)
+    eventlog.record(events.ride_accepted(ride), user_ids=[ride.passenger_id], ride_id=ride.pk, observers=True)
+    eventlog.record(
+        events.ride_unavailable(ride, "accepted_by_another_driver"),
+        user_ids=_offered_driver_ids(ride, exclude=ride.driver_id),
+        ride_id=ride.pk,
     )
 
 
 def _cancelled(ride):
-    publish_on_commit(events.ride_cancelled(ride), _participants(ride))
+    _lifecycle(events.ride_cancelled)(ride)
     if ride.previous_status == RideStatus.REQUESTED:
-        publish_on_commit(events.ride_unavailable(ride, "cancelled"), _offered_drivers(ride))
+        eventlog.record(events.ride_unavailable(ride, "cancelled"), user_ids=_offered_driver_ids(ride), ride_id=ride.pk)
 
 
 TRANSITIONS = {
     RideStatus.ACCEPTED: _accepted,
-    RideStatus.DRIVER_ARRIVED: lambda ride: publish_on_commit(events.driver_arrived(ride), _participants(ride)),
-    RideStatus.STARTED: lambda ride: publish_on_commit(events.ride_started(ride), _participants(ride)),
-    RideStatus.COMPLETED: lambda ride: publish_on_commit(events.ride_completed(ride), _participants(ride)),
+    RideStatus.DRIVER_ARRIVED: _lifecycle(events.driver_arrived),
+    RideStatus.STARTED: _lifecycle(events.ride_started),
+    RideStatus.COMPLETED: _lifecycle(events.ride_completed),
     RideStatus.CANCELLED: _cancelled,
 }
 
@@ -82,7 +89,7 @@ def driver_saved(sender, instance, created, raw=False, **kwargs):
     if raw:
         return
     if instance.changed("is_online"):
-        publish_on_commit(events.driver_availability_changed(instance), [user_group_name(instance.pk)])
+        eventlog.record(events.driver_availability_changed(instance), user_ids=[instance.pk])
     if instance.changed("location_updated_at") and instance.has_position:
         ride_id, passenger_id = (
             Ride.objects.filter(driver=instance, status__in=DRIVER_ACTIVE_STATUSES)
@@ -90,7 +97,18 @@ def driver_saved(sender, instance, created, raw=False, **kwargs):
             .first()
         ) or (None, None)
         if ride_id is not None:
-            publish_on_commit(
+            publish_latest_on_commit(
                 events.driver_location_update(instance, ride_id),
                 [user_group_name(passenger_id), ride_group_name(ride_id)],
             )
+
+
+@receiver(post_save, sender=get_user_model(), dispatch_uid="realtime.user_saved")
+def user_saved(sender, instance, created, raw=False, **kwargs):
+    if not raw and not created and not instance.is_active:
+        publish_control_on_commit(user_group_name(instance.pk), "account_disabled")
+
+
+@receiver(pre_delete, sender=get_user_model(), dispatch_uid="realtime.user_deleted")
+def user_deleted(sender, instance, **kwargs):
+    publish_control_on_commit(user_group_name(instance.pk), "account_deleted")

@@ -199,6 +199,27 @@ WS_ALLOWED_ORIGINS = env_list(
 # Presence keys live this long without a refresh; a crashed process's sockets vanish after it.
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 PRESENCE_REFRESH_SECONDS = env_int("PRESENCE_REFRESH_SECONDS", 20)
+# Reliable events are kept this long for resume; older resumes get `resync_required`.
+EVENT_RETENTION_SECONDS = env_int("EVENT_RETENTION_SECONDS", 24 * 3600)
+# The outbox relay republishes events whose own publish did not happen within this grace.
+EVENT_RELAY_INTERVAL_SECONDS = env_float("EVENT_RELAY_INTERVAL_SECONDS", 2.0)
+EVENT_RELAY_GRACE_SECONDS = env_float("EVENT_RELAY_GRACE_SECONDS", 2.0)
+# Client messages above this size get an error (daphne's own 1 MiB frame limit stays in place).
+WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
+# Per connection and message type: (burst, sustained per second). Unlisted types share "*".
+WS_RATE_LIMITS = {
+    "location_update": (10, 5.0),
+    "ping": (5, 1.0),
+    "join_ride": (10, 10 / 60),
+    "leave_ride": (10, 10 / 60),
+    "driver_online": (10, 10 / 60),
+    "driver_offline": (10, 10 / 60),
+    "resume": (5, 5 / 60),
+    "*": (20, 5.0),
+}
+# This many rate-limited messages within WS_ABUSE_WINDOW_SECONDS closes the connection (4008).
+WS_ABUSE_REJECTIONS = env_int("WS_ABUSE_REJECTIONS", 50)
+WS_ABUSE_WINDOW_SECONDS = env_float("WS_ABUSE_WINDOW_SECONDS", 10.0)
 
 # --- i18n / static --------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

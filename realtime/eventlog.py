@@ -1,0 +1,160 @@
+"""Reliable events: recorded in the transaction that caused them, delivered after commit,
+republished if that delivery never happened, and replayed to apps that resume.
+
+Ids are handed out in commit order: on PostgreSQL every event-writing transaction takes one
+advisory lock before it draws an id and holds it until it commits; SQLite write transactions are
+serial already (BEGIN IMMEDIATE). So once a client has seen id N, every event below N that it
+should see is committed and in the log, and "replay everything above N" never leaves a gap.
+"""
+
+import json
+import logging
+from datetime import timedelta
+from functools import partial
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from . import events
+from .groups import ride_group_name, user_group_name
+from .models import Event, EventLogState, EventRecipient
+from .publish import DELIVER
+
+logger = logging.getLogger(__name__)
+
+_ID_LOCK_KEY = 0x52494445  # any constant shared by all processes
+
+
+def _serialize_id_assignment():
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ID_LOCK_KEY])
+
+
+def record(message, *, user_ids, ride_id=None, observers=False):
+    """Log `message` (an envelope from realtime.events) for `user_ids` and publish it on commit.
+
+    With `observers`, staff who joined the ride's group hear it too (live only, never replayed).
+    """
+    user_ids = list(dict.fromkeys(user_ids))
+    if not user_ids:
+        return None
+    with transaction.atomic():
+        _serialize_id_assignment()
+        event = Event.objects.create(type=message["type"], ride_id=ride_id, text="")
+        event.text = events.encode({"id": event.id, **message})
+        event.save(update_fields=["text"])
+        previous = dict(
+            EventRecipient.objects.filter(user_id__in=user_ids)
+            .values_list("user_id")
+            .annotate(last=Max("event_id"))
+        )
+        EventRecipient.objects.bulk_create(
+            [EventRecipient(event=event, user_id=u, prev_event_id=previous.get(u)) for u in user_ids]
+        )
+    deliveries = [(u, previous.get(u)) for u in user_ids]
+    groups = [ride_group_name(ride_id)] if observers and ride_id else []
+    transaction.on_commit(partial(publish, event.pk, event.text, deliveries, groups), robust=True)
+    return event
+
+
+async def _send(event_id, text, deliveries, groups):
+    layer = get_channel_layer()
+    for user_id, prev in deliveries:
+        await layer.group_send(
+            user_group_name(user_id), {"type": DELIVER, "text": text, "id": event_id, "prev": prev}
+        )
+    for group in groups:
+        await layer.group_send(group, {"type": DELIVER, "text": text, "id": event_id})
+
+
+def publish(event_id, text, deliveries, groups):
+    """Hand one committed event to the channel layer, then mark it published."""
+    try:
+        async_to_sync(_send)(event_id, text, deliveries, groups)
+    except Exception:
+        # Left unpublished: the relay sends it again within a few seconds.
+        logger.exception("publishing event %s failed", event_id)
+        return False
+    Event.objects.filter(pk=event_id, published_at__isnull=True).update(published_at=timezone.now())
+    return True
+
+
+def republish_unpublished(*, older_than_seconds=None, limit=500):
+    """The outbox relay: publish committed events whose own publish never happened (the process
+    died, or the channel layer was down). Consumers drop what they already delivered."""
+    grace = settings.EVENT_RELAY_GRACE_SECONDS if older_than_seconds is None else older_than_seconds
+    cutoff = timezone.now() - timedelta(seconds=grace)
+    with transaction.atomic():
+        pending = Event.objects.filter(published_at__isnull=True, created_at__lt=cutoff).order_by("id")
+        if connection.vendor == "postgresql":
+            pending = pending.select_for_update(skip_locked=True)
+        batch = list(pending[:limit])
+        recipients = {}
+        for event_id, user_id, prev in EventRecipient.objects.filter(event__in=batch).values_list(
+            "event_id", "user_id", "prev_event_id"
+        ):
+            recipients.setdefault(event_id, []).append((user_id, prev))
+        published = 0
+        for event in batch:
+            groups = [ride_group_name(event.ride_id)] if event.ride_id else []
+            published += publish(event.pk, event.text, recipients.get(event.pk, []), groups)
+    return published
+
+
+# --- reading the log ------------------------------------------------------------------------
+
+
+def latest_event_id(user_id):
+    return EventRecipient.objects.filter(user_id=user_id).aggregate(last=Max("event_id"))["last"] or 0
+
+
+def events_after(user_id, after_id, limit=None):
+    """(id, text) of the user's events above `after_id`, in order."""
+    rows = Event.objects.filter(recipients__user_id=user_id, id__gt=after_id).order_by("id").values_list("id", "text")
+    return list(rows[:limit] if limit else rows)
+
+
+def resume_problem(after_id):
+    """Why the log cannot replay from `after_id` (a resync reason), or None if it can."""
+    state = EventLogState.objects.filter(pk=1).first()
+    purged_through = state.purged_through if state else 0
+    newest = max(Event.objects.aggregate(last=Max("id"))["last"] or 0, purged_through)
+    if after_id < 0 or after_id > newest:
+        return "unknown_event_id"
+    if after_id < purged_through:
+        return "too_old"
+    return None
+
+
+def ride_timeline_entries(ride_id, *, for_user=None):
+    """The ride's logged events as sent (envelope with id), oldest first.
+
+    For staff (`for_user` None) every event, with the user ids it went to; for a participant only
+    the events addressed to them (offers to other drivers are not theirs to see)."""
+    timeline = Event.objects.filter(ride_id=ride_id).order_by("id")
+    if for_user is not None:
+        return [json.loads(text) for text in timeline.filter(recipients__user=for_user).values_list("text", flat=True)]
+    return [
+        {**json.loads(event.text), "recipients": [str(r.user_id) for r in event.recipients.all()]}
+        for event in timeline.prefetch_related("recipients")
+    ]
+
+
+@transaction.atomic
+def purge_expired(*, retention_seconds=None):
+    """Delete events older than the retention; resumes from before them get `resync_required`."""
+    retention = settings.EVENT_RETENTION_SECONDS if retention_seconds is None else retention_seconds
+    expired = Event.objects.filter(created_at__lt=timezone.now() - timedelta(seconds=retention))
+    newest_expired = expired.aggregate(last=Max("id"))["last"]
+    if newest_expired is None:
+        return 0
+    deleted, _ = Event.objects.filter(id__lte=newest_expired).delete()
+    state, _ = EventLogState.objects.select_for_update().get_or_create(pk=1)
+    state.purged_through = max(state.purged_through, newest_expired)
+    state.save(update_fields=["purged_through"])
+    return deleted
