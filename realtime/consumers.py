@@ -221,8 +221,13 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         (a full channel, an out-of-order publish) and the log fills the gap.
         """
         event_id = message.get("id")
-        if event_id is None or "prev" not in message:
-            # Latest-wins positions, and events of a ride observed by staff: delivered as they come.
+        if event_id is None:
+            # Latest-wins: the server (realtime.server) may merge these for a client that lags.
+            return await self.base_send(
+                {"type": "websocket.send", "text": message["text"], "latest_key": message.get("latest_key")}
+            )
+        if "prev" not in message:
+            # Events of a ride observed by staff: live only, delivered as they come.
             return await self.send(text_data=message["text"])
         if event_id <= self.cursor:
             return

@@ -17,24 +17,26 @@ logger = logging.getLogger(__name__)
 DELIVER = "realtime.event"
 
 
-def publish_latest_on_commit(message, groups):
-    """Send `message` to `groups` after commit; a rolled-back change announces nothing."""
+def publish_latest_on_commit(message, groups, latest_key):
+    """Send `message` to `groups` after commit; a rolled-back change announces nothing.
+
+    `latest_key` names what the message is the latest of: a slow client gets only the newest."""
     groups = list(dict.fromkeys(groups))
     if not groups:
         return
     text = events.encode(message)
-    transaction.on_commit(partial(send_now, text, groups), robust=True)
+    transaction.on_commit(partial(send_now, text, groups, latest_key), robust=True)
 
 
-def send_now(text, groups):
-    async_to_sync(send_to_groups)(text, groups)
+def send_now(text, groups, latest_key):
+    async_to_sync(send_to_groups)(text, groups, latest_key)
 
 
-async def send_to_groups(text, groups):
+async def send_to_groups(text, groups, latest_key):
     layer = get_channel_layer()
     for group in groups:
         try:
-            await layer.group_send(group, {"type": DELIVER, "text": text})
+            await layer.group_send(group, {"type": DELIVER, "text": text, "latest_key": latest_key})
         except Exception:
             logger.exception("channel layer send to %s failed", group)
 

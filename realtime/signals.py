@@ -100,6 +100,7 @@ def driver_saved(sender, instance, created, raw=False, **kwargs):
             publish_latest_on_commit(
                 events.driver_location_update(instance, ride_id),
                 [user_group_name(passenger_id), ride_group_name(ride_id)],
+                latest_key=f"driver_location:{instance.pk}",
             )
 
 

@@ -206,6 +206,10 @@ EVENT_RELAY_INTERVAL_SECONDS = env_float("EVENT_RELAY_INTERVAL_SECONDS", 2.0)
 EVENT_RELAY_GRACE_SECONDS = env_float("EVENT_RELAY_GRACE_SECONDS", 2.0)
 # Client messages above this size get an error (daphne's own 1 MiB frame limit stays in place).
 WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
+# A client that does not read: positions are merged past the first figure, and the connection
+# closed (4009) past the second. Both are bytes waiting in the server's send buffer.
+WS_LATEST_WINS_BUFFER_BYTES = env_int("WS_LATEST_WINS_BUFFER_BYTES", 64 * 1024)
+WS_MAX_BUFFERED_BYTES = env_int("WS_MAX_BUFFERED_BYTES", 1024 * 1024)
 # Per connection and message type: (burst, sustained per second). Unlisted types share "*".
 WS_RATE_LIMITS = {
     "location_update": (10, 5.0),

@@ -1,0 +1,101 @@
+"""daphne, with what a fleet of phones needs from it: `python -m realtime.server [daphne options] APP`.
+
+Takes every daphne option. On top of daphne:
+- SIGTERM/SIGINT close every WebSocket with 1001 (going away) before the process exits, so apps
+  reconnect to another process at once and resume, instead of waiting to notice a dead socket.
+- Slow readers: once a connection has more than WS_LATEST_WINS_BUFFER_BYTES waiting in its send
+  buffer, latest-wins messages (driver positions) are held back and merged, newest per key, until
+  it drains; past WS_MAX_BUFFERED_BYTES the connection is closed with 4009 and the app resumes.
+"""
+
+import daphne.server  # noqa: F401  (installs the asyncio reactor; must come before twisted.internet.reactor)
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import defer, reactor
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_SLOW_CONSUMER = 4009
+DRAIN_CHECK_SECONDS = 0.25
+SHUTDOWN_GRACE_SECONDS = 1.0
+
+
+def _buffered_bytes(transport):
+    return len(getattr(transport, "dataBuffer", b"")) + getattr(transport, "_tempDataLen", 0)
+
+
+class FleetWebSocketProtocol(WebSocketProtocol):
+    latest_wins = None  # key -> text held back while the client is not reading
+
+    def handle_reply(self, message):
+        key = message.get("latest_key")
+        if key and message.get("type") == "websocket.send" and self.state == self.STATE_OPEN:
+            limits = self.server.fleet_limits
+            if self.latest_wins or _buffered_bytes(self.transport) > limits["latest_wins_buffer"]:
+                if self.latest_wins is None:
+                    self.latest_wins = {}
+                self.latest_wins.pop(key, None)
+                self.latest_wins[key] = message["text"]
+                return
+        super().handle_reply(message)
+
+    def check_backlog(self):
+        """Called periodically: flush merged updates once drained; close a client that stays full."""
+        if self.state != self.STATE_OPEN:
+            return
+        limits = self.server.fleet_limits
+        buffered = _buffered_bytes(self.transport)
+        if buffered > limits["max_buffered"]:
+            self.latest_wins = None
+            self.sendClose(code=CLOSE_SLOW_CONSUMER, reason="slow consumer: reconnect and resume")
+            reactor.callLater(5, self.transport.abortConnection)
+            return
+        if self.latest_wins and buffered <= limits["latest_wins_buffer"]:
+            pending, self.latest_wins = self.latest_wins, None
+            for text in pending.values():
+                self.serverSend(text, False)
+
+
+class FleetServer(Server):
+    def run(self):
+        from django.conf import settings
+
+        self.fleet_limits = {
+            "latest_wins_buffer": settings.WS_LATEST_WINS_BUFFER_BYTES,
+            "max_buffered": settings.WS_MAX_BUFFERED_BYTES,
+        }
+        reactor.callWhenRunning(self._install_fleet_protocol)
+        reactor.addSystemEventTrigger("before", "shutdown", self.close_websockets_going_away)
+        super().run()
+
+    def _install_fleet_protocol(self):
+        self.ws_factory.protocol = FleetWebSocketProtocol
+        reactor.callLater(DRAIN_CHECK_SECONDS, self._check_backlogs)
+
+    def _websockets(self):
+        return [p for p in list(self.connections) if isinstance(p, FleetWebSocketProtocol)]
+
+    def _check_backlogs(self):
+        for protocol in self._websockets():
+            protocol.check_backlog()
+        reactor.callLater(DRAIN_CHECK_SECONDS, self._check_backlogs)
+
+    def close_websockets_going_away(self):
+        open_sockets = [p for p in self._websockets() if p.state == p.STATE_OPEN]
+        for protocol in open_sockets:
+            # sendClose() only takes 1000 and 3000-4999; 1001 goes through the frame-level call.
+            protocol.sendCloseFrame(code=CLOSE_GOING_AWAY, reasonUtf8=b"server shutting down", isReply=False)
+        if not open_sockets:
+            return None
+        # Give the close frames a moment to leave before the applications are cancelled.
+        done = defer.Deferred()
+        reactor.callLater(SHUTDOWN_GRACE_SECONDS, done.callback, None)
+        return done
+
+
+class FleetCommandLineInterface(CommandLineInterface):
+    server_class = FleetServer
+
+
+if __name__ == "__main__":
+    FleetCommandLineInterface.entrypoint()
