@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python -m realtime.server -b 127.0.0.1 -p 8000 rideshare.asgi:application
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,162 @@
+"""Real server processes for live tests: the ASGI server on a free port with its own database,
+and (for Redis failure tests) a private redis-server."""
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 20
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_connect(url):
+    import psycopg
+
+    parts = urlsplit(url)
+    return psycopg.connect(urlunsplit(("postgresql",) + tuple(parts)[1:]), autocommit=True)
+
+
+class LiveDatabase:
+    """A fresh database for server processes: a temp SQLite file, or a new PostgreSQL database
+    beside the one in DATABASE_URL. `env` holds what a process needs to use it."""
+
+    def __init__(self, workdir):
+        self.base_url = os.environ.get("DATABASE_URL")
+        self.name = None
+        if self.base_url:
+            self.name = f"rideshare_live_{secrets.token_hex(6)}"
+            with _pg_connect(self.base_url) as conn:
+                conn.execute(f'CREATE DATABASE "{self.name}"')
+            parts = urlsplit(self.base_url)
+            self.env = {"DATABASE_URL": urlunsplit((parts.scheme, parts.netloc, f"/{self.name}", parts.query, ""))}
+        else:
+            self.env = {"SQLITE_PATH": str(Path(workdir) / "live.sqlite3")}
+
+    def migrate(self, env):
+        result = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"migrate failed:\n{result.stdout}\n{result.stderr}")
+
+    def drop(self):
+        if self.name:
+            with _pg_connect(self.base_url) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class ServerProcess:
+    """`python -m realtime.server` (daphne with graceful shutdown and slow-reader limits)."""
+
+    def __init__(self, env, workdir, *, port=None, extra_args=()):
+        self.env = env
+        self.workdir = Path(workdir)
+        self.port = port or free_port()
+        self.extra_args = list(extra_args)
+        self.process = None
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.log_path = self.workdir / f"server-{self.port}.log"
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "realtime.server", "-b", "127.0.0.1", "-p", str(self.port), *self.extra_args,
+             "rideshare.asgi:application"],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                urllib.request.urlopen(f"{self.base_url}/api/v1/ws/stats", timeout=2)
+                return self
+            except urllib.error.HTTPError:
+                return self  # any HTTP answer means it serves
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not answer within {STARTUP_TIMEOUT}s:\n{self.log()}") from None
+                time.sleep(0.1)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def signal(self, signum):
+        self.process.send_signal(signum)
+
+    def kill(self):
+        """SIGKILL: no disconnect handlers, no close frames, nothing published after this."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class RedisProcess:
+    """A private redis-server on a free port, so a test can stop and restart it."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="redis-")
+        self.process = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    @staticmethod
+    def available():
+        return shutil.which("redis-server") is not None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
