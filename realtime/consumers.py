@@ -86,7 +86,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             self.cursor = outcome.latest
             await self.send_event(events.resync_required(outcome.problem, outcome.latest))
             return
-        self.cursor = max(self.cursor, outcome.after)
+        # The app says what it has; what it asks for again is replayed even if sent before.
+        self.cursor = outcome.after
         await self._deliver_logged(outcome.events)
         if outcome.driver_position is not None:
             await self.send_event(outcome.driver_position)

@@ -153,8 +153,8 @@ def purge_expired(*, retention_seconds=None):
     newest_expired = expired.aggregate(last=Max("id"))["last"]
     if newest_expired is None:
         return 0
-    deleted, _ = Event.objects.filter(id__lte=newest_expired).delete()
+    _, deleted_by_model = Event.objects.filter(id__lte=newest_expired).delete()
     state, _ = EventLogState.objects.select_for_update().get_or_create(pk=1)
     state.purged_through = max(state.purged_through, newest_expired)
     state.save(update_fields=["purged_through"])
-    return deleted
+    return deleted_by_model.get(Event._meta.label, 0)

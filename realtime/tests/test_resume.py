@@ -1,0 +1,245 @@
+"""Reliable events: ids, resume after reconnect, gap filling, the outbox relay (in-process)."""
+
+import asyncio
+import threading
+from datetime import timedelta
+
+import pytest
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from drivers.services import update_location
+from realtime import eventlog, events
+from realtime.groups import user_group_name
+from realtime.models import Event, EventLogState
+from realtime.publish import DELIVER
+from rides import services
+from rides.models import RideStatus
+from rideshare.testing import DriverFactory, UserFactory, access_token_for, ride_in_status
+
+from .helpers import assert_nothing_more, communicator, db, open_socket, receive, receive_type, send
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def connect(user, last_event_id=None):
+    token = await db(access_token_for)(user)
+    query = f"token={token}" + (f"&last_event_id={last_event_id}" if last_event_id is not None else "")
+    comm = communicator(query=query)
+    connected, _ = await comm.connect(timeout=3)
+    assert connected
+    first = await receive_type(comm, "connected")
+    return comm, first["data"]
+
+
+@pytest.fixture
+def accepted_ride(db):
+    passenger = UserFactory()
+    driver = DriverFactory()
+    ride = ride_in_status(RideStatus.ACCEPTED, passenger=passenger, driver=driver)
+    return ride, passenger, driver
+
+
+async def test_connected_tells_the_newest_event_id_the_user_can_see(accepted_ride):
+    ride, passenger, driver = accepted_ride
+    comm, data = await connect(passenger)
+    assert data["last_event_id"] == 0
+    await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
+    arrived = await receive_type(comm, "driver_arrived")
+    await comm.disconnect()
+
+    comm, data = await connect(passenger)
+    assert data["last_event_id"] == arrived["id"]
+    await assert_nothing_more(comm)
+    await comm.disconnect()
+
+
+async def test_reconnect_with_last_event_id_replays_exactly_the_missed_events_in_order_then_goes_live(
+    accepted_ride,
+):
+    ride, passenger, driver = accepted_ride
+    comm, _ = await connect(passenger)
+    await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
+    seen = await receive_type(comm, "driver_arrived")
+    await comm.disconnect()
+
+    # While the passenger is away the ride moves on.
+    await db(services.start_ride)(ride_id=ride.pk, user=driver.user)
+    await db(update_location)(user=driver.user, latitude=3.85, longitude=11.51)
+
+    comm, _ = await connect(passenger, last_event_id=seen["id"])
+    started = await receive_type(comm, "ride_started")
+    assert started["id"] > seen["id"]
+    position = await receive_type(comm, "driver_location_update")
+    assert "id" not in position  # latest-wins, never logged
+    assert position["data"]["latitude"] == 3.85
+
+    await db(services.complete_ride)(ride_id=ride.pk, user=driver.user)
+    completed = await receive_type(comm, "ride_completed")
+    assert completed["id"] > started["id"]
+    await assert_nothing_more(comm)
+    await comm.disconnect()
+
+
+async def test_resume_message_on_an_open_socket_replays_after_the_given_id(accepted_ride):
+    ride, passenger, driver = accepted_ride
+    await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
+    await db(services.start_ride)(ride_id=ride.pk, user=driver.user)
+    comm, data = await connect(passenger)
+    await send(comm, {"type": "resume", "last_event_id": 0})
+    replayed = [await receive(comm), await receive(comm)]
+    assert [m["type"] for m in replayed] == ["driver_arrived", "ride_started"]
+    assert replayed[1]["id"] == data["last_event_id"]
+    assert (await receive(comm))["type"] == "driver_location_update"
+    await assert_nothing_more(comm)
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("last_event_id", ["999999", "-1", "abc", "1.5"])
+async def test_resume_from_an_id_the_server_never_issued_requires_a_resync(accepted_ride, last_event_id):
+    _, passenger, _ = accepted_ride
+    comm, _ = await connect(passenger, last_event_id=last_event_id)
+    message = await receive_type(comm, "resync_required")
+    assert message["data"] == {"reason": "unknown_event_id", "last_event_id": 0}
+    await assert_nothing_more(comm)
+    await comm.disconnect()
+
+
+async def test_resume_from_before_the_retention_window_requires_a_resync(accepted_ride):
+    ride, passenger, driver = accepted_ride
+    await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
+    await db(services.start_ride)(ride_id=ride.pk, user=driver.user)
+    first_id, last_id = await db(lambda: tuple(Event.objects.filter(ride=ride).order_by("id").values_list("id", flat=True)))()
+    await db(lambda: Event.objects.filter(pk__lte=first_id).update(created_at=timezone.now() - timedelta(days=2)))()
+    assert await db(eventlog.purge_expired)() >= 1
+    assert not await db(Event.objects.filter(pk=first_id).exists)()
+    assert await db(lambda: EventLogState.objects.get().purged_through)() == first_id
+
+    comm, _ = await connect(passenger, last_event_id=first_id - 1)
+    message = await receive_type(comm, "resync_required")
+    assert message["data"] == {"reason": "too_old", "last_event_id": last_id}
+    await comm.disconnect()
+
+    comm, _ = await connect(passenger, last_event_id=first_id)  # everything after it is still kept
+    assert (await receive_type(comm, "ride_started"))["id"] == last_id
+    await comm.disconnect()
+
+
+async def test_an_event_delivered_twice_reaches_the_app_once(accepted_ride):
+    ride, passenger, driver = accepted_ride
+    comm, _ = await connect(passenger)
+    await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
+    arrived = await receive_type(comm, "driver_arrived")
+    event = await db(Event.objects.get)(pk=arrived["id"])
+    await get_channel_layer().group_send(
+        user_group_name(passenger.pk), {"type": DELIVER, "text": event.text, "id": event.pk, "prev": None}
+    )
+    await assert_nothing_more(comm)
+    await comm.disconnect()
+
+
+async def test_a_lost_live_event_is_filled_from_the_log_before_the_next_one(accepted_ride, monkeypatch):
+    ride, passenger, driver = accepted_ride
+    comm, _ = await connect(passenger)
+    # The channel layer drops the arrival (a full channel does this silently)...
+    monkeypatch.setattr(eventlog, "publish", lambda *args: False)
+    await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
+    assert await comm.receive_nothing(timeout=0.2)
+    monkeypatch.undo()
+    # ...the next event says what came before it, and the connection fetches the gap first.
+    await db(services.start_ride)(ride_id=ride.pk, user=driver.user)
+    arrived = await receive_type(comm, "driver_arrived")
+    started = await receive_type(comm, "ride_started")
+    assert arrived["id"] < started["id"]
+    await assert_nothing_more(comm)
+    await comm.disconnect()
+
+
+async def test_an_event_whose_publish_never_happened_is_republished_once(accepted_ride, monkeypatch):
+    ride, passenger, driver = accepted_ride
+    comm, _ = await connect(passenger)
+    monkeypatch.setattr(eventlog, "publish", lambda *args: False)  # the process "dies" after commit
+    await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
+    monkeypatch.undo()
+    assert await comm.receive_nothing(timeout=0.2)
+
+    assert await db(eventlog.republish_unpublished)(older_than_seconds=0) == 1
+    await receive_type(comm, "driver_arrived")
+    assert await db(eventlog.republish_unpublished)(older_than_seconds=0) == 0
+    await assert_nothing_more(comm)
+    await comm.disconnect()
+
+
+async def test_the_relay_leaves_fresh_events_to_their_own_publish(accepted_ride, monkeypatch):
+    ride, _, driver = accepted_ride
+    monkeypatch.setattr(eventlog, "publish", lambda *args: False)
+    await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
+    monkeypatch.undo()
+    assert await db(eventlog.republish_unpublished)(older_than_seconds=60) == 0
+
+
+async def test_a_rolled_back_change_logs_nothing(accepted_ride):
+    ride, _, driver = accepted_ride
+
+    def arrive_then_fail():
+        with transaction.atomic():
+            services.mark_arrived(ride_id=ride.pk, user=driver.user)
+            raise RuntimeError("boom")
+
+    before = await db(Event.objects.count)()
+    with pytest.raises(RuntimeError):
+        await db(arrive_then_fail)()
+    assert await db(Event.objects.count)() == before
+
+
+def _record_in_thread(user_id, started, release, results):
+    from django.db import connection
+
+    try:
+        with transaction.atomic():
+            started.set()
+            event = eventlog.record(events.error("probe", "an event for the test"),
+                                    user_ids=[user_id])
+            results.append(("recorded", event.pk))
+            release.wait(10)
+        results.append(("committed", event.pk))
+    finally:
+        connection.close()
+
+
+@pytest.mark.postgres_only
+async def test_ids_are_handed_out_in_commit_order_so_a_resuming_client_misses_nothing():
+    user = await db(UserFactory)()
+    comm, data = await connect(user)
+    baseline = data["last_event_id"]
+
+    first_started, first_release, second_started, second_release = (threading.Event() for _ in range(4))
+    first_results, second_results = [], []
+    first = threading.Thread(target=_record_in_thread, args=(user.pk, first_started, first_release, first_results))
+    second = threading.Thread(target=_record_in_thread, args=(user.pk, second_started, second_release, second_results))
+    first.start()
+    await asyncio.to_thread(first_started.wait, 5)
+    await asyncio.sleep(0.2)  # the first transaction holds the id lock
+    second_release.set()  # the second would commit at once if it could draw an id
+    second.start()
+    await asyncio.to_thread(second_started.wait, 5)
+    await asyncio.sleep(0.3)
+    assert second_results == [], "the second transaction drew an id while the first was open"
+
+    # A client resuming now, between the two, sees neither yet...
+    resumer, _ = await connect(user, last_event_id=baseline)
+    assert await resumer.receive_nothing(timeout=0.2)
+
+    first_release.set()
+    await asyncio.to_thread(first.join, 10)
+    await asyncio.to_thread(second.join, 10)
+    first_id, second_id = first_results[0][1], second_results[0][1]
+    assert first_id < second_id  # the first to commit got the lower id
+
+    # ...and then gets both, in order, live.
+    for conn in (comm, resumer):
+        got = [await receive(conn), await receive(conn)]
+        assert [m["id"] for m in got] == [first_id, second_id]
+        await assert_nothing_more(conn)
+        await conn.disconnect()
