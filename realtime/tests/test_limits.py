@@ -22,14 +22,18 @@ def short_token(user, seconds):
 
 async def test_the_socket_closes_with_4002_when_the_access_token_expires():
     user = await db(UserFactory)()
-    comm = communicator(await db(short_token)(user, 2))
+    issued = time.time()
+    token = await db(short_token)(user, 3)
+    expires_at = AccessToken(token)["exp"]
+    comm = communicator(token)
     assert (await comm.connect())[0]
     await receive_type(comm, "connected")
-    opened = time.monotonic()
-    message = await receive(comm, timeout=5)
+    message = await receive(comm, timeout=6)
     assert message["type"] == "error" and message["data"]["code"] == "token_expired"
     await expect_close(comm, 4002)
-    assert 1.0 <= time.monotonic() - opened <= 3.5
+    # At the token's expiry (`exp` is whole seconds), not at connect and not long after.
+    closed = time.time()
+    assert expires_at - 0.5 <= closed <= expires_at + 1.5, (issued, expires_at, closed)
 
 
 @pytest.mark.parametrize("how", ["deactivated", "deleted"])
@@ -64,8 +68,9 @@ async def test_location_updates_beyond_the_rate_limit_get_rate_limited_errors():
     errors = []
     while not await comm.receive_nothing(timeout=0.3):
         errors.append(await receive(comm))
-    # The burst (10) goes through silently; the rest is refused, one error each.
-    assert [e["data"]["code"] for e in errors] == ["rate_limited"] * 5
+    # The burst (10, plus what refills meanwhile) goes through silently; the rest is refused.
+    assert 1 <= len(errors) <= 5
+    assert {e["data"]["code"] for e in errors} == {"rate_limited"}
     assert all(e["data"]["request_type"] == "location_update" for e in errors)
     await comm.disconnect()
 
