@@ -8,6 +8,8 @@ Takes every daphne option. On top of daphne:
   it drains; past WS_MAX_BUFFERED_BYTES the connection is closed with 4009 and the app resumes.
 """
 
+import socket
+
 import daphne.server  # noqa: F401  (installs the asyncio reactor; must come before twisted.internet.reactor)
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
@@ -26,6 +28,13 @@ def _buffered_bytes(transport):
 
 class FleetWebSocketProtocol(WebSocketProtocol):
     latest_wins = None  # key -> text held back while the client is not reading
+
+    def connectionMade(self):
+        send_buffer = self.factory.server_class.fleet_limits["socket_send_buffer"]
+        if send_buffer:
+            # Only for tests and tuning: a small kernel buffer makes a stalled reader visible sooner.
+            self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+        super().connectionMade()
 
     def handle_reply(self, message):
         key = message.get("latest_key")
@@ -63,6 +72,7 @@ class FleetServer(Server):
         self.fleet_limits = {
             "latest_wins_buffer": settings.WS_LATEST_WINS_BUFFER_BYTES,
             "max_buffered": settings.WS_MAX_BUFFERED_BYTES,
+            "socket_send_buffer": settings.WS_SOCKET_SEND_BUFFER_BYTES,
         }
         reactor.callWhenRunning(self._install_fleet_protocol)
         reactor.addSystemEventTrigger("before", "shutdown", self.close_websockets_going_away)

@@ -210,6 +210,8 @@ WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
 # closed (4009) past the second. Both are bytes waiting in the server's send buffer.
 WS_LATEST_WINS_BUFFER_BYTES = env_int("WS_LATEST_WINS_BUFFER_BYTES", 64 * 1024)
 WS_MAX_BUFFERED_BYTES = env_int("WS_MAX_BUFFERED_BYTES", 1024 * 1024)
+# SO_SNDBUF for WebSocket sockets; 0 leaves the OS default (the kernel's share is bounded by it).
+WS_SOCKET_SEND_BUFFER_BYTES = env_int("WS_SOCKET_SEND_BUFFER_BYTES", 0)
 # Per connection and message type: (burst, sustained per second). Unlisted types share "*".
 WS_RATE_LIMITS = {
     "location_update": (10, 5.0),
