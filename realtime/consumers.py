@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import time
+from functools import partial
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -11,8 +12,9 @@ from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
 from rideshare.errors import DomainError, first_error_message
+from rideshare.logs import bind
 
-from . import actions, events, presence
+from . import actions, events, metrics, presence
 from .auth import (
     CLOSE_ACCOUNT_DISABLED,
     CLOSE_INVALID_TOKEN,
@@ -45,9 +47,12 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             # Accept-then-close: browsers cannot read a refused handshake's status, only this code.
             await self.close(code=self.scope.get("auth_close_code") or CLOSE_INVALID_TOKEN)
             return
+        bind(user_id=self.user.pk)
         # Join first: whatever commits from now on is queued for this connection, so the replay
         # below and the live stream meet without a gap (duplicates are dropped by id).
         await self.channel_layer.group_add(user_group_name(self.user.pk), self.channel_name)
+        metrics.open_connections.inc()
+        self.counted = True
         latest = await database_sync_to_async(actions.connection_opened)(self.channel_name, self.user)
         presence.ensure_background_tasks()
         self.expiry_task = asyncio.create_task(self._close_when_token_expires())
@@ -62,6 +67,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.user is None:
             return
+        if getattr(self, "counted", False):
+            metrics.open_connections.dec()
+            self.counted = False
         if self.expiry_task is not None:
             self.expiry_task.cancel()
         await self.channel_layer.group_discard(user_group_name(self.user.pk), self.channel_name)
@@ -83,9 +91,11 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         """Replay the user's reliable events after `requested`, then the current driver position."""
         outcome = await database_sync_to_async(actions.resume)(self.user, requested)
         if outcome.problem:
+            metrics.resumes.labels(f"resync_{outcome.problem}").inc()
             self.cursor = outcome.latest
             await self.send_event(events.resync_required(outcome.problem, outcome.latest))
             return
+        metrics.resumes.labels("replayed").inc()
         # The app says what it has; what it asks for again is replayed even if sent before.
         self.cursor = outcome.after
         await self._deliver_logged(outcome.events)
@@ -93,9 +103,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.send_event(outcome.driver_position)
 
     async def _deliver_logged(self, rows):
-        for event_id, text in rows:
+        for event_id, event_type, text in rows:
             if event_id > self.cursor:
-                await self.send(text_data=text)
+                await self.send_text(text, event_type)
                 self.cursor = event_id
 
     async def _catch_up(self):
@@ -149,6 +159,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.send_error(code, message)
 
     async def _rate_limited(self, message_type):
+        metrics.rate_limited.labels(message_type if message_type in settings.WS_RATE_LIMITS else "*").inc()
         if self.limiter.rejected():
             await self.send_error("rate_limited", "Too many messages; closing.", request_type=message_type)
             return await self.close(code=CLOSE_RATE_LIMITED)
@@ -208,8 +219,19 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     # --- outbound -------------------------------------------------------------------------
 
+    async def send_text(self, text, event_type, *, committed_at=None, latest_key=None):
+        """Every server message leaves through here: one place to count, time and check them."""
+        metrics.events_sent.labels(event_type).inc()
+        if committed_at is not None:
+            metrics.commit_to_send_seconds.observe(max(0.0, time.time() - committed_at))
+        if latest_key:
+            # The server (realtime.server) may merge these for a client that lags behind.
+            await self.base_send({"type": "websocket.send", "text": text, "latest_key": latest_key})
+        else:
+            await self.send(text_data=text)
+
     async def send_event(self, message):
-        await self.send(text_data=events.encode(message))
+        await self.send_text(events.encode(message), message["type"])
 
     async def send_error(self, code, message, **extra):
         await self.send_event(events.error(code, message, **extra))
@@ -222,20 +244,22 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         (a full channel, an out-of-order publish) and the log fills the gap.
         """
         event_id = message.get("id")
-        if event_id is None:
-            # Latest-wins: the server (realtime.server) may merge these for a client that lags.
-            return await self.base_send(
-                {"type": "websocket.send", "text": message["text"], "latest_key": message.get("latest_key")}
-            )
-        if "prev" not in message:
-            # Events of a ride observed by staff: live only, delivered as they come.
-            return await self.send(text_data=message["text"])
+        deliver = partial(
+            self.send_text,
+            message["text"],
+            message["event_type"],
+            committed_at=message.get("committed_at"),
+            latest_key=message.get("latest_key"),
+        )
+        if event_id is None or "prev" not in message:
+            # Latest-wins positions, and events of a ride observed by staff: delivered as they come.
+            return await deliver()
         if event_id <= self.cursor:
             return
         prev = message["prev"]
         if prev is not None and prev > self.cursor:
             return await self._catch_up()
-        await self.send(text_data=message["text"])
+        await deliver()
         self.cursor = event_id
 
     async def realtime_disconnect(self, message):

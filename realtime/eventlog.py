@@ -9,6 +9,7 @@ should see is committed and in the log, and "replay everything above N" never le
 
 import json
 import logging
+import time
 from datetime import timedelta
 from functools import partial
 
@@ -19,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from . import events
+from . import events, metrics
 from .groups import ride_group_name, user_group_name
 from .models import Event, EventLogState, EventRecipient
 from .publish import DELIVER
@@ -58,29 +59,30 @@ def record(message, *, user_ids, ride_id=None, observers=False):
         )
     deliveries = [(u, previous.get(u)) for u in user_ids]
     groups = [ride_group_name(ride_id)] if observers and ride_id else []
-    transaction.on_commit(partial(publish, event.pk, event.text, deliveries, groups), robust=True)
+    transaction.on_commit(partial(publish, event, deliveries, groups), robust=True)
     return event
 
 
-async def _send(event_id, text, deliveries, groups):
+async def _send(event, deliveries, groups, committed_at):
     layer = get_channel_layer()
+    common = {"type": DELIVER, "text": event.text, "id": event.pk, "event_type": event.type, "committed_at": committed_at}
     for user_id, prev in deliveries:
-        await layer.group_send(
-            user_group_name(user_id), {"type": DELIVER, "text": text, "id": event_id, "prev": prev}
-        )
+        await layer.group_send(user_group_name(user_id), {**common, "prev": prev})
     for group in groups:
-        await layer.group_send(group, {"type": DELIVER, "text": text, "id": event_id})
+        await layer.group_send(group, common)
 
 
-def publish(event_id, text, deliveries, groups):
+def publish(event, deliveries, groups, committed_at=None):
     """Hand one committed event to the channel layer, then mark it published."""
+    committed_at = time.time() if committed_at is None else committed_at
     try:
-        async_to_sync(_send)(event_id, text, deliveries, groups)
+        async_to_sync(_send)(event, deliveries, groups, committed_at)
     except Exception:
         # Left unpublished: the relay sends it again within a few seconds.
-        logger.exception("publishing event %s failed", event_id)
+        metrics.layer_send_failures.labels("reliable").inc()
+        logger.exception("publishing event %s failed", event.pk, extra={"ride_id": event.ride_id})
         return False
-    Event.objects.filter(pk=event_id, published_at__isnull=True).update(published_at=timezone.now())
+    Event.objects.filter(pk=event.pk, published_at__isnull=True).update(published_at=timezone.now())
     return True
 
 
@@ -102,7 +104,7 @@ def republish_unpublished(*, older_than_seconds=None, limit=500):
         published = 0
         for event in batch:
             groups = [ride_group_name(event.ride_id)] if event.ride_id else []
-            published += publish(event.pk, event.text, recipients.get(event.pk, []), groups)
+            published += publish(event, recipients.get(event.pk, []), groups, event.created_at.timestamp())
     return published
 
 
@@ -114,8 +116,12 @@ def latest_event_id(user_id):
 
 
 def events_after(user_id, after_id, limit=None):
-    """(id, text) of the user's events above `after_id`, in order."""
-    rows = Event.objects.filter(recipients__user_id=user_id, id__gt=after_id).order_by("id").values_list("id", "text")
+    """(id, type, text) of the user's events above `after_id`, in order."""
+    rows = (
+        Event.objects.filter(recipients__user_id=user_id, id__gt=after_id)
+        .order_by("id")
+        .values_list("id", "type", "text")
+    )
     return list(rows[:limit] if limit else rows)
 
 

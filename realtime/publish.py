@@ -3,13 +3,14 @@
 Reliable events go through realtime.eventlog instead."""
 
 import logging
+import time
 from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from . import events
+from . import events, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -25,19 +26,22 @@ def publish_latest_on_commit(message, groups, latest_key):
     if not groups:
         return
     text = events.encode(message)
-    transaction.on_commit(partial(send_now, text, groups, latest_key), robust=True)
+    transaction.on_commit(partial(send_now, text, message["type"], groups, latest_key), robust=True)
 
 
-def send_now(text, groups, latest_key):
-    async_to_sync(send_to_groups)(text, groups, latest_key)
+def send_now(text, event_type, groups, latest_key):
+    async_to_sync(send_to_groups)(text, event_type, groups, latest_key)
 
 
-async def send_to_groups(text, groups, latest_key):
+async def send_to_groups(text, event_type, groups, latest_key):
     layer = get_channel_layer()
+    message = {"type": DELIVER, "text": text, "event_type": event_type, "latest_key": latest_key,
+               "committed_at": time.time()}
     for group in groups:
         try:
-            await layer.group_send(group, {"type": DELIVER, "text": text, "latest_key": latest_key})
+            await layer.group_send(group, message)
         except Exception:
+            metrics.layer_send_failures.labels("latest_wins").inc()
             logger.exception("channel layer send to %s failed", group)
 
 
@@ -49,6 +53,10 @@ def publish_control_on_commit(group, reason):
     """After commit, tell every connection in `group` to close (e.g. the account was disabled)."""
 
     async def send():
-        await get_channel_layer().group_send(group, {"type": DISCONNECT, "reason": reason})
+        try:
+            await get_channel_layer().group_send(group, {"type": DISCONNECT, "reason": reason})
+        except Exception:
+            metrics.layer_send_failures.labels("control").inc()
+            logger.exception("channel layer send to %s failed", group)
 
     transaction.on_commit(lambda: async_to_sync(send)(), robust=True)

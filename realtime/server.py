@@ -3,14 +3,17 @@
 Takes every daphne option. On top of daphne:
 - SIGTERM/SIGINT close every WebSocket with 1001 (going away) before the process exits, so apps
   reconnect to another process at once and resume, instead of waiting to notice a dead socket.
+- The access log goes through `logging` (JSON with LOG_FORMAT=json) with access tokens redacted.
 - Slow readers: once a connection has more than WS_LATEST_WINS_BUFFER_BYTES waiting in its send
   buffer, latest-wins messages (driver positions) are held back and merged, newest per key, until
   it drains; past WS_MAX_BUFFERED_BYTES the connection is closed with 4009 and the app resumes.
 """
 
+import logging
 import socket
 
 import daphne.server  # noqa: F401  (installs the asyncio reactor; must come before twisted.internet.reactor)
+from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
@@ -65,7 +68,24 @@ class FleetWebSocketProtocol(WebSocketProtocol):
                 self.serverSend(text, False)
 
 
+class LoggingAccessLog(AccessLogGenerator):
+    """daphne's access log through `logging` (JSON with LOG_FORMAT=json), tokens redacted there."""
+
+    logger = logging.getLogger("rideshare.access")
+
+    def __init__(self):
+        super().__init__(stream=None)
+
+    def write_entry(self, host, date, request, status=None, length=None, ident=None, user=None):
+        self.logger.info('%s "%s" %s %s', host, request, status or "-", length or "-")
+
+
 class FleetServer(Server):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.action_logger is not None:
+            self.action_logger = LoggingAccessLog()
+
     def run(self):
         from django.conf import settings
 

@@ -140,7 +140,7 @@ AUTH_PASSWORD_VALIDATORS = [
 PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "CM")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rideshare.authentication.JWTAuthenticationWithLogContext"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "rideshare.errors.api_exception_handler",
@@ -227,6 +227,11 @@ WS_RATE_LIMITS = {
 WS_ABUSE_REJECTIONS = env_int("WS_ABUSE_REJECTIONS", 50)
 WS_ABUSE_WINDOW_SECONDS = env_float("WS_ABUSE_WINDOW_SECONDS", 10.0)
 
+# --- Operations -----------------------------------------------------------------------------
+READINESS_TIMEOUT_SECONDS = env_float("READINESS_TIMEOUT_SECONDS", 2.0)
+# /metrics answers these networks without authentication (Prometheus scrapers); staff anywhere.
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"])
+
 # --- i18n / static --------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -246,10 +251,23 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")  # "json": one JSON object per line
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "rideshare.logs.ContextAndRedactionFilter"}},
+    "formatters": {
+        "plain": {"()": "rideshare.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "rideshare.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's own loggers propagate to root; daphne's access log is routed here by realtime.server.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }

@@ -133,7 +133,7 @@ async def test_an_event_delivered_twice_reaches_the_app_once(accepted_ride):
     arrived = await receive_type(comm, "driver_arrived")
     event = await db(Event.objects.get)(pk=arrived["id"])
     await get_channel_layer().group_send(
-        user_group_name(passenger.pk), {"type": DELIVER, "text": event.text, "id": event.pk, "prev": None}
+        user_group_name(passenger.pk), {"type": DELIVER, "text": event.text, "id": event.pk, "prev": None, "event_type": event.type}
     )
     await assert_nothing_more(comm)
     await comm.disconnect()

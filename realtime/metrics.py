@@ -1,0 +1,19 @@
+"""Prometheus metrics of the real-time layer (one registry per server process)."""
+
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# One series per metric: the `_created` timestamps only add noise to every scrape.
+disable_created_metrics()
+
+open_connections = Gauge("rideshare_ws_open_connections", "Open WebSocket connections in this process")
+events_sent = Counter("rideshare_ws_events_sent_total", "Server messages sent to apps, by type", ["type"])
+resumes = Counter("rideshare_ws_resumes_total", "Resume requests, by outcome", ["outcome"])
+rate_limited = Counter("rideshare_ws_rate_limited_total", "Client messages refused by a rate limit", ["type"])
+layer_send_failures = Counter(
+    "rideshare_channel_layer_send_failures_total", "Channel-layer sends that raised", ["kind"]
+)
+commit_to_send_seconds = Histogram(
+    "rideshare_event_commit_to_send_seconds",
+    "From the commit of a change to the socket send of its event",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

@@ -1,0 +1,13 @@
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+from .logs import bind
+
+
+class JWTAuthenticationWithLogContext(JWTAuthentication):
+    """simplejwt's Bearer authentication, and the user's id in every log line of the request."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None:
+            bind(user_id=result[0].pk)
+        return result
