@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from collections import deque
 import logging
 import time
 from functools import partial
@@ -38,6 +39,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.observed_rides = set()
         # The id of the last reliable event this connection delivered (or the client had).
         self.cursor = 0
+        # Ids delivered lately by any route, so an event reaching this connection twice is sent once.
+        self.recently_sent = deque(maxlen=256)
         self.expiry_task = None
         self.limiter = ConnectionLimiter(
             settings.WS_RATE_LIMITS, settings.WS_ABUSE_REJECTIONS, settings.WS_ABUSE_WINDOW_SECONDS
@@ -106,6 +109,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         for event_id, event_type, text in rows:
             if event_id > self.cursor:
                 await self.send_text(text, event_type)
+                self.recently_sent.append(event_id)
                 self.cursor = event_id
 
     async def _catch_up(self):
@@ -251,16 +255,24 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             committed_at=message.get("committed_at"),
             latest_key=message.get("latest_key"),
         )
-        if event_id is None or "prev" not in message:
-            # Latest-wins positions, and events of a ride observed by staff: delivered as they come.
+        if event_id is None:
+            return await deliver()  # latest-wins positions
+        if "prev" not in message:
+            # A ride observed by staff: live only. The same event may also come through the user's
+            # own stream (a staff driver who joined, then accepted): send it once.
+            if event_id in self.recently_sent:
+                return
+            self.recently_sent.append(event_id)
             return await deliver()
         if event_id <= self.cursor:
             return
         prev = message["prev"]
         if prev is not None and prev > self.cursor:
             return await self._catch_up()
-        await deliver()
         self.cursor = event_id
+        if event_id not in self.recently_sent:
+            self.recently_sent.append(event_id)
+            await deliver()
 
     async def realtime_disconnect(self, message):
         await self.send_error(message.get("reason", "account_disabled"), "This account can no longer connect.")

@@ -38,7 +38,13 @@ def fresh_connections():
     return Connection.objects.filter(last_seen__gte=_fresh_since())
 
 
+# This process's open sockets: channel name -> (user id, is_driver). The rows are rebuilt from it
+# when a stall (a blocked loop, a database outage) let another process sweep them.
+_local = {}
+
+
 def register(channel_name, user):
+    _local[channel_name] = (user.pk, user.is_driver)
     Connection.objects.update_or_create(
         channel_name=channel_name,
         defaults={"user": user, "is_driver": user.is_driver, "server_id": SERVER_ID, "last_seen": timezone.now()},
@@ -57,13 +63,25 @@ def _offline_if_unconnected(user_ids):
 
 @transaction.atomic
 def unregister(channel_name, user):
+    _local.pop(channel_name, None)
     Connection.objects.filter(channel_name=channel_name).delete()
     if user.is_driver:
         _offline_if_unconnected([user.pk])
 
 
 def refresh(server_id=SERVER_ID):
-    return Connection.objects.filter(server_id=server_id).update(last_seen=timezone.now())
+    """Mark this process's sockets as alive, recreating any row swept while it stalled."""
+    now = timezone.now()
+    refreshed = Connection.objects.filter(server_id=server_id).update(last_seen=now)
+    if refreshed < len(_local):
+        Connection.objects.bulk_create(
+            [
+                Connection(channel_name=name, user_id=user_id, is_driver=is_driver, server_id=server_id, last_seen=now)
+                for name, (user_id, is_driver) in list(_local.items())
+            ],
+            ignore_conflicts=True,
+        )
+    return len(_local)
 
 
 def sweep():

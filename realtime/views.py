@@ -1,13 +1,15 @@
+import yaml
+from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from rides.selectors import visible_ride
 from rides.services import RideNotFound
 
-from . import presence
+from . import asyncapi, presence
 from .eventlog import ride_timeline_entries
 
 
@@ -56,3 +58,17 @@ class RideTimelineView(APIView):
             raise RideNotFound()
         viewer = None if request.user.is_staff else request.user
         return Response(ride_timeline_entries(ride.pk, for_user=viewer))
+
+
+class AsyncApiView(APIView):
+    """The WebSocket protocol as an AsyncAPI 3.0 document (JSON, or YAML with the .yaml suffix)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(exclude=True)
+    def get(self, request, fmt="json"):
+        doc = asyncapi.document()
+        if fmt == "yaml":
+            return HttpResponse(yaml.safe_dump(doc, sort_keys=False), content_type="application/yaml")
+        return JsonResponse(doc, json_dumps_params={"indent": 2})

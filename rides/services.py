@@ -117,6 +117,9 @@ def accept_ride(*, ride_id, user):
             )
         if not driver.is_online:
             raise Conflict("Go online before accepting rides.", code="driver_offline")
+        if not driver.has_position:
+            # The passenger is promised an arrival estimate from the driver's position.
+            raise Conflict("Report your position before accepting rides.", code="driver_position_unknown")
         if Ride.objects.filter(driver=driver, status__in=DRIVER_ACTIVE_STATUSES).exists():
             raise Conflict("Finish your current ride first.", code="driver_busy")
         ride.status = RideStatus.ACCEPTED
