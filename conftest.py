@@ -1,6 +1,14 @@
 import pytest
+from django.test.utils import override_settings
 
 from rideshare.testing import DriverFactory, RideFactory, UserFactory, api_client_for
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Tests create many users; the production hasher costs ~0.3 s per password."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture

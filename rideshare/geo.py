@@ -3,7 +3,9 @@
 import math
 
 EARTH_RADIUS_KM = 6371.0088
-KM_PER_DEGREE_LATITUDE = 111.32
+# On the same sphere as haversine_km: a box sized with a longer degree would cut off the
+# edge of the circle that the exact distance accepts.
+KM_PER_DEGREE_LATITUDE = math.pi * EARTH_RADIUS_KM / 180
 
 
 def haversine_km(lat1, lon1, lat2, lon2):
@@ -20,9 +22,14 @@ def bounding_box(lat, lon, radius_km):
     A degree of longitude shrinks with cos(latitude); near the poles the box covers every
     longitude. Boxes that cross the antimeridian are clamped (no market there yet).
     """
+    angle = radius_km / EARTH_RADIUS_KM  # radians of arc
     dlat = radius_km / KM_PER_DEGREE_LATITUDE
     cos_lat = math.cos(math.radians(lat))
-    dlon = 180.0 if cos_lat < 1e-6 else min(180.0, radius_km / (KM_PER_DEGREE_LATITUDE * cos_lat))
+    if angle >= math.pi / 2 or math.sin(angle) >= cos_lat:
+        # The circle reaches a pole: every longitude.
+        return (max(-90.0, lat - dlat), min(90.0, lat + dlat), -180.0, 180.0)
+    # Widest longitude reached by the circle (wider than at its own latitude, off the equator).
+    dlon = math.degrees(math.asin(math.sin(angle) / cos_lat))
     return (
         max(-90.0, lat - dlat),
         min(90.0, lat + dlat),

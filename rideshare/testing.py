@@ -81,3 +81,41 @@ def api_client_for(user=None):
     if user is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
     return client
+
+
+_NO_DRIVER = object()
+_STATUS_TIMESTAMPS = [
+    (RideStatus.ACCEPTED, "accepted_at"),
+    (RideStatus.DRIVER_ARRIVED, "arrived_at"),
+    (RideStatus.STARTED, "started_at"),
+    (RideStatus.COMPLETED, "completed_at"),
+]
+
+
+def ride_in_status(status=RideStatus.REQUESTED, *, driver=_NO_DRIVER, **kwargs):
+    """A ride already in `status`, with the timestamps of the steps it went through.
+
+    Every status but `requested` gets a driver (a new online one unless `driver` is given);
+    `cancelled` means cancelled by the passenger after acceptance. Pass `driver=None` for a
+    ride cancelled before anyone accepted it.
+    """
+    status = RideStatus(status)
+    if driver is _NO_DRIVER:
+        driver = None if status == RideStatus.REQUESTED else DriverFactory()
+    now = timezone.now()
+    fields = {"status": status, "driver": driver}
+    reached = {
+        RideStatus.ACCEPTED: 1,
+        RideStatus.DRIVER_ARRIVED: 2,
+        RideStatus.STARTED: 3,
+        RideStatus.COMPLETED: 4,
+        RideStatus.CANCELLED: 1 if driver is not None else 0,
+    }.get(status, 0)
+    for _, timestamp in _STATUS_TIMESTAMPS[:reached]:
+        fields[timestamp] = now
+    if status == RideStatus.COMPLETED:
+        fields["final_fare"] = kwargs.get("estimated_fare", 700)
+    if status == RideStatus.CANCELLED:
+        fields.update(cancelled_at=now, cancelled_by="passenger")
+    fields.update(kwargs)
+    return RideFactory(**fields)

@@ -1,6 +1,6 @@
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
@@ -33,6 +33,9 @@ class UserSerializer(serializers.ModelSerializer):
         return DriverSerializer(user.driver).data if user.is_driver else None
 
 
+PHONE_NUMBER_TAKEN = "This phone number is already registered."
+
+
 class RegisterSerializer(serializers.Serializer):
     phone_number = PhoneNumberField(max_length=32)
     password = serializers.CharField(write_only=True, min_length=8, max_length=128, trim_whitespace=False)
@@ -41,7 +44,7 @@ class RegisterSerializer(serializers.Serializer):
 
     def validate_phone_number(self, value):
         if User.objects.filter(phone_number=value).exists():
-            raise serializers.ValidationError("This phone number is already registered.", code="phone_number_taken")
+            raise serializers.ValidationError(PHONE_NUMBER_TAKEN, code="phone_number_taken")
         return value
 
     def validate(self, attrs):
@@ -55,7 +58,14 @@ class RegisterSerializer(serializers.Serializer):
     @transaction.atomic
     def create(self, validated_data):
         driver = validated_data.pop("driver", None)
-        user = User.objects.create_user(**validated_data)
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(**validated_data)
+        except IntegrityError:
+            # Registered by a concurrent request after validate_phone_number looked.
+            raise serializers.ValidationError(
+                {"phone_number": [PHONE_NUMBER_TAKEN]}, code="phone_number_taken"
+            ) from None
         if driver:
             create_driver_profile(user=user, **driver)
         return user
