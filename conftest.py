@@ -1,3 +1,6 @@
+# Every event the consumer sends in the test run is checked against the AsyncAPI document.
+pytest_plugins = ["realtime.tests.contract"]
+
 import pytest
 from django.test.utils import override_settings
 

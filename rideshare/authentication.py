@@ -1,3 +1,4 @@
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from .logs import bind
@@ -11,3 +12,9 @@ class JWTAuthenticationWithLogContext(JWTAuthentication):
         if result is not None:
             bind(user_id=result[0].pk)
         return result
+
+
+class JWTWithLogContextScheme(SimpleJWTScheme):
+    """OpenAPI: document the subclass exactly as simplejwt's Bearer scheme."""
+
+    target_class = JWTAuthenticationWithLogContext

@@ -215,7 +215,7 @@ WS_SOCKET_SEND_BUFFER_BYTES = env_int("WS_SOCKET_SEND_BUFFER_BYTES", 0)
 # Per connection and message type: (burst, sustained per second). Unlisted types share "*".
 WS_RATE_LIMITS = {
     "location_update": (10, 5.0),
-    "ping": (5, 1.0),
+    "ping": (20, 2.0),
     "join_ride": (10, 10 / 60),
     "leave_ride": (10, 10 / 60),
     "driver_online": (10, 10 / 60),

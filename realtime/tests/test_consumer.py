@@ -172,11 +172,6 @@ async def test_join_or_leave_without_ride_id_is_a_missing_field_error(message_ty
         await assert_nothing_more(comm)
 
 
-@pytest.mark.xfail(
-    reason="BUG: RealtimeConsumer.receive_json drops DomainError.extra (here field='ride_id'); "
-    "REST errors include it via DomainError.as_dict()",
-    strict=True,
-)
 async def test_missing_field_error_names_the_field_like_the_rest_api_does():
     user = await db(UserFactory)()
     async with socket(user) as comm:

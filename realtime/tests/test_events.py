@@ -10,6 +10,7 @@ from drivers import services as driver_services
 from drivers.models import VehicleType
 from rides import services as ride_services
 from rides.models import CancelledBy, Ride, RideStatus
+from rideshare.errors import Conflict
 from rideshare.testing import YAOUNDE, DriverFactory, RideFactory, UserFactory, ride_in_status
 
 from .helpers import (
@@ -410,15 +411,9 @@ async def test_driver_availability_changed_is_not_sent_to_other_users():
         await assert_nothing_more(o)
 
 
-# --- known gaps ------------------------------------------------------------------------------------
+# --- edge cases ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="BUG: a staff driver who joined a requested ride as an observer (ride group, "
-    "realtime/consumers.py handle_join_ride) and then accepts it hears every later event twice: "
-    "through user.<id> as the assigned driver and through ride.<id> as the observer",
-    strict=True,
-)
 async def test_a_staff_driver_who_observed_a_ride_then_accepted_it_hears_each_event_once():
     passenger = await db(UserFactory)()
     staff_driver = await db(DriverFactory)(user__is_staff=True)
@@ -434,17 +429,12 @@ async def test_a_staff_driver_who_observed_a_ride_then_accepted_it_hears_each_ev
         await assert_nothing_more(d)
 
 
-@pytest.mark.xfail(
-    reason="BUG: ride_accepted.estimated_arrival is null (guide: int minutes) when the accepting "
-    "driver has no known position; realtime/events.py estimated_arrival_minutes returns None and "
-    "rides/services.py accept_ride does not require a position",
-    strict=True,
-)
-async def test_ride_accepted_estimated_arrival_is_an_int_even_without_a_driver_position():
+async def test_ride_accepted_always_has_an_arrival_estimate_because_a_driver_without_a_position_cannot_accept():
     passenger = await db(UserFactory)()
     driver = await db(DriverFactory)(latitude=None, longitude=None, location_updated_at=None)
     ride = await db(request_ride)(passenger)
     async with socket(passenger) as p:
-        await db(ride_services.accept_ride)(ride_id=ride.pk, user=driver.user)
-        data = assert_envelope(await receive(p), "ride_accepted")
-        assert isinstance(data["estimated_arrival"], int)
+        with pytest.raises(Conflict) as refused:
+            await db(ride_services.accept_ride)(ride_id=ride.pk, user=driver.user)
+        assert refused.value.code == "driver_position_unknown"
+        await assert_nothing_more(p)

@@ -89,8 +89,10 @@ async def test_sustained_flooding_closes_with_4008_and_other_clients_are_unaffec
             break
     assert outputs[-1]["code"] == 4008
     codes = [json.loads(o["text"])["data"]["code"] for o in outputs[:-1]]
-    assert codes.count("invalid_json") == 20  # the shared bucket's burst
-    assert set(codes[20:]) == {"rate_limited"}
+    # The shared bucket's burst of 20 (plus what refills on a slow machine), then refusals.
+    accepted = codes.count("invalid_json")
+    assert 20 <= accepted < 30
+    assert set(codes[accepted:]) == {"rate_limited"}
 
     await ping(other, "still-here")
     assert (await receive_type(other, "pong"))["data"]["timestamp"] == "still-here"

@@ -3,12 +3,9 @@ library exactly as the guide's Python client uses it for the socket."""
 
 import asyncio
 import json
-import random
 import uuid
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta, timezone
-from urllib import error as urlerror
-from urllib import request as urlrequest
 
 import jwt
 import pytest
@@ -17,81 +14,14 @@ from django.conf import settings
 from websockets.exceptions import ConnectionClosed
 
 from .helpers import ISO_UTC_Z
+from .live_client import WAIT, Api, assert_quiet, recv
+from .live_client import ws_uri as client_ws_uri
 
 pytestmark = pytest.mark.live
 
-WAIT = 5  # seconds any single awaited frame may take
-QUIET = 0.3  # silence watched after a ping/pong barrier
 PICKUP = (3.848, 11.502)
 DROPOFF = (3.866, 11.516)
 KM_PER_DEGREE = 111.2
-PASSWORD = "live-pass-2026!x"
-
-_used_numbers = set()
-
-
-def unique_phone_number():
-    while True:
-        number = f"+23767{random.randint(0, 9_999_999):07d}"  # MTN Cameroon range
-        if number not in _used_numbers:
-            _used_numbers.add(number)
-            return number
-
-
-# --- REST over urllib ----------------------------------------------------------------------------
-
-
-def _http(method, url, body=None, token=None):
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urlrequest.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urlrequest.urlopen(req, timeout=WAIT) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urlerror.HTTPError as exc:
-        payload = exc.read()
-        try:
-            return exc.code, json.loads(payload)
-        except ValueError:
-            return exc.code, payload.decode(errors="replace")
-
-
-class Api:
-    def __init__(self, base_url):
-        self.base_url = base_url
-
-    async def call(self, method, path, body=None, token=None, expect=200):
-        status, payload = await asyncio.to_thread(_http, method, f"{self.base_url}/api/v1{path}", body, token)
-        assert status == expect, f"{method} {path}: {status} {payload}"
-        return payload
-
-    async def register(self, full_name, driver=None):
-        phone = unique_phone_number()
-        body = {"phone_number": phone, "password": PASSWORD, "full_name": full_name}
-        if driver:
-            body["driver"] = driver
-        await self.call("POST", "/auth/register/", body, expect=201)
-        tokens = await self.call("POST", "/auth/token/", {"phone_number": phone, "password": PASSWORD})
-        me = await self.call("GET", "/auth/me/", token=tokens["access"])
-        return {"phone": phone, "access": tokens["access"], "refresh": tokens["refresh"], "id": me["user_id"],
-                "full_name": full_name}
-
-    async def driver(self, full_name, vehicle_type="moto", *, at=None, online=True, plate=None, color="Black"):
-        plate = plate or f"LT-{random.randint(100, 999)}-{vehicle_type[:2].upper()}"
-        user = await self.register(full_name, {"vehicle_type": vehicle_type, "vehicle_plate": plate,
-                                               "vehicle_color": color})
-        user.update(vehicle_type=vehicle_type, plate=plate, color=color)
-        if at is not None:
-            await self.call("POST", "/drivers/me/location/", {"latitude": at[0], "longitude": at[1]},
-                            token=user["access"])
-        if online:
-            await self.call("POST", "/drivers/me/online/", token=user["access"])
-        return user
 
 
 @pytest.fixture
@@ -99,32 +29,8 @@ def api(daphne_server):
     return Api(daphne_server.base_url)
 
 
-# --- the guide's client --------------------------------------------------------------------------
-
-
 def ws_uri(daphne_server, token):
-    return f"{daphne_server.ws_url}/api/v1/ws/connect?token={token}"
-
-
-async def recv(websocket, timeout=WAIT):
-    return json.loads(await asyncio.wait_for(websocket.recv(), timeout))
-
-
-async def recv_type(websocket, event_type):
-    message = await recv(websocket)
-    assert message["type"] == event_type, f"expected {event_type}, got {message}"
-    return message
-
-
-async def assert_quiet(websocket):
-    """Nothing pending: a ping's pong is the very next frame, and then nothing arrives."""
-    marker = uuid.uuid4().hex
-    await websocket.send(json.dumps({"type": "ping", "timestamp": marker}))
-    message = await recv(websocket)
-    assert message["type"] == "pong" and message["data"]["timestamp"] == marker, message
-    with pytest.raises(asyncio.TimeoutError):
-        extra = await asyncio.wait_for(websocket.recv(), QUIET)
-        pytest.fail(f"unexpected frame {extra}")
+    return client_ws_uri(daphne_server.ws_url, token)
 
 
 async def open_ws(stack, daphne_server, user):

@@ -18,7 +18,7 @@ from rides import services
 from rides.models import RideStatus
 from rideshare.testing import DriverFactory, UserFactory, access_token_for, ride_in_status
 
-from .helpers import assert_nothing_more, communicator, db, open_socket, receive, receive_type, send
+from .helpers import assert_nothing_more, communicator, db, receive, receive_type, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -193,14 +193,13 @@ async def test_a_rolled_back_change_logs_nothing(accepted_ride):
     assert await db(Event.objects.count)() == before
 
 
-def _record_in_thread(user_id, started, release, results):
+def _record_in_thread(driver, started, release, results):
     from django.db import connection
 
     try:
         with transaction.atomic():
             started.set()
-            event = eventlog.record(events.error("probe", "an event for the test"),
-                                    user_ids=[user_id])
+            event = eventlog.record(events.driver_availability_changed(driver), user_ids=[driver.pk])
             results.append(("recorded", event.pk))
             release.wait(10)
         results.append(("committed", event.pk))
@@ -210,14 +209,15 @@ def _record_in_thread(user_id, started, release, results):
 
 @pytest.mark.postgres_only
 async def test_ids_are_handed_out_in_commit_order_so_a_resuming_client_misses_nothing():
-    user = await db(UserFactory)()
+    driver = await db(DriverFactory)()
+    user = driver.user
     comm, data = await connect(user)
     baseline = data["last_event_id"]
 
     first_started, first_release, second_started, second_release = (threading.Event() for _ in range(4))
     first_results, second_results = [], []
-    first = threading.Thread(target=_record_in_thread, args=(user.pk, first_started, first_release, first_results))
-    second = threading.Thread(target=_record_in_thread, args=(user.pk, second_started, second_release, second_results))
+    first = threading.Thread(target=_record_in_thread, args=(driver, first_started, first_release, first_results))
+    second = threading.Thread(target=_record_in_thread, args=(driver, second_started, second_release, second_results))
     first.start()
     await asyncio.to_thread(first_started.wait, 5)
     await asyncio.sleep(0.2)  # the first transaction holds the id lock

@@ -1,0 +1,107 @@
+"""Several server processes sharing PostgreSQL and Redis, as in production."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from .live_client import Api, assert_quiet, recv, recv_type, ws_uri
+from .servers import REPO_ROOT, LiveDatabase, ServerProcess
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(
+        not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
+        reason="needs PostgreSQL and Redis (set DATABASE_URL and REDIS_URL); runs in CI's second pass",
+    ),
+]
+
+PICKUP = (3.848, 11.502)
+
+
+@pytest.fixture
+def two_servers(tmp_path):
+    database = LiveDatabase(tmp_path)
+    env = dict(
+        os.environ,
+        **database.env,
+        CHANNEL_LAYER_PREFIX=f"multi-{uuid.uuid4().hex[:8]}",
+        PRESENCE_TTL_SECONDS="6",
+        PRESENCE_REFRESH_SECONDS="2",
+    )
+    database.migrate(env)
+    servers = [ServerProcess(env, tmp_path).start(), ServerProcess(env, tmp_path).start()]
+    yield servers, env
+    for server in servers:
+        server.stop()
+    database.drop()
+
+
+def make_staff(env, phone):
+    code = (
+        "from rideshare.accounts.models import User; "
+        f"User.objects.filter(phone_number='{phone}').update(is_staff=True)"
+    )
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO_ROOT, env=env, check=True,
+                   capture_output=True)
+
+
+async def wait_for_stats(apis, token, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        figures = [await api.call("GET", "/ws/stats", token=token) for api in apis]
+        if all(predicate(f) for f in figures):
+            return figures
+        assert time.monotonic() < deadline, figures
+        await asyncio.sleep(0.5)
+
+
+async def test_a_ride_driven_through_one_process_is_heard_through_the_other_and_survives_its_death(two_servers):
+    (a, b), env = two_servers
+    api_a, api_b = Api(a.base_url), Api(b.base_url)
+    ops = await api_a.register("Ops")
+    await asyncio.to_thread(make_staff, env, ops["phone"])
+    passenger = await api_a.register("Two-process Passenger")
+    driver = await api_b.driver("Two-process Driver", at=(PICKUP[0] + 0.002, PICKUP[1]))
+
+    async with websockets.connect(ws_uri(a.ws_url, passenger["access"])) as on_a, \
+            websockets.connect(ws_uri(b.ws_url, driver["access"])) as on_b:
+        await recv_type(on_a, "connected")
+        await recv_type(on_b, "connected")
+        # Both processes count both sockets.
+        figures = await wait_for_stats([api_a, api_b], ops["access"], lambda f: f["total_connections"] == 2, 5)
+        assert figures[0] == figures[1]
+        assert figures[0]["server_processes"] == 2
+
+        ride = await api_b.request_ride(passenger)  # through the other process
+        offer = await recv_type(on_b, "ride_requested")
+        assert offer["data"]["ride_id"] == ride["ride_id"]
+        await api_b.step(ride["ride_id"], "accept", driver)
+        accepted = await recv_type(on_a, "ride_accepted")
+        await api_b.step(ride["ride_id"], "arrived", driver)
+        arrived = await recv_type(on_a, "driver_arrived")
+        assert accepted["id"] < arrived["id"]
+
+        # Process A dies without a word; its passenger reconnects to B and resumes.
+        a.kill()
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await recv(on_a, timeout=10)
+    await api_b.step(ride["ride_id"], "start", driver)
+    async with websockets.connect(ws_uri(b.ws_url, passenger["access"], last_event_id=arrived["id"])) as moved:
+        await recv_type(moved, "connected")
+        started = await recv_type(moved, "ride_started")
+        assert started["id"] > arrived["id"]
+        await recv_type(moved, "driver_location_update")
+        await assert_quiet(moved)
+        # The dead process's sockets stop counting once its presence expires (TTL 6 s here).
+        figures = await wait_for_stats(
+            [api_b], ops["access"], lambda f: f["total_connections"] == 1 and f["server_processes"] == 1, 20
+        )
+        assert figures[0]["total_connections"] == 1
