@@ -128,7 +128,9 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process, no Redis: realtime.layers, not channels' InMemoryChannelLayer, which scans every
+    # channel and group on each receive and group_send and collapses at a few thousand sockets.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer"}}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
