@@ -43,17 +43,26 @@ def set_driver_online(user, online):
     return driver_services.set_online(user=user, online=online)
 
 
-def update_location(user, payload):
-    driver_services.get_driver_profile(user)
+def parse_location(user, payload):
+    """The validated position (same rules as the REST endpoint), for a driver only."""
+    if not user.is_driver:
+        driver_services.get_driver_profile(user)  # raises not_a_driver
     location = LocationSerializer(data=payload)
     location.is_valid(raise_exception=True)
-    return driver_services.update_location(user=user, **location.validated_data)
+    return location.validated_data
 
 
 def connection_opened(channel_name, user):
-    """Register the connection's presence; return the newest event id the user can see."""
+    """Register the connection's presence. Returns the newest event id the user can see and, for
+    a driver, where their positions go: (ride_id, passenger_id) of their active ride, or None."""
     presence.register(channel_name, user)
-    return eventlog.latest_event_id(user.pk)
+    assignment = None
+    if user.is_driver:
+        row = Ride.objects.filter(driver_id=user.pk, status__in=DRIVER_ACTIVE_STATUSES).values_list(
+            "pk", "passenger_id"
+        ).first()
+        assignment = (str(row[0]), str(row[1])) if row else None
+    return eventlog.latest_event_id(user.pk), assignment
 
 
 @dataclass
@@ -99,7 +108,7 @@ def _driver_position_for(user):
     )
     if ride is None or not ride.driver.has_position:
         return None
-    return events.driver_location_update(ride.driver, ride.pk)
+    return events.driver_location_update_from(ride.driver, ride.pk)
 
 
 def events_after(user, after_id):

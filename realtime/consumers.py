@@ -10,12 +10,13 @@ from functools import partial
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from rideshare.errors import DomainError, first_error_message
 from rideshare.logs import bind
 
-from . import actions, events, metrics, presence
+from . import actions, events, metrics, positions, presence
 from .auth import (
     CLOSE_ACCOUNT_DISABLED,
     CLOSE_INVALID_TOKEN,
@@ -25,6 +26,7 @@ from .auth import (
 )
 from .groups import ride_group_name, user_group_name
 from .limits import ConnectionLimiter
+from .publish import publish_latest
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(user_group_name(self.user.pk), self.channel_name)
         metrics.open_connections.inc()
         self.counted = True
-        latest = await database_sync_to_async(actions.connection_opened)(self.channel_name, self.user)
+        latest, self.assignment = await database_sync_to_async(actions.connection_opened)(
+            self.channel_name, self.user
+        )
         presence.ensure_background_tasks()
         self.expiry_task = asyncio.create_task(self._close_when_token_expires())
         await self.send_event(events.connected(self.user, last_event_id=latest))
@@ -208,8 +212,22 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.send_event(events.driver_status(driver))
 
     async def handle_location_update(self, content):
+        """The hot path (every few seconds per driver): no database round trip. The position goes
+        to the passenger of the active ride at once and to the database in the next batch."""
         payload = {k: v for k, v in content.items() if k != "type"}
-        await database_sync_to_async(actions.update_location)(self.user, payload)
+        location = actions.parse_location(self.user, payload)
+        location.setdefault("heading", None)
+        location.setdefault("speed", None)
+        recorded_at = timezone.now()
+        positions.buffer_for_this_loop().put(self.user.pk, **location, recorded_at=recorded_at)
+        if self.assignment is None:
+            return
+        ride_id, passenger_id = self.assignment
+        await publish_latest(
+            events.driver_location_update(self.user.pk, ride_id, **location, recorded_at=recorded_at),
+            [user_group_name(passenger_id), ride_group_name(ride_id)],
+            latest_key=f"driver_location:{self.user.pk}",
+        )
 
     HANDLERS = {
         "ping": handle_ping,
@@ -273,6 +291,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if event_id not in self.recently_sent:
             self.recently_sent.append(event_id)
             await deliver()
+
+    async def realtime_assignment(self, message):
+        """The driver's active ride changed (accepted, completed, cancelled)."""
+        self.assignment = (message["ride_id"], message["passenger_id"]) if message["ride_id"] else None
 
     async def realtime_disconnect(self, message):
         await self.send_error(message.get("reason", "account_disabled"), "This account can no longer connect.")

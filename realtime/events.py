@@ -177,16 +177,29 @@ def ride_unavailable(ride, reason):
 # --- drivers --------------------------------------------------------------------------------
 
 
-def driver_location_update(driver, ride_id):
+def driver_location_update(driver_id, ride_id, *, latitude, longitude, heading, speed, recorded_at):
     return envelope(
         "driver_location_update",
         {
-            "driver_id": str(driver.pk),
+            "driver_id": str(driver_id),
             "ride_id": str(ride_id),
-            "latitude": driver.latitude,
-            "longitude": driver.longitude,
-            "heading": driver.heading,
-            "speed": driver.speed,
-            "recorded_at": iso(driver.location_updated_at),
+            "latitude": latitude,
+            "longitude": longitude,
+            "heading": heading,
+            "speed": speed,
+            "recorded_at": iso(recorded_at),
         },
+    )
+
+
+def driver_location_update_from(driver, ride_id):
+    """The event for a saved driver's stored position."""
+    return driver_location_update(
+        driver.pk,
+        ride_id,
+        latitude=driver.latitude,
+        longitude=driver.longitude,
+        heading=driver.heading,
+        speed=driver.speed,
+        recorded_at=driver.location_updated_at,
     )

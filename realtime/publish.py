@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from . import events, metrics
+from .groups import user_group_name
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,11 @@ def send_now(text, event_type, groups, latest_key):
     async_to_sync(send_to_groups)(text, event_type, groups, latest_key)
 
 
+async def publish_latest(message, groups, latest_key):
+    """From async code with nothing to commit (the socket's position path): send now."""
+    await send_to_groups(events.encode(message), message["type"], groups, latest_key)
+
+
 async def send_to_groups(text, event_type, groups, latest_key):
     layer = get_channel_layer()
     message = {"type": DELIVER, "text": text, "event_type": event_type, "latest_key": latest_key,
@@ -47,16 +53,34 @@ async def send_to_groups(text, event_type, groups, latest_key):
 
 # Messages for the consumers themselves (not forwarded to the app).
 DISCONNECT = "realtime.disconnect"
+ASSIGNMENT = "realtime.assignment"
 
 
-def publish_control_on_commit(group, reason):
-    """After commit, tell every connection in `group` to close (e.g. the account was disabled)."""
+def publish_control_on_commit(group, message):
+    """After commit, hand `message` to every connection in `group`'s consumer (not to the app)."""
 
     async def send():
         try:
-            await get_channel_layer().group_send(group, {"type": DISCONNECT, "reason": reason})
+            await get_channel_layer().group_send(group, message)
         except Exception:
             metrics.layer_send_failures.labels("control").inc()
             logger.exception("channel layer send to %s failed", group)
 
     transaction.on_commit(lambda: async_to_sync(send)(), robust=True)
+
+
+def disconnect_on_commit(group, reason):
+    """Close every connection in `group` (the account was disabled or deleted)."""
+    publish_control_on_commit(group, {"type": DISCONNECT, "reason": reason})
+
+
+def assignment_on_commit(driver_id, ride=None):
+    """Tell a driver's connections which ride their positions go to (None: no active ride)."""
+    publish_control_on_commit(
+        user_group_name(driver_id),
+        {
+            "type": ASSIGNMENT,
+            "ride_id": str(ride.pk) if ride else None,
+            "passenger_id": str(ride.passenger_id) if ride else None,
+        },
+    )

@@ -15,7 +15,7 @@ from rides.selectors import nearby_idle_drivers
 from . import eventlog, events
 from .groups import ride_group_name, user_group_name
 from .models import RideOffer
-from .publish import publish_latest_on_commit, publish_control_on_commit
+from .publish import assignment_on_commit, disconnect_on_commit, publish_latest_on_commit
 
 
 def _participants(ride):
@@ -49,6 +49,7 @@ def _lifecycle(builder):
 
 
 def _accepted(ride):
+    assignment_on_commit(ride.driver_id, ride)
     eventlog.record(events.ride_accepted(ride), user_ids=[ride.passenger_id], ride_id=ride.pk, observers=True)
     eventlog.record(
         events.ride_unavailable(ride, "accepted_by_another_driver"),
@@ -57,8 +58,17 @@ def _accepted(ride):
     )
 
 
+def _ended(builder):
+    def announce(ride):
+        if ride.driver_id:
+            assignment_on_commit(ride.driver_id, None)
+        _lifecycle(builder)(ride)
+
+    return announce
+
+
 def _cancelled(ride):
-    _lifecycle(events.ride_cancelled)(ride)
+    _ended(events.ride_cancelled)(ride)
     if ride.previous_status == RideStatus.REQUESTED:
         eventlog.record(events.ride_unavailable(ride, "cancelled"), user_ids=_offered_driver_ids(ride), ride_id=ride.pk)
 
@@ -67,7 +77,7 @@ TRANSITIONS = {
     RideStatus.ACCEPTED: _accepted,
     RideStatus.DRIVER_ARRIVED: _lifecycle(events.driver_arrived),
     RideStatus.STARTED: _lifecycle(events.ride_started),
-    RideStatus.COMPLETED: _lifecycle(events.ride_completed),
+    RideStatus.COMPLETED: _ended(events.ride_completed),
     RideStatus.CANCELLED: _cancelled,
 }
 
@@ -98,7 +108,7 @@ def driver_saved(sender, instance, created, raw=False, **kwargs):
         ) or (None, None)
         if ride_id is not None:
             publish_latest_on_commit(
-                events.driver_location_update(instance, ride_id),
+                events.driver_location_update_from(instance, ride_id),
                 [user_group_name(passenger_id), ride_group_name(ride_id)],
                 latest_key=f"driver_location:{instance.pk}",
             )
@@ -107,9 +117,9 @@ def driver_saved(sender, instance, created, raw=False, **kwargs):
 @receiver(post_save, sender=get_user_model(), dispatch_uid="realtime.user_saved")
 def user_saved(sender, instance, created, raw=False, **kwargs):
     if not raw and not created and not instance.is_active:
-        publish_control_on_commit(user_group_name(instance.pk), "account_disabled")
+        disconnect_on_commit(user_group_name(instance.pk), "account_disabled")
 
 
 @receiver(pre_delete, sender=get_user_model(), dispatch_uid="realtime.user_deleted")
 def user_deleted(sender, instance, **kwargs):
-    publish_control_on_commit(user_group_name(instance.pk), "account_deleted")
+    disconnect_on_commit(user_group_name(instance.pk), "account_deleted")

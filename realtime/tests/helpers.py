@@ -1,5 +1,6 @@
 """Helpers for the in-process WebSocket tests (channels' WebsocketCommunicator on the real ASGI app)."""
 
+import asyncio
 import json
 import re
 import uuid
@@ -124,3 +125,14 @@ def assert_envelope(message, event_type):
     if "id" in message:  # events may gain an integer id (event log)
         assert isinstance(message["id"], int) and not isinstance(message["id"], bool)
     return message["data"]
+
+
+async def eventually(probe, timeout=3.0):
+    """Poll the ORM callable `probe` until it returns something truthy (batched writes land
+    within LOCATION_FLUSH_SECONDS)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await db(probe)()
+        if value or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.05)

@@ -423,7 +423,7 @@ async def test_a_staff_driver_who_observed_a_ride_then_accepted_it_hears_each_ev
         await send(d, {"type": "join_ride", "ride_id": str(ride.pk)})
         await receive_type(d, "ride_joined")
         await db(ride_services.accept_ride)(ride_id=ride.pk, user=staff_driver.user)
-        assert [m["type"] for m in await drain_until_pong(d)] == ["ride_accepted"]  # as an observer
+        await receive_type(d, "ride_accepted")  # as an observer
         await db(ride_services.mark_arrived)(ride_id=ride.pk, user=staff_driver.user)
         await receive_type(d, "driver_arrived")
         await assert_nothing_more(d)

@@ -79,7 +79,7 @@ async def test_sustained_flooding_closes_with_4008_and_other_clients_are_unaffec
     settings.WS_ABUSE_REJECTIONS = 5
     flooder_user, other_user = await db(UserFactory)(), await db(UserFactory)()
     flooder, other = await open_socket(flooder_user), await open_socket(other_user)
-    for _ in range(30):
+    for _ in range(100):
         await comm_send_raw(flooder, "not json")
     outputs = []
     while True:
@@ -91,8 +91,9 @@ async def test_sustained_flooding_closes_with_4008_and_other_clients_are_unaffec
     codes = [json.loads(o["text"])["data"]["code"] for o in outputs[:-1]]
     # The shared bucket's burst of 20 (plus what refills on a slow machine), then refusals.
     accepted = codes.count("invalid_json")
-    assert 20 <= accepted < 30
-    assert set(codes[accepted:]) == {"rate_limited"}
+    assert accepted >= 20
+    assert codes[:20] == ["invalid_json"] * 20
+    assert codes.count("rate_limited") == 5
 
     await ping(other, "still-here")
     assert (await receive_type(other, "pong"))["data"]["timestamp"] == "still-here"

@@ -1,0 +1,73 @@
+"""Driver positions sent over the socket: relayed to the passenger at once, written to the
+database in batches.
+
+At a position per driver every few seconds, one UPDATE per message is the server's main cost;
+here each process keeps the newest position per driver and writes them all every
+LOCATION_FLUSH_SECONDS in one transaction (queryset updates: no signals, so no second event).
+Matching and stats read the database, which is at most that far behind. Positions sent over REST
+are saved at once as before.
+"""
+
+import asyncio
+import logging
+import weakref
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+
+from drivers.models import Driver
+
+logger = logging.getLogger(__name__)
+
+
+class PositionBuffer:
+    def __init__(self):
+        self.pending = {}
+
+    def put(self, driver_id, latitude, longitude, heading, speed, recorded_at):
+        self.pending[driver_id] = (latitude, longitude, heading, speed, recorded_at)
+
+    def take(self):
+        batch, self.pending = self.pending, {}
+        return batch
+
+
+def write(batch):
+    with transaction.atomic():
+        for driver_id, (latitude, longitude, heading, speed, recorded_at) in batch.items():
+            Driver.objects.filter(pk=driver_id).update(
+                latitude=latitude, longitude=longitude, heading=heading, speed=speed, location_updated_at=recorded_at
+            )
+
+
+_buffers = weakref.WeakKeyDictionary()  # event loop -> (buffer, flush task)
+
+
+async def _flush_forever(buffer):
+    while True:
+        await asyncio.sleep(settings.LOCATION_FLUSH_SECONDS)
+        await flush(buffer)
+
+
+async def flush(buffer):
+    batch = buffer.take()
+    if not batch:
+        return
+    try:
+        await database_sync_to_async(write)(batch)
+    except Exception:
+        logger.exception("writing %d driver positions failed; keeping them for the next round", len(batch))
+        for driver_id, position in batch.items():
+            buffer.pending.setdefault(driver_id, position)
+
+
+def buffer_for_this_loop():
+    """The process's buffer (one per event loop), with its flush task running."""
+    loop = asyncio.get_running_loop()
+    entry = _buffers.get(loop)
+    if entry is None or entry[1].done():
+        buffer = entry[0] if entry else PositionBuffer()
+        entry = (buffer, loop.create_task(_flush_forever(buffer), name="position-writer"))
+        _buffers[loop] = entry
+    return entry[0]
