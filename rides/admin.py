@@ -1,8 +1,13 @@
 import uuid
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from .models import Ride
+from rideshare.errors import DomainError
+
+from .models import CancelledBy, Ride
+from .services import cancel_ride_as
+
+ADMIN_CANCEL_REASON = "cancelled_by_operator"
 
 
 @admin.register(Ride)
@@ -22,6 +27,14 @@ class RideAdmin(admin.ModelAdmin):
     search_fields = ["passenger__phone_number", "driver__user__phone_number", "driver__vehicle_plate"]
     list_select_related = ["passenger", "driver__user"]
     date_hierarchy = "requested_at"
+    actions = ["cancel_rides"]
+    fieldsets = [
+        ("Ride", {"fields": ["id", "status", "ride_type", "passenger", "driver"]}),
+        ("Trip", {"fields": ["pickup_latitude", "pickup_longitude", "dropoff_latitude", "dropoff_longitude",
+                             "distance_km", "estimated_fare", "final_fare"]}),
+        ("Timeline", {"fields": ["requested_at", "accepted_at", "arrived_at", "started_at", "completed_at",
+                                 "cancelled_at", "cancelled_by", "cancel_reason"]}),
+    ]
     # The state machine (rides.services) is the only writer of these.
     readonly_fields = [
         "id",
@@ -56,3 +69,28 @@ class RideAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # A ride ends by being completed or cancelled (the action below), never by vanishing.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Nothing on the form is editable; saving the row loaded with the page could only
+        # overwrite a transition made meanwhile.
+        pass
+
+    @admin.action(description="Cancel selected rides", permissions=["change"])
+    def cancel_rides(self, request, queryset):
+        # Through the service, one ride at a time: it locks the row and checks the state, and the
+        # signal receivers announce each cancel like any other.
+        cancelled, skipped = 0, []
+        for ride_id in queryset.values_list("pk", flat=True):
+            try:
+                cancel_ride_as(ride_id=ride_id, by=CancelledBy.ADMIN, reason=ADMIN_CANCEL_REASON)
+                cancelled += 1
+            except DomainError as exc:
+                skipped.append(f"{ride_id} ({exc.detail})")
+        if cancelled:
+            self.message_user(request, f"Cancelled {cancelled} ride(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Skipped {len(skipped)}: " + "; ".join(skipped), messages.WARNING)

@@ -1,14 +1,21 @@
 """Demo data around Yaoundé: a staff user, two passengers, moto and car drivers online nearby.
 
 Idempotent: running it again resets the demo accounts' passwords, profiles and positions.
+`--drivers N` adds N more online drivers with deterministic phone numbers (+237691000001, ...),
+so a second run updates them instead of creating others; `--around LAT,LON` moves every demo
+driver to another point.
 """
 
-from django.core.management.base import BaseCommand
+import math
+
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from drivers.models import Driver, VehicleType
 from rideshare.accounts.models import User
+from rideshare.cli import DatabaseCommand
 
 CENTER = (3.848, 11.502)  # Yaoundé, Poste centrale area
 PASSWORD = "demo-pass-2026"
@@ -24,32 +31,86 @@ DRIVERS = [
     ("+237690000005", "Samuel Car", VehicleType.CAR, "CE-202-CR", "Blue", -1.2, -0.9),
 ]
 
+EXTRA_PHONE = "+237691{:06d}"  # extra driver i (from 1): a valid Orange Cameroon number
+EXTRA_MAX = 999_999
+EXTRA_RADIUS_KM = 3.0
+COLOURS = ["Red", "Yellow", "Black", "White", "Blue", "Green"]
+GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))
+
 KM_PER_DEGREE = 111.32
 
 
-def _user(phone, name, *, staff=False):
-    user, _ = User.objects.get_or_create(phone_number=phone, defaults={"full_name": name})
-    user.full_name = name
-    user.is_active = True
-    user.is_staff = user.is_superuser = staff
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+def extra_drivers(count):
+    """Extra driver i: two motos for every car (as on Yaoundé's streets), spread evenly over a
+    disc of EXTRA_RADIUS_KM (sunflower pattern), so positions are deterministic and distinct."""
+    for i in range(1, count + 1):
+        vtype = VehicleType.CAR if i % 3 == 0 else VehicleType.MOTO
+        suffix = "CR" if vtype == VehicleType.CAR else "MT"
+        radius = EXTRA_RADIUS_KM * math.sqrt((i - 0.5) / count)
+        angle = i * GOLDEN_ANGLE
+        yield (
+            EXTRA_PHONE.format(i),
+            f"Demo Driver {i}",
+            vtype,
+            f"DM-{i:06d}-{suffix}",
+            COLOURS[i % len(COLOURS)],
+            radius * math.cos(angle),
+            radius * math.sin(angle),
+        )
 
 
-class Command(BaseCommand):
+def parse_point(text):
+    try:
+        lat, lon = (float(part) for part in text.split(","))
+    except ValueError:
+        raise CommandError(f"--around must be LAT,LON in degrees, e.g. 3.848,11.502 (got {text!r})") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise CommandError(f"--around {text}: latitude must be within ±90 and longitude within ±180")
+    return lat, lon
+
+
+class Command(DatabaseCommand):
     help = "Create or refresh demo accounts and online drivers around Yaoundé (idempotent)."
 
-    @transaction.atomic
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--drivers", type=int, default=0, metavar="N",
+            help=f"also place N extra online drivers (2 motos per car) within {EXTRA_RADIUS_KM:g} km; "
+            "phone numbers +237691000001... are reused on every run",
+        )
+        parser.add_argument(
+            "--around", default=f"{CENTER[0]},{CENTER[1]}", metavar="LAT,LON",
+            help="where the demo drivers are placed (default: Yaoundé %(default)s)",
+        )
+
+    def handle(self, *args, drivers, around, **options):
+        if not 0 <= drivers <= EXTRA_MAX:
+            raise CommandError(f"--drivers must be between 0 and {EXTRA_MAX} (got {drivers})")
+        center = parse_point(around)
+        with transaction.atomic():
+            rows = self._seed(center, drivers)
+        self.stdout.write(f"Demo accounts (password for all: {PASSWORD}):")
+        for role, phone, name in rows[: 3 + len(DRIVERS)]:
+            self.stdout.write(f"  {role:<16} {phone}  {name}")
+        if drivers:
+            motos = sum(1 for role, _, _ in rows[3 + len(DRIVERS):] if "moto" in role)
+            self.stdout.write(
+                f"  + {drivers} extra online drivers ({motos} moto, {drivers - motos} car): "
+                f"{EXTRA_PHONE.format(1)} .. {EXTRA_PHONE.format(drivers)}"
+            )
+        self.stdout.write(f"Drivers are online around ({center[0]}, {center[1]}).")
+
+    def _seed(self, center, extra):
         now = timezone.now()
+        # One hash for every account: hashing is deliberately slow (~0.3 s each).
+        password = make_password(PASSWORD)
         rows = [("staff (admin)", STAFF[0], STAFF[1])]
-        _user(*STAFF, staff=True)
+        self._user(*STAFF, password, staff=True)
         for phone, name in PASSENGERS:
-            _user(phone, name)
+            self._user(phone, name, password)
             rows.append(("passenger", phone, name))
-        for phone, name, vtype, plate, colour, north_km, east_km in DRIVERS:
-            user = _user(phone, name)
+        for phone, name, vtype, plate, colour, north_km, east_km in [*DRIVERS, *extra_drivers(extra)]:
+            user = self._user(phone, name, password)
             Driver.objects.update_or_create(
                 user=user,
                 defaults={
@@ -58,15 +119,22 @@ class Command(BaseCommand):
                     "vehicle_color": colour,
                     "rating": 4.8,
                     "is_online": True,
-                    "latitude": CENTER[0] + north_km / KM_PER_DEGREE,
-                    "longitude": CENTER[1] + east_km / KM_PER_DEGREE,
+                    "latitude": center[0] + north_km / KM_PER_DEGREE,
+                    "longitude": center[1] + east_km / (KM_PER_DEGREE * math.cos(math.radians(center[0]))),
                     "heading": 0,
                     "speed": 0,
                     "location_updated_at": now,
                 },
             )
             rows.append((f"driver ({vtype})", phone, name))
+        return rows
 
-        self.stdout.write(f"Demo accounts (password for all: {PASSWORD}):")
-        for role, phone, name in rows:
-            self.stdout.write(f"  {role:<16} {phone}  {name}")
+    @staticmethod
+    def _user(phone, name, password, *, staff=False):
+        user, _ = User.objects.get_or_create(phone_number=phone, defaults={"full_name": name})
+        user.full_name = name
+        user.is_active = True
+        user.is_staff = user.is_superuser = staff
+        user.password = password
+        user.save()
+        return user

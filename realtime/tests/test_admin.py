@@ -1,0 +1,116 @@
+"""The ride admin: the page an operator inspects a ride on, and the cancel action."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from realtime.models import Event
+from rides import services
+from rides.models import CancelledBy, Ride, RideStatus
+from rideshare.testing import DriverFactory, UserFactory, ride_in_status
+
+CHANGELIST = "admin:rides_ride_changelist"
+
+
+@pytest.fixture
+def admin_client(client, db):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def accepted_ride(**driver_fields):
+    """A ride taken through the services, so its events are in the log."""
+    passenger = UserFactory(phone_number="+237677000111")
+    driver = DriverFactory(user__phone_number="+237699000222", vehicle_plate="LT-482-MT", **driver_fields)
+    DriverFactory(user__phone_number="+237699000333")  # offered the ride too, but did not take it
+    ride = services.request_ride(passenger=passenger, ride_type="moto", pickup_latitude=3.848,
+                                 pickup_longitude=11.502, dropoff_latitude=3.866, dropoff_longitude=11.516)
+    services.accept_ride(ride_id=ride.pk, user=driver.user)
+    return ride, driver
+
+
+def changelist_ids(admin_client, **params):
+    response = admin_client.get(reverse(CHANGELIST), params)
+    assert response.status_code == 200
+    return {ride.pk for ride in response.context["cl"].result_list}
+
+
+def cancel_action(admin_client, *rides):
+    return admin_client.post(
+        reverse(CHANGELIST), {"action": "cancel_rides", "_selected_action": [str(r.pk) for r in rides]}, follow=True
+    )
+
+
+def test_ride_page_shows_links_position_and_event_timeline(admin_client):
+    ride, driver = accepted_ride(latitude=3.8512, longitude=11.5034)
+    page = admin_client.get(reverse("admin:rides_ride_change", args=[ride.pk])).content.decode()
+
+    assert reverse("admin:accounts_user_change", args=[ride.passenger_id]) in page
+    assert reverse("admin:drivers_driver_change", args=[driver.pk]) in page
+    assert "https://www.openstreetmap.org/?mlat=3.851200&amp;mlon=11.503400#map=17/3.851200/11.503400" in page
+    for event in Event.objects.filter(ride=ride):
+        assert f"<td>{event.pk}</td>" in page
+    assert "<strong>ride_requested</strong>" in page and "<strong>ride_accepted</strong>" in page
+    assert "+237677000111</a> (passenger)" in page and "+237699000222</a> (driver)" in page
+    assert "+237699000333</a> (offered driver)" in page
+    assert "&quot;vehicle_plate&quot;: &quot;LT-482-MT&quot;" in page  # pretty-printed payload, escaped
+
+
+def test_status_cannot_be_edited_or_rides_deleted(admin_client):
+    ride = ride_in_status(RideStatus.REQUESTED)
+    url = reverse("admin:rides_ride_change", args=[ride.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="status"' not in page and 'name="cancelled_by"' not in page
+
+    admin_client.post(url, {"status": "completed", "cancelled_by": "admin", "final_fare": "1"})
+    ride.refresh_from_db()
+    assert (ride.status, ride.cancelled_by, ride.final_fare) == (RideStatus.REQUESTED, "", None)
+    assert admin_client.get(reverse("admin:rides_ride_delete", args=[ride.pk])).status_code == 403
+
+
+def test_cancel_action_cancels_as_admin_and_skips_what_cannot_be_cancelled(admin_client):
+    requested = ride_in_status(RideStatus.REQUESTED)
+    arrived = ride_in_status(RideStatus.DRIVER_ARRIVED)
+    completed = ride_in_status(RideStatus.COMPLETED)
+
+    page = cancel_action(admin_client, requested, arrived, completed).content.decode()
+
+    for ride in (requested, arrived):
+        ride.refresh_from_db()
+        assert (ride.status, ride.cancelled_by) == (RideStatus.CANCELLED, CancelledBy.ADMIN)
+    assert Ride.objects.get(pk=completed.pk).status == RideStatus.COMPLETED
+    assert "Cancelled 2 ride(s)." in page
+    assert f"Skipped 1: {completed.pk} (Cannot cancel a ride that is completed.)" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_action_announces_ride_cancelled(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    ride, driver = accepted_ride()
+
+    cancel_action(client, ride)
+
+    event = Event.objects.get(ride=ride, type="ride_cancelled")
+    assert json.loads(event.text)["data"]["cancelled_by"] == "admin"
+    assert set(event.recipients.values_list("user_id", flat=True)) == {ride.passenger_id, driver.pk}
+    assert event.published_at is not None  # handed to the channel layer once the action committed
+
+
+def test_search_by_phone_plate_and_ride_id(admin_client):
+    ride, driver = accepted_ride()
+    other = ride_in_status(RideStatus.COMPLETED)
+    assert changelist_ids(admin_client, q="+237677000111") == {ride.pk}  # passenger
+    assert changelist_ids(admin_client, q="+237699000222") == {ride.pk}  # driver
+    assert changelist_ids(admin_client, q="LT-482") == {ride.pk}
+    assert changelist_ids(admin_client, q=str(other.pk)) == {other.pk}
+
+
+def test_filters_by_status_type_and_date(admin_client):
+    moto = ride_in_status(RideStatus.COMPLETED)
+    car = ride_in_status(RideStatus.REQUESTED, ride_type="car")
+    assert changelist_ids(admin_client, status__exact="completed") == {moto.pk}
+    assert changelist_ids(admin_client, ride_type__exact="car") == {car.pk}
+    midnight = f"{moto.requested_at.date()} 00:00:00+00:00"
+    assert changelist_ids(admin_client, requested_at__gte=midnight) == {moto.pk, car.pk}
+    assert changelist_ids(admin_client, requested_at__lt=midnight) == set()
