@@ -44,6 +44,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         # Ids delivered lately by any route, so an event reaching this connection twice is sent once.
         self.recently_sent = deque(maxlen=256)
         self.expiry_task = None
+        self.position_written_at = float("-inf")
         self.limiter = ConnectionLimiter(
             settings.WS_RATE_LIMITS, settings.WS_ABUSE_REJECTIONS, settings.WS_ABUSE_WINDOW_SECONDS
         )
@@ -219,7 +220,14 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         location.setdefault("heading", None)
         location.setdefault("speed", None)
         recorded_at = timezone.now()
-        positions.buffer_for_this_loop().put(self.user.pk, **location, recorded_at=recorded_at)
+        buffer = positions.buffer_for_this_loop()
+        if time.monotonic() - self.position_written_at > settings.LOCATION_WRITE_THROUGH_SECONDS:
+            # The first position in a while is written at once: the driver may be matched right now.
+            buffer.discard(self.user.pk)
+            await database_sync_to_async(positions.write)({self.user.pk: positions.row(**location, recorded_at=recorded_at)})
+            self.position_written_at = time.monotonic()
+        else:
+            buffer.put(self.user.pk, **location, recorded_at=recorded_at)
         if self.assignment is None:
             return
         ride_id, passenger_id = self.assignment

@@ -4,8 +4,9 @@ database in batches.
 At a position per driver every few seconds, one UPDATE per message is the server's main cost;
 here each process keeps the newest position per driver and writes them all every
 LOCATION_FLUSH_SECONDS in one transaction (queryset updates: no signals, so no second event).
-Matching and stats read the database, which is at most that far behind. Positions sent over REST
-are saved at once as before.
+Matching and stats read the database, which is at most that far behind; a connection's first
+position (or the first after LOCATION_WRITE_THROUGH_SECONDS) is written at once, so a driver who
+just came online can be matched straight away. Positions sent over REST are saved at once.
 """
 
 import asyncio
@@ -21,12 +22,19 @@ from drivers.models import Driver
 logger = logging.getLogger(__name__)
 
 
+def row(latitude, longitude, heading, speed, recorded_at):
+    return (latitude, longitude, heading, speed, recorded_at)
+
+
 class PositionBuffer:
     def __init__(self):
         self.pending = {}
 
-    def put(self, driver_id, latitude, longitude, heading, speed, recorded_at):
-        self.pending[driver_id] = (latitude, longitude, heading, speed, recorded_at)
+    def put(self, driver_id, **position):
+        self.pending[driver_id] = row(**position)
+
+    def discard(self, driver_id):
+        self.pending.pop(driver_id, None)
 
     def take(self):
         batch, self.pending = self.pending, {}

@@ -187,3 +187,11 @@ def cancel_ride_as(*, ride_id, by, reason=""):
     if by not in (CancelledBy.ADMIN, CancelledBy.SYSTEM):
         raise ValueError(f"cancel_ride_as is for admin or system, not {by!r}")
     return _cancel(_lock(ride_id), by=by, reason=reason)
+
+
+@transaction.atomic
+def expire_request(*, ride_id, reason="no_driver_found"):
+    """Cancel, as `system`, a request no driver took in time; a ride accepted meanwhile is kept."""
+    ride = _lock(ride_id)
+    _require_status(ride, [RideStatus.REQUESTED], "expire")
+    return _cancel(ride, by=CancelledBy.SYSTEM, reason=reason)

@@ -203,6 +203,8 @@ PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 PRESENCE_REFRESH_SECONDS = env_int("PRESENCE_REFRESH_SECONDS", 20)
 # Positions sent over the socket are written to the database in batches this often.
 LOCATION_FLUSH_SECONDS = env_float("LOCATION_FLUSH_SECONDS", 1.0)
+# ...except a connection's first position, and the first after this long, written at once.
+LOCATION_WRITE_THROUGH_SECONDS = env_float("LOCATION_WRITE_THROUGH_SECONDS", 30.0)
 # Reliable events are kept this long for resume; older resumes get `resync_required`.
 EVENT_RETENTION_SECONDS = env_int("EVENT_RETENTION_SECONDS", 24 * 3600)
 # The outbox relay republishes events whose own publish did not happen within this grace.

@@ -17,8 +17,8 @@ _phone_numbers = itertools.count(1)
 
 
 def next_phone_number():
-    # +23767xxxxxxx is a valid MTN Cameroon range.
-    return f"+2376{next(_phone_numbers):08d}"
+    # +23765xxxxxxx: a valid Cameroonian mobile range, apart from the demo accounts' 67x/69x.
+    return f"+23765{next(_phone_numbers):07d}"
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -12,13 +12,13 @@ ride cancelled (409), or came first and the ride is skipped.
 import argparse
 from datetime import timedelta
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.utils import timezone
 
 from rideshare.cli import DatabaseCommand, duration, human_duration, repeat
-from rideshare.errors import Conflict, DomainError
-from rides.models import CancelledBy, Ride, RideStatus
-from rides.services import cancel_ride_as
+from rideshare.errors import DomainError
+from rides.models import Ride, RideStatus
+from rides.services import expire_request
 
 REASON = "no_driver_found"
 
@@ -82,9 +82,5 @@ class Command(DatabaseCommand):
         return cancelled, skipped
 
     @staticmethod
-    @transaction.atomic
     def expire_one(ride_id):
-        status = Ride.objects.select_for_update().filter(pk=ride_id).values_list("status", flat=True).first()
-        if status != RideStatus.REQUESTED:
-            raise Conflict(f"it is {status or 'gone'} now, no longer waiting for a driver.", code="not_requested")
-        cancel_ride_as(ride_id=ride_id, by=CancelledBy.SYSTEM, reason=REASON)
+        expire_request(ride_id=ride_id, reason=REASON)
