@@ -123,8 +123,26 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": env_str("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "rideshare")},
+            # Pub/sub: no per-message list keys and no blocking pops, so no socket timeout that
+            # kills idle consumers; delivery is at-most-once like the core layer's, and the event
+            # log covers what matters (see README "Reliability").
+            "BACKEND": env_str("CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"),
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 defaults: 100 pooled connections (exhausted by connect storms)
+                        # and a 5 s read timeout (the core layer blocks 5 s in BZPOPMIN).
+                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000),
+                        "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 30.0),
+                        "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 5.0),
+                        "socket_keepalive": True,
+                        "health_check_interval": env_int("REDIS_HEALTH_CHECK_INTERVAL", 15),
+                        "retry_on_timeout": True,
+                    }
+                ],
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "rideshare"),
+            },
         }
     }
 else:

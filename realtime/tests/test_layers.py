@@ -10,7 +10,6 @@ import pytest
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.exceptions import ChannelFull
 from channels.layers import channel_layers, get_channel_layer
-from django.conf import settings as django_settings
 
 from realtime import layers
 from realtime.layers import InProcessChannelLayer
@@ -238,9 +237,19 @@ def test_layer_manager_passes_config(settings):
     assert (layer.capacity, layer.group_expiry, layer.expiry) == (7, 5, 60)
 
 
-@pytest.mark.skipif(bool(django_settings.REDIS_URL), reason="REDIS_URL selects the Redis layer")
-def test_is_the_embedded_default():
-    assert isinstance(get_channel_layer(), InProcessChannelLayer)
+def test_is_the_embedded_default_and_redis_url_selects_redis():
+    """Read from a fresh settings import, whatever this test run itself is configured with."""
+    import os
+    import subprocess
+    import sys
+
+    probe = "from rideshare import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])"
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    embedded = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert embedded.stdout.strip() == "realtime.layers.InProcessChannelLayer"
+    env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    redis = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert redis.stdout.strip().startswith("channels_redis.")
 
 
 # --- semantics shared with stock, beyond its own tests ---------------------------------------

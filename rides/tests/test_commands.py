@@ -184,5 +184,5 @@ def test_expire_one_waits_for_a_concurrent_accept_and_then_leaves_the_ride_alone
         if expirer.ident:
             expirer.join(10)
     assert waited, f"expire_one must wait for the row lock, but returned {outcome}"
-    assert outcome == {"result": "not_requested"}
+    assert outcome == {"result": "invalid_transition"}
     assert Ride.objects.get(pk=ride.pk).status == RideStatus.ACCEPTED
