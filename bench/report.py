@@ -95,7 +95,7 @@ def missed_targets(results, layer):
 
 
 def _rides_table(results):
-    lines = ["", "rides: position → passenger (per offered rate: achieved/s, p50/p95/p99 ms, lost, server CPU %, RSS MB)"]
+    lines = ["", "rides: position → passenger (per offered rate: achieved/s, p50/p95/p99 ms, lost, server CPU %, RSS MB,\n  load generator CPU %, CPU % used by every other process on the machine — PostgreSQL, Redis, other users — in % of one core)"]
     relay = {c["layer"]: c["result"] for c in _configs(results, server="channels_relay")}
     plain = next((c["result"] for c in _configs(results, server="websockets_relay")), None)
     for c in _configs(results, scenario="rides"):
@@ -111,7 +111,7 @@ def _rides_table(results):
             lines.append(
                 f"    {s['offered_rate']:>5}/s → {s['achieved_rate']:>7}/s  p50 {_fmt(lat['p50']):>7} p95 {_fmt(lat['p95']):>7} "
                 f"p99 {_fmt(lat['p99']):>7}  lost {s['lost']:>5}  cpu {_fmt(s.get('server_cpu_pct')):>5}% "
-                f"rss {_fmt(s.get('server_rss_mb'))}  loadgen {s.get('loadgen_cpu_pct')}% machine {s.get('machine_cpu_pct')}%"
+                f"rss {_fmt(s.get('server_rss_mb'))}  loadgen {s.get('loadgen_cpu_pct')}% others {s.get('other_cpu_pct')}%"
                 f"{extra}{errors}  {'ok' if s['ok'] else 'MISS'}")
         summary = f"    max rate with p99 < 100 ms and 0 lost: {r['max_ok_rate']}/s"
         if c["server"] in ("daphne", "uvicorn") and c.get("transport") == "ws":
@@ -156,6 +156,7 @@ def render(results):
         lines.append(f"  RSS {r['rss_before_mb']} → {r['rss_after_mb']} MB = {r['rss_per_connection_kb']} KB/connection; "
                      f"idle CPU {r['idle_server_cpu_pct']}% over {r['hold_seconds']} s; lost {r['consumers_lost']} "
                      f"(closed {r['closed_during_hold']}, no pong {r['no_pong']}); server counts {r['server_counted_connections']}")
+        lines.append(f"  server CPU while connecting {r.get('connect_server_cpu_pct')}% (others {r.get('connect_other_cpu_pct')}%)")
     for c in _configs(results, scenario="storm"):
         r = c["result"]
         lines += ["", f"storm {c['name']}"]

@@ -24,22 +24,24 @@ from bench.servers import Server, uvicorn_available
 
 PROFILES = {
     "quick": {
-        "setup": {"rides": 50, "offer_drivers": 1000, "offer_passengers": 30, "sockets": 1000, "storm_rides": 50},
-        "rides": {"rides": 50, "rates": [250, 1000, 2000], "step_seconds": 2.5},
-        "rest": {"rides": 50, "rates": [100, 300], "step_seconds": 2.5},
-        "offers": {"drivers": 1000, "requests": 30, "request_rate": 15},
-        "idle": {"sockets": 1000, "hold_seconds": 5, "concurrency": 200},
-        "storm": {"sockets": 1000, "storm_rides": 50, "concurrency": 200, "storm_concurrency": 1000},
+        "setup": {"rides": 30, "offer_drivers": 200, "offer_passengers": 20, "sockets": 200, "storm_rides": 30},
+        "rides": {"rides": 30, "rates": [250, 1000, 2000], "step_seconds": 2},
+        "rest": {"rides": 30, "rates": [100, 300], "step_seconds": 2},
+        "offers": {"drivers": 200, "requests": 20, "request_rate": 10, "concurrency": 50, "max_connect_seconds": 10},
+        "idle": {"sockets": 200, "hold_seconds": 5, "concurrency": 50, "max_connect_seconds": 10},
+        "storm": {"sockets": 200, "storm_rides": 30, "concurrency": 50, "storm_concurrency": 200,
+                  "max_connect_seconds": 10},
         "layers": {"redis": ["core"]},
-        "deadline_seconds": 115,
+        "deadline_seconds": 110,
     },
     "full": {
         "setup": {"rides": 200, "offer_drivers": 10000, "offer_passengers": 200, "sockets": 10000, "storm_rides": 200},
         "rides": {"rides": 200, "rates": [250, 500, 1000, 1500, 2000, 3000, 4000], "step_seconds": 8},
         "rest": {"rides": 100, "rates": [100, 200, 300, 500], "step_seconds": 8},
-        "offers": {"drivers": 10000, "requests": 200, "request_rate": 10},
-        "idle": {"sockets": 10000, "hold_seconds": 60, "concurrency": 200},
-        "storm": {"sockets": 10000, "storm_rides": 200, "concurrency": 200, "storm_concurrency": 1000},
+        "offers": {"drivers": 10000, "requests": 200, "request_rate": 10, "concurrency": 50, "max_connect_seconds": 90},
+        "idle": {"sockets": 10000, "hold_seconds": 60, "concurrency": 100, "max_connect_seconds": 90},
+        "storm": {"sockets": 10000, "storm_rides": 200, "concurrency": 100, "storm_concurrency": 1000,
+                  "max_connect_seconds": 90},
         "layers": {"redis": ["core", "pubsub"]},
         "deadline_seconds": 900,
     },
@@ -101,13 +103,16 @@ class Run:
         started = time.monotonic()
         try:
             server.start()
+            startup = round(time.monotonic() - started, 1)
             result = self.loadgen(server, scenario, params, plan_path, name, profile=labels.pop("profile", False))
         except Exception as exc:  # noqa: BLE001 - a config that cannot run is reported, the run goes on
             result = {"error": f"{type(exc).__name__}: {exc}"}
         finally:
+            stopping = time.monotonic()
             exit_code = server.stop()
+            stop_seconds = round(time.monotonic() - stopping, 1)
         config = {"name": name, "server": kind, "scenario": scenario, **labels, "result": result,
-                  "server_exit_code": exit_code, "seconds": round(time.monotonic() - started, 1)}
+                  "server_exit_code": exit_code, "stop_seconds": stop_seconds, "seconds": round(time.monotonic() - started, 1)}
         self.results["configs"].append(config)
         return config
 
@@ -123,33 +128,36 @@ class Run:
         return plan_path
 
     def layer_session(self, layer, first):
+        """Everything on the first layer; the same rides load (and its Channels baseline) on the others."""
         env = self.base_env(layer)
         plan_path = self.prepare(env)
-        scenarios = self.args.scenarios
+        wanted = self.args.scenarios
         labels = {"backend": self.args.backend, "layer": layer}
         p = self.profile
-        for server in self.args.servers:
-            primary = server == "daphne"
-            if server != "daphne" and not first:
-                continue  # the alternative server: on the first layer only
-            if "rides" in scenarios:
-                self.measure(server, env, "rides", {**p["rides"], "mode": "ws"}, plan_path,
-                             f"{layer}-{server}-rides-ws", transport="ws", **labels)
-            if "rest" in scenarios and primary and first:
-                self.measure(server, env, "rides", {**p["rest"], "mode": "rest"}, plan_path,
-                             f"{layer}-{server}-rides-rest", transport="rest", **labels)
-            if "offers" in scenarios and primary and first:
-                self.measure(server, env, "offers", p["offers"], plan_path, f"{layer}-{server}-offers", **labels)
-            if "idle" in scenarios and (first or primary):
-                self.measure(server, env, "idle", p["idle"], plan_path, f"{layer}-{server}-idle", **labels)
-            if "storm" in scenarios and primary:
-                self.measure(server, env, "storm", p["storm"], plan_path, f"{layer}-{server}-storm", **labels)
-        if self.args.baselines and "rides" in scenarios:
-            self.measure("channels_relay", env, "rides", {**p["rides"], "mode": "relay"}, plan_path,
-                         f"{layer}-channels_relay-rides", transport="relay", **labels)
+        plan = []
+        if "rides" in wanted:
+            plan.append(("daphne", "rides", {**p["rides"], "mode": "ws"}, f"{layer}-daphne-rides-ws", {"transport": "ws"}))
+        if first and "rest" in wanted:
+            plan.append(("daphne", "rides", {**p["rest"], "mode": "rest"}, f"{layer}-daphne-rides-rest",
+                         {"transport": "rest"}))
+        if self.args.baselines and "rides" in wanted:
+            plan.append(("channels_relay", "rides", {**p["rides"], "mode": "relay"}, f"{layer}-channels_relay-rides",
+                         {"transport": "relay"}))
             if first:
-                self.measure("websockets_relay", env, "rides", {**p["rides"], "mode": "relay"}, plan_path,
-                             f"websockets_relay-rides", transport="relay", backend=self.args.backend, layer="none")
+                plan.append(("websockets_relay", "rides", {**p["rides"], "mode": "relay"}, "websockets_relay-rides",
+                             {"transport": "relay", "layer": "none"}))
+        if first:
+            for scenario in ("offers", "idle", "storm"):
+                if scenario in wanted:
+                    plan.append(("daphne", scenario, p[scenario], f"{layer}-daphne-{scenario}", {}))
+            for server in self.args.servers[1:]:  # the alternative server(s): rides and idle
+                if "rides" in wanted:
+                    plan.append((server, "rides", {**p["rides"], "mode": "ws"}, f"{layer}-{server}-rides-ws",
+                                 {"transport": "ws"}))
+                if "idle" in wanted:
+                    plan.append((server, "idle", p["idle"], f"{layer}-{server}-idle", {}))
+        for server, scenario, params, name, extra in plan:
+            self.measure(server, env, scenario, params, plan_path, name, **{**labels, **extra})
         if self.args.profile:
             self.profile_misses(layer, env, plan_path, labels)
 

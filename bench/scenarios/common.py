@@ -50,15 +50,20 @@ async def open_app_socket(ws_base, token, last_event_id=None):
     return ws, first["data"]
 
 
-async def connect_many(factories, concurrency):
+async def connect_many(factories, concurrency, max_seconds=None):
     """Run the connect coroutines made by `factories` with at most `concurrency` in flight.
-    Returns (results in order with None for failures, failure reasons, seconds)."""
+    Returns (results in order with None for failures, failure reasons, seconds). Past
+    `max_seconds` the ones not started yet are skipped (counted as "not_attempted")."""
     semaphore = asyncio.Semaphore(concurrency)
     results = [None] * len(factories)
     failures = {}
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
 
     async def one(i, factory):
         async with semaphore:
+            if deadline is not None and time.monotonic() > deadline:
+                failures["not_attempted"] = failures.get("not_attempted", 0) + 1
+                return
             try:
                 results[i] = await factory()
             except Exception as exc:  # noqa: BLE001 - every failure is counted by kind

@@ -50,8 +50,11 @@ async def run(plan, params, ws_base, http_base, server_pid):
             await w[0].close()
     await asyncio.sleep(1.0)
     rss_before = probe.rss_bytes()
+    probe.reset()
     sockets, failures, seconds = await connect_many(
-        [lambda u=u: open_app_socket(ws_base, u["token"]) for u in users], params.get("concurrency", 200))
+        [lambda u=u: open_app_socket(ws_base, u["token"]) for u in users], params.get("concurrency", 200),
+        params.get("max_connect_seconds"))
+    connect_reading = probe.read()
     clients = [Client(s[0]) for s in sockets if s is not None]
     readers = [asyncio.create_task(c.read()) for c in clients]
     try:
@@ -61,6 +64,7 @@ async def run(plan, params, ws_base, http_base, server_pid):
         hold_started = time.perf_counter()
         await asyncio.sleep(params["hold_seconds"])
         reading = probe.read()
+        held = time.perf_counter() - hold_started
         closed_during_hold = sum(1 for c in clients if c.closed_at is not None)
         counted = await server_connections(http_base, plan["staff_token"])
         for c in clients:
@@ -78,12 +82,14 @@ async def run(plan, params, ws_base, http_base, server_pid):
             task.cancel()
     connected = len(clients)
     result = {
-        "sockets": len(users), "connected": connected, "failed_handshakes": sum(failures.values()),
+        "sockets": len(users), "connected": connected, "failed_handshakes": sum(n for k, n in failures.items() if k != "not_attempted"),
         "failure_kinds": failures, "connect_seconds": round(seconds, 2),
         "connect_rate": round(connected / seconds, 1) if seconds else None,
+        "connect_server_cpu_pct": connect_reading.get("server_cpu_pct"),
+        "connect_other_cpu_pct": connect_reading.get("other_cpu_pct"),
         "rss_before_mb": round(rss_before / 2**20, 1), "rss_after_mb": round(rss_after / 2**20, 1),
         "rss_per_connection_kb": round((rss_after - rss_before) / max(1, connected) / 1024, 1),
-        "hold_seconds": round(time.perf_counter() - hold_started, 1), "idle_server_cpu_pct": reading.get("server_cpu_pct"),
+        "hold_seconds": round(held, 1), "idle_server_cpu_pct": reading.get("server_cpu_pct"),
         "closed_during_hold": closed_during_hold, "no_pong": unanswered,
         "consumers_lost": max(closed_during_hold, unanswered), "server_counted_connections": counted,
         **{k: v for k, v in reading.items() if k != "server_cpu_pct"},

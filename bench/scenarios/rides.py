@@ -14,7 +14,7 @@ from .common import ServerProbe, connect_many, open_app_socket, open_ws, percent
 
 SEQ_SCALE = 1e-8
 DRAIN_SECONDS = 2.0
-CONNECT_CONCURRENCY = 100
+CONNECT_CONCURRENCY = 50
 
 
 def encode(base, seq):

@@ -80,11 +80,13 @@ async def _drive_rides(http_base, storm_rides, concurrency):
 
 async def run(plan, params, ws_base, http_base, server_pid):
     users = plan["sockets"][: params["sockets"]]
-    storm_rides = [r for r in plan["storm_rides"][: params["storm_rides"]] if r["socket_index"] < len(users)]
     clients = [Client(u) for u in users]
     _, failures, seconds = await connect_many([lambda c=c: c.connect(ws_base, False) for c in clients],
-                                              params.get("concurrency", 200))
+                                              params.get("concurrency", 200), params.get("max_connect_seconds"))
     initial = [c for c in clients if c.ws is not None]
+    # Only rides whose passenger is connected can be checked.
+    storm_rides = [r for r in plan["storm_rides"][: params["storm_rides"]]
+                   if r["socket_index"] < len(users) and clients[r["socket_index"]].ws is not None]
     result = {"sockets": len(users), "initially_connected": len(initial), "initial_failures": failures,
               "initial_connect_rate": round(len(initial) / seconds, 1)}
     try:
@@ -101,8 +103,7 @@ async def run(plan, params, ws_base, http_base, server_pid):
         reconnect_seconds = time.perf_counter() - started
         rest_statuses = await rides_task
         reconnected = [c for c in initial if c.ws is not None and c.ws.state.name == "OPEN"]
-        by_index = {id(c.user): c for c in clients}
-        watched = [(by_index[id(users[r["socket_index"]])], r["ride_id"]) for r in storm_rides]
+        watched = [(clients[r["socket_index"]], r["ride_id"]) for r in storm_rides]
         deadline = time.perf_counter() + WAIT_FOR_EVENTS_SECONDS
         while time.perf_counter() < deadline:
             if all(sum(1 for e in c.events if e[2] == ride_id) >= len(EXPECTED) for c, ride_id in watched):
