@@ -25,6 +25,7 @@ class Client:
         self.events = []  # (id, type, ride_id) of every reliable event, both connections
         self.reader = None
         self.failed_attempts = 0
+        self.failure_kinds = {}
 
     async def read(self, ws):
         try:
@@ -49,8 +50,10 @@ class Client:
                 ws, connected = await open_app_socket(ws_base, self.user["token"], self.last_id if resume else None)
                 self.attach(ws, connected, resume)
                 return self
-            except Exception:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001
                 self.failed_attempts += 1
+                kind = type(exc).__name__
+                self.failure_kinds[kind] = self.failure_kinds.get(kind, 0) + 1
                 if attempt == RETRIES - 1:
                     raise
                 await asyncio.sleep(0.5 * (attempt + 1))
@@ -93,6 +96,7 @@ async def run(plan, params, ws_base, http_base, server_pid):
         await asyncio.sleep(1.0)
         for c in initial:
             c.failed_attempts = 0
+            c.failure_kinds = {}
         # The storm: every socket drops at once, then reconnects with the last id it applied.
         started = time.perf_counter()
         for c in initial:
@@ -123,9 +127,13 @@ async def run(plan, params, ws_base, http_base, server_pid):
         duplicates += len(ids) - len(set(ids))
         out_of_order += sum(1 for a, b in zip(ids, ids[1:]) if b <= a)
     attempts_failed = sum(c.failed_attempts for c in initial)
+    kinds = {}
+    for c in initial:
+        for k, n in c.failure_kinds.items():
+            kinds[k] = kinds.get(k, 0) + n
     result.update({
         "reconnected": len(reconnected), "never_reconnected": len(initial) - len(reconnected),
-        "failed_handshakes": attempts_failed, "failure_kinds": failures,
+        "failed_handshakes": attempts_failed, "failure_kinds": kinds, "gave_up": failures,
         "reconnect_seconds": round(reconnect_seconds, 2),
         "reconnect_rate": round(len(reconnected) / reconnect_seconds, 1),
         "reliable_events_expected": len(watched) * len(EXPECTED), "reliable_events_lost": lost,
