@@ -110,7 +110,7 @@ def _rides_table(results):
             errors = f" errors {s['errors']}" if s["errors"] else ""
             lines.append(
                 f"    {s['offered_rate']:>5}/s → {s['achieved_rate']:>7}/s  p50 {_fmt(lat['p50']):>7} p95 {_fmt(lat['p95']):>7} "
-                f"p99 {_fmt(lat['p99']):>7}  lost {s['lost']:>5}  cpu {_fmt(s.get('server_cpu_pct')):>5}% "
+                f"p99 {_fmt(lat['p99']):>7}  lost {s['lost']:>5}{'' if s.get('lost_final') in (None, s['lost']) else ' (' + str(s['lost_final']) + ' never)'}  cpu {_fmt(s.get('server_cpu_pct')):>5}% "
                 f"rss {_fmt(s.get('server_rss_mb'))}  loadgen {s.get('loadgen_cpu_pct')}% others {s.get('other_cpu_pct')}%"
                 f"{extra}{errors}  {'ok' if s['ok'] else 'MISS'}")
         summary = f"    max rate with p99 < 100 ms and 0 lost: {r['max_ok_rate']}/s"

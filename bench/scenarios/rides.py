@@ -158,6 +158,7 @@ async def run(plan, params, ws_base, http_base, server_pid):
         for r in rides:
             r.duplicates = 0
             r.errors = {}
+        bounds = []  # per step: (first, end) seq per ride, to recount at the very end
         for rate in params["rates"]:
             first_seqs = [r.next_seq for r in rides]
             http_latencies = []
@@ -168,6 +169,7 @@ async def run(plan, params, ws_base, http_base, server_pid):
             reading = probe.read()
             duration = params["step_seconds"]  # sends are scheduled within it; the last sleep may overrun
             await asyncio.sleep(DRAIN_SECONDS)
+            bounds.append((first_seqs, [r.next_seq for r in rides]))
             step = _step_stats(rides, first_seqs, reading, duration, rate, http_latencies)
             step["ok"] = step_ok(step)
             result["steps"].append(step)
@@ -176,6 +178,12 @@ async def run(plan, params, ws_base, http_base, server_pid):
                   f"lost {step['lost']} cpu {step.get('server_cpu_pct')}% ok={step['ok']}", flush=True)
             if step["lost"] > 0.05 * max(1, step["sent"]) or (lat["p99"] or 0) > params.get("give_up_p99_ms", 1000):
                 break  # far past saturation: higher rates only take longer to say the same
+        # "lost" above is "not received within the step's 2 s drain"; give late ones 5 s more and
+        # recount, so late and never-delivered can be told apart.
+        await asyncio.sleep(5.0)
+        for step, (firsts, ends) in zip(result["steps"], bounds):
+            step["lost_final"] = sum(1 for r, a, b in zip(rides, firsts, ends) for seq in range(a, b)
+                                     if seq not in r.received)
     finally:
         for r in rides:
             for ws in (r.driver, r.passenger):
