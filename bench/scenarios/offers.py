@@ -74,7 +74,10 @@ async def run(plan, params, ws_base, http_base, server_pid):
             body = {"ride_type": "moto", "pickup_latitude": pickup[0], "pickup_longitude": pickup[1],
                     "dropoff_latitude": pickup[0] + 0.02, "dropoff_longitude": pickup[1] + 0.02}
             sent = time.perf_counter()
-            status, data = await clients[i].request("POST", "/api/v1/rides/", body)
+            try:
+                status, data = await clients[i].request("POST", "/api/v1/rides/", body)
+            except Exception as exc:  # noqa: BLE001 - a request that fails or times out is counted
+                status, data = type(exc).__name__, None
             done = time.perf_counter()
             requests.append({"status": status, "ride_id": (data or {}).get("ride_id"), "sent": sent, "done": done,
                              "pickup": pickup})
