@@ -1,6 +1,6 @@
 """What a client message does, as plain sync functions over the domain services.
 
-The consumer calls these through `database_sync_to_async`; they raise `DomainError`s or DRF
+The consumer calls these through `realtime.db.db_call`; they raise `DomainError`s or DRF
 `ValidationError`s, which the consumer turns into `error` events.
 """
 

@@ -2,13 +2,14 @@
 
 from urllib.parse import parse_qs, urlsplit
 
-from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
+
+from .db import db_call
 
 # Close codes (the README's table).
 CLOSE_GOING_AWAY = 1001  # server shutting down: reconnect (elsewhere) and resume
@@ -24,7 +25,7 @@ def query_param(scope, name):
     return values[0] if values else None
 
 
-@database_sync_to_async
+@db_call
 def _active_user(user_id):
     User = get_user_model()
     return User.objects.filter(pk=user_id, is_active=True).select_related("driver").first()

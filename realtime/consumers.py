@@ -2,12 +2,11 @@
 
 import asyncio
 import json
-from collections import deque
 import logging
 import time
+from collections import deque
 from functools import partial
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -24,6 +23,7 @@ from .auth import (
     CLOSE_TOKEN_EXPIRED,
     query_param,
 )
+from .db import db_call
 from .groups import ride_group_name, user_group_name
 from .limits import ConnectionLimiter
 from .publish import publish_latest
@@ -59,7 +59,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(user_group_name(self.user.pk), self.channel_name)
         metrics.open_connections.inc()
         self.counted = True
-        latest, self.assignment = await database_sync_to_async(actions.connection_opened)(
+        latest, self.assignment = await db_call(actions.connection_opened)(
             self.channel_name, self.user
         )
         presence.ensure_background_tasks()
@@ -75,6 +75,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.user is None:
             return
+        presence.forget(self.channel_name)
         if getattr(self, "counted", False):
             metrics.open_connections.dec()
             self.counted = False
@@ -83,7 +84,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(user_group_name(self.user.pk), self.channel_name)
         for ride_id in self.observed_rides:
             await self.channel_layer.group_discard(ride_group_name(ride_id), self.channel_name)
-        await database_sync_to_async(presence.unregister)(self.channel_name, self.user)
+        await db_call(presence.unregister)(self.channel_name, self.user)
 
     async def _close_when_token_expires(self):
         expires_at = self.scope.get("token_expires_at")
@@ -97,7 +98,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     async def resume(self, requested):
         """Replay the user's reliable events after `requested`, then the current driver position."""
-        outcome = await database_sync_to_async(actions.resume)(self.user, requested)
+        outcome = await db_call(actions.resume)(self.user, requested)
         if outcome.problem:
             metrics.resumes.labels(f"resync_{outcome.problem}").inc()
             self.cursor = outcome.latest
@@ -118,7 +119,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
                 self.cursor = event_id
 
     async def _catch_up(self):
-        rows = await database_sync_to_async(actions.events_after)(self.user, self.cursor)
+        rows = await db_call(actions.events_after)(self.user, self.cursor)
         await self._deliver_logged(rows)
 
     # --- inbound --------------------------------------------------------------------------
@@ -186,7 +187,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def _ride_access(self, content):
         if "ride_id" not in content:
             raise DomainError("The message needs a 'ride_id'.", code="missing_field", field="ride_id")
-        return await database_sync_to_async(actions.ride_access)(self.user, content["ride_id"])
+        return await db_call(actions.ride_access)(self.user, content["ride_id"])
 
     async def handle_join_ride(self, content):
         ride_id, is_participant = await self._ride_access(content)
@@ -205,11 +206,11 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.send_event(events.ride_left(ride_id))
 
     async def handle_driver_online(self, content):
-        driver = await database_sync_to_async(actions.set_driver_online)(self.user, True)
+        driver = await db_call(actions.set_driver_online)(self.user, True)
         await self.send_event(events.driver_status(driver))
 
     async def handle_driver_offline(self, content):
-        driver = await database_sync_to_async(actions.set_driver_online)(self.user, False)
+        driver = await db_call(actions.set_driver_online)(self.user, False)
         await self.send_event(events.driver_status(driver))
 
     async def handle_location_update(self, content):
@@ -224,7 +225,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if time.monotonic() - self.position_written_at > settings.LOCATION_WRITE_THROUGH_SECONDS:
             # The first position in a while is written at once: the driver may be matched right now.
             buffer.discard(self.user.pk)
-            await database_sync_to_async(positions.write)({self.user.pk: positions.row(**location, recorded_at=recorded_at)})
+            await db_call(positions.write)({self.user.pk: positions.row(**location, recorded_at=recorded_at)})
             self.position_written_at = time.monotonic()
         else:
             buffer.put(self.user.pk, **location, recorded_at=recorded_at)

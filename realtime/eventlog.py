@@ -11,7 +11,6 @@ import json
 import logging
 import time
 from datetime import timedelta
-from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -59,7 +58,10 @@ def record(message, *, user_ids, ride_id=None, observers=False):
         )
     deliveries = [(u, previous.get(u)) for u in user_ids]
     groups = [ride_group_name(ride_id)] if observers and ride_id else []
-    transaction.on_commit(partial(publish, event, deliveries, groups), robust=True)
+    def publish_committed_event():  # a named function: robust on_commit logs its __qualname__
+        publish(event, deliveries, groups)
+
+    transaction.on_commit(publish_committed_event, robust=True)
     return event
 
 

@@ -13,11 +13,12 @@ import asyncio
 import logging
 import weakref
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
 from drivers.models import Driver
+
+from .db import db_call
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ async def flush(buffer):
     if not batch:
         return
     try:
-        await database_sync_to_async(write)(batch)
+        await db_call(write)(batch)
     except Exception:
         logger.exception("writing %d driver positions failed; keeping them for the next round", len(batch))
         for driver_id, position in batch.items():

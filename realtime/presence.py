@@ -13,7 +13,6 @@ import uuid
 import weakref
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +22,7 @@ from drivers.services import set_online
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
 
 from . import eventlog
+from .db import db_call
 from .models import Connection
 
 logger = logging.getLogger(__name__)
@@ -63,17 +63,27 @@ def _offline_if_unconnected(user_ids):
 
 @transaction.atomic
 def unregister(channel_name, user):
-    _local.pop(channel_name, None)
+    forget(channel_name)
     Connection.objects.filter(channel_name=channel_name).delete()
     if user.is_driver:
         _offline_if_unconnected([user.pk])
 
 
+def forget(channel_name):
+    """Stop refreshing a socket's row (called first thing on disconnect, before any await, so a
+    disconnect handler cut short at shutdown or under load leaves no row kept alive forever)."""
+    _local.pop(channel_name, None)
+
+
 def refresh(server_id=SERVER_ID):
-    """Mark this process's sockets as alive, recreating any row swept while it stalled."""
+    """Mark this process's sockets as alive: recreate rows swept while it stalled, and remove rows
+    of sockets it no longer has (a disconnect whose clean-up never ran)."""
     now = timezone.now()
     refreshed = Connection.objects.filter(server_id=server_id).update(last_seen=now)
-    if refreshed < len(_local):
+    if refreshed != len(_local):
+        ghosts = Connection.objects.filter(server_id=server_id).exclude(channel_name__in=list(_local))
+        ghost_drivers = list(ghosts.filter(is_driver=True).values_list("user_id", flat=True))
+        ghosts.delete()
         Connection.objects.bulk_create(
             [
                 Connection(channel_name=name, user_id=user_id, is_driver=is_driver, server_id=server_id, last_seen=now)
@@ -81,6 +91,7 @@ def refresh(server_id=SERVER_ID):
             ],
             ignore_conflicts=True,
         )
+        _offline_if_unconnected(ghost_drivers)
     return len(_local)
 
 
@@ -118,7 +129,7 @@ async def _every(seconds, *jobs):
         await asyncio.sleep(seconds)
         for job in jobs:
             try:
-                await database_sync_to_async(job)()
+                await db_call(job)()
             except Exception:  # the database or Redis may be briefly away; next round catches up
                 logger.exception("background job %s failed", job.__name__)
 

@@ -4,7 +4,6 @@ Reliable events go through realtime.eventlog instead."""
 
 import logging
 import time
-from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -27,7 +26,10 @@ def publish_latest_on_commit(message, groups, latest_key):
     if not groups:
         return
     text = events.encode(message)
-    transaction.on_commit(partial(send_now, text, message["type"], groups, latest_key), robust=True)
+    def send_committed_position():  # a named function: robust on_commit logs its __qualname__
+        send_now(text, message["type"], groups, latest_key)
+
+    transaction.on_commit(send_committed_position, robust=True)
 
 
 def send_now(text, event_type, groups, latest_key):
@@ -66,7 +68,10 @@ def publish_control_on_commit(group, message):
             metrics.layer_send_failures.labels("control").inc()
             logger.exception("channel layer send to %s failed", group)
 
-    transaction.on_commit(lambda: async_to_sync(send)(), robust=True)
+    def send_control_message():
+        async_to_sync(send)()
+
+    transaction.on_commit(send_control_message, robust=True)
 
 
 def disconnect_on_commit(group, reason):

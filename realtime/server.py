@@ -42,30 +42,36 @@ class FleetWebSocketProtocol(WebSocketProtocol):
     def handle_reply(self, message):
         key = message.get("latest_key")
         if key and message.get("type") == "websocket.send" and self.state == self.STATE_OPEN:
-            limits = self.server.fleet_limits
-            if self.latest_wins or _buffered_bytes(self.transport) > limits["latest_wins_buffer"]:
+            if self.latest_wins or _buffered_bytes(self.transport) > self.server.fleet_limits["latest_wins_buffer"]:
                 if self.latest_wins is None:
                     self.latest_wins = {}
                 self.latest_wins.pop(key, None)
                 self.latest_wins[key] = message["text"]
+                self.server.backlogged.add(self)
                 return
         super().handle_reply(message)
+        if self.state == self.STATE_OPEN and _buffered_bytes(self.transport) > self.server.fleet_limits["latest_wins_buffer"]:
+            # Only sockets with a backlog are watched, so 10,000 idle ones cost nothing here.
+            self.server.backlogged.add(self)
 
     def check_backlog(self):
-        """Called periodically: flush merged updates once drained; close a client that stays full."""
+        """Flush merged updates once drained, close a client that stays full; True while watched."""
         if self.state != self.STATE_OPEN:
-            return
+            return False
         limits = self.server.fleet_limits
         buffered = _buffered_bytes(self.transport)
         if buffered > limits["max_buffered"]:
             self.latest_wins = None
             self.sendClose(code=CLOSE_SLOW_CONSUMER, reason="slow consumer: reconnect and resume")
             reactor.callLater(5, self.transport.abortConnection)
-            return
-        if self.latest_wins and buffered <= limits["latest_wins_buffer"]:
-            pending, self.latest_wins = self.latest_wins, None
-            for text in pending.values():
-                self.serverSend(text, False)
+            return False
+        if buffered <= limits["latest_wins_buffer"]:
+            if self.latest_wins:
+                pending, self.latest_wins = self.latest_wins, None
+                for text in pending.values():
+                    self.serverSend(text, False)
+            return _buffered_bytes(self.transport) > limits["latest_wins_buffer"]
+        return True
 
 
 class LoggingAccessLog(AccessLogGenerator):
@@ -99,6 +105,7 @@ class FleetServer(Server):
         super().run()
 
     def _install_fleet_protocol(self):
+        self.backlogged = set()
         self.ws_factory.protocol = FleetWebSocketProtocol
         reactor.callLater(DRAIN_CHECK_SECONDS, self._check_backlogs)
 
@@ -106,8 +113,9 @@ class FleetServer(Server):
         return [p for p in list(self.connections) if isinstance(p, FleetWebSocketProtocol)]
 
     def _check_backlogs(self):
-        for protocol in self._websockets():
-            protocol.check_backlog()
+        for protocol in list(self.backlogged):
+            if not protocol.check_backlog():
+                self.backlogged.discard(protocol)
         reactor.callLater(DRAIN_CHECK_SECONDS, self._check_backlogs)
 
     def close_websockets_going_away(self):
