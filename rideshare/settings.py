@@ -195,7 +195,11 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rideshare API",
-    "DESCRIPTION": "Ride-hailing backend: REST for actions, one WebSocket per app for events.",
+    "DESCRIPTION": (
+        "Ride-hailing backend: REST for actions, one WebSocket per app for events. "
+        "The WebSocket protocol (AsyncAPI 3.0): [/api/v1/ws/asyncapi.json](/api/v1/ws/asyncapi.json) "
+        "([YAML](/api/v1/ws/asyncapi.yaml))."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

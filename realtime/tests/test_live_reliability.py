@@ -324,3 +324,32 @@ async def test_redis_restarting_mid_ride_loses_no_event(database, workdir):
     finally:
         process.stop()
         redis.stop()
+
+
+async def test_no_access_token_appears_in_any_server_log_line(database, workdir):
+    """JSON logs from a real server that saw tokens in query strings, headers and failures."""
+    process = ServerProcess(server_env(database, LOG_FORMAT="json", LOG_LEVEL="DEBUG"), workdir).start()
+    try:
+        api = Api(process.base_url)
+        user = await api.register("Log Watcher")
+        tokens = [user["access"], user["refresh"]]
+        async with websockets.connect(ws_uri(process.ws_url, user["access"], last_event_id=0)) as websocket:
+            await recv_type(websocket, "connected")
+            await websocket.send("not json")
+            await recv_type(websocket, "error")
+        for bad in (user["refresh"], user["access"][:-4] + "abcd"):  # refused: 4001
+            async with websockets.connect(ws_uri(process.ws_url, bad)) as websocket:
+                with pytest.raises(ConnectionClosed):
+                    await recv(websocket)
+        await api.call("GET", "/rides/00000000-0000-0000-0000-000000000000/", token=user["access"], expect=404)
+        await api.call("GET", f"/rides/?token={user['access']}", token=user["access"])
+        await api.call("POST", "/auth/token/refresh/", {"refresh": user["refresh"]})
+    finally:
+        process.stop()
+    log = process.log()
+    lines = [line for line in log.splitlines() if line.startswith("{")]
+    assert any('"rideshare.access"' in line and "/api/v1/ws/connect" in line for line in lines), log[-2000:]
+    for token in tokens:
+        for part in token.split("."):
+            assert part not in log, "an access or refresh token reached the log"
+    assert "[redacted]" in log
