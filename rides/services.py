@@ -129,38 +129,42 @@ def accept_ride(*, ride_id, user):
     return ride
 
 
-@transaction.atomic
-def mark_arrived(*, ride_id, user):
+def _driver_step(ride_id, user, *, from_status, to_status, action, stamp, **changes):
+    """One of the assigned driver's steps: lock, check who and from where, move, save."""
     ride = _lock_for_participant(ride_id, user)
     _require_assigned_driver(ride, user)
-    _require_status(ride, [RideStatus.ACCEPTED], "mark arrival for")
-    ride.status = RideStatus.DRIVER_ARRIVED
-    ride.arrived_at = timezone.now()
-    _save(ride, ["status", "arrived_at"])
+    _require_status(ride, [from_status], action)
+    ride.status = to_status
+    setattr(ride, stamp, timezone.now())
+    for field, value in changes.items():
+        setattr(ride, field, value)
+    _save(ride, ["status", stamp, *changes])
     return ride
+
+
+@transaction.atomic
+def mark_arrived(*, ride_id, user):
+    return _driver_step(
+        ride_id, user, from_status=RideStatus.ACCEPTED, to_status=RideStatus.DRIVER_ARRIVED,
+        action="mark arrival for", stamp="arrived_at",
+    )
 
 
 @transaction.atomic
 def start_ride(*, ride_id, user):
-    ride = _lock_for_participant(ride_id, user)
-    _require_assigned_driver(ride, user)
-    _require_status(ride, [RideStatus.DRIVER_ARRIVED], "start")
-    ride.status = RideStatus.STARTED
-    ride.started_at = timezone.now()
-    _save(ride, ["status", "started_at"])
-    return ride
+    return _driver_step(
+        ride_id, user, from_status=RideStatus.DRIVER_ARRIVED, to_status=RideStatus.STARTED,
+        action="start", stamp="started_at",
+    )
 
 
 @transaction.atomic
 def complete_ride(*, ride_id, user):
     ride = _lock_for_participant(ride_id, user)
-    _require_assigned_driver(ride, user)
-    _require_status(ride, [RideStatus.STARTED], "complete")
-    ride.status = RideStatus.COMPLETED
-    ride.completed_at = timezone.now()
-    ride.final_fare = ride.estimated_fare
-    _save(ride, ["status", "completed_at", "final_fare"])
-    return ride
+    return _driver_step(
+        ride_id, user, from_status=RideStatus.STARTED, to_status=RideStatus.COMPLETED,
+        action="complete", stamp="completed_at", final_fare=ride.estimated_fare,
+    )
 
 
 def _cancel(ride, *, by, reason):

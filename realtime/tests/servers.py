@@ -67,9 +67,11 @@ class LiveDatabase:
 
 
 class ServerProcess:
-    """`python -m realtime.server` (daphne with graceful shutdown and slow-reader limits)."""
+    """`python -m realtime.server` (daphne with graceful shutdown and slow-reader limits), or with
+    `module="daphne"` plain daphne, as the guide's deployments run it."""
 
-    def __init__(self, env, workdir, *, port=None, extra_args=()):
+    def __init__(self, env, workdir, *, port=None, extra_args=(), module="realtime.server"):
+        self.module = module
         self.env = env
         self.workdir = Path(workdir)
         self.port = port or free_port()
@@ -82,7 +84,7 @@ class ServerProcess:
     def start(self):
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "realtime.server", "-b", "127.0.0.1", "-p", str(self.port), *self.extra_args,
+            [sys.executable, "-m", self.module, "-b", "127.0.0.1", "-p", str(self.port), *self.extra_args,
              "rideshare.asgi:application"],
             cwd=REPO_ROOT,
             env=self.env,
