@@ -70,6 +70,11 @@ class Run:
     def base_env(self, layer):
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH")}
         env.update({"DJANGO_SETTINGS_MODULE": "bench.settings_bench", "PYTHONUNBUFFERED": "1"})
+        # Production settings, as a deployment runs (DEBUG keeps every SQL query in memory).
+        env.update({"DEBUG": "false", "SECRET_KEY": "bench-" + "k" * 60, "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                    "SECURE_SSL_REDIRECT": "false"})
+        if layer != "embedded":
+            env["DATABASE_POOL"] = "true"
         if layer != "embedded":
             env.update({"REDIS_URL": db.REDIS_URL, "CHANNEL_LAYER_BACKEND": LAYER_BACKENDS[layer],
                         "CHANNEL_LAYER_PREFIX": f"bench{self.stamp}{layer}"})

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from drivers import services as driver_services
-from drivers.serializers import LocationSerializer
+from drivers.serializers import LocationSerializer, plain_location
 from rideshare.errors import NotFound
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
 
@@ -47,9 +47,12 @@ def parse_location(user, payload):
     """The validated position (same rules as the REST endpoint), for a driver only."""
     if not user.is_driver:
         driver_services.get_driver_profile(user)  # raises not_a_driver
-    location = LocationSerializer(data=payload)
-    location.is_valid(raise_exception=True)
-    return location.validated_data
+    location = plain_location(payload)
+    if location is None:
+        serializer = LocationSerializer(data=payload)
+        serializer.is_valid(raise_exception=True)
+        location = {"heading": None, "speed": None, **serializer.validated_data}
+    return location
 
 
 def connection_opened(channel_name, user):

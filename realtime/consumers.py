@@ -218,8 +218,6 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         to the passenger of the active ride at once and to the database in the next batch."""
         payload = {k: v for k, v in content.items() if k != "type"}
         location = actions.parse_location(self.user, payload)
-        location.setdefault("heading", None)
-        location.setdefault("speed", None)
         recorded_at = timezone.now()
         buffer = positions.buffer_for_this_loop()
         if time.monotonic() - self.position_written_at > settings.LOCATION_WRITE_THROUGH_SECONDS:
