@@ -1,10 +1,10 @@
-# Every event the consumer sends in the test run is checked against the AsyncAPI document.
-pytest_plugins = ["realtime.tests.contract"]
-
 import pytest
 from django.test.utils import override_settings
 
 from rideshare.testing import DriverFactory, RideFactory, UserFactory, api_client_for
+
+# Every event the consumer sends in the test run is checked against the AsyncAPI document.
+pytest_plugins = ["realtime.tests.contract"]
 
 
 @pytest.fixture(autouse=True, scope="session")

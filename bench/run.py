@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
 from bench import db, report
 from bench.profiler import Recording
@@ -108,7 +107,6 @@ class Run:
         started = time.monotonic()
         try:
             server.start()
-            startup = round(time.monotonic() - started, 1)
             result = self.loadgen(server, scenario, params, plan_path, name, profile=labels.pop("profile", False))
         except Exception as exc:  # noqa: BLE001 - a config that cannot run is reported, the run goes on
             result = {"error": f"{type(exc).__name__}: {exc}"}

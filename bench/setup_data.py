@@ -26,8 +26,8 @@ from django.utils import timezone  # noqa: E402
 from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
 
 from drivers.models import Driver  # noqa: E402
-from rideshare.accounts.models import User  # noqa: E402
 from rides.models import Ride, RideStatus  # noqa: E402
+from rideshare.accounts.models import User  # noqa: E402
 
 YAOUNDE = (3.848, 11.502)  # offers happen here
 DOUALA = (4.05, 9.70)  # drivers on a ride (busy, never offered anything)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from drivers import services as driver_services
 from drivers.serializers import LocationSerializer, plain_location
-from rideshare.errors import NotFound
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
+from rideshare.errors import NotFound
 
 from . import eventlog, events, presence
 

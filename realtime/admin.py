@@ -11,9 +11,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from drivers.admin import position_link
-from rideshare.accounts.models import User
 from rides.admin import RideAdmin as BaseRideAdmin
 from rides.models import Ride
+from rideshare.accounts.models import User
 
 from .eventlog import ride_timeline_entries
 

@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timezone
 
 # Set by the JWT authentication (HTTP) and the consumer (WebSocket); copied into every record.
-log_context = contextvars.ContextVar("log_context", default={})
+log_context = contextvars.ContextVar("log_context", default=None)
 
 _SECRETS = re.compile(
     r"(?P<param>(?:token|refresh|access|password)=)[^&\s\"']+"
@@ -23,12 +23,12 @@ def redact(text):
 
 def bind(**fields):
     """Add fields (user_id, ride_id) to the log context of the current request or connection."""
-    log_context.set({**log_context.get(), **{k: str(v) for k, v in fields.items() if v is not None}})
+    log_context.set({**(log_context.get() or {}), **{k: str(v) for k, v in fields.items() if v is not None}})
 
 
 class ContextAndRedactionFilter(logging.Filter):
     def filter(self, record):
-        for key, value in log_context.get().items():
+        for key, value in (log_context.get() or {}).items():
             if not hasattr(record, key):
                 setattr(record, key, value)
         message = record.getMessage()

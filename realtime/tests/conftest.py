@@ -1,11 +1,11 @@
 import copy
 import os
 import secrets
+
 import pytest
 from channels.layers import channel_layers
 
 from .servers import LiveDatabase, ServerProcess
-
 
 # --- in-process tests: a fresh channel layer per test ---------------------------------------------
 

@@ -31,7 +31,7 @@ def test_every_message_and_operation_refers_to_something_that_exists():
             node = node[part]
         return node
 
-    for name, message in document["components"]["messages"].items():
+    for message in document["components"]["messages"].values():
         jsonschema.Draft202012Validator.check_schema(resolve(message["payload"]["$ref"]))
     for operation in document["operations"].values():
         assert operation["action"] in ("send", "receive")

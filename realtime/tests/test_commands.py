@@ -11,8 +11,8 @@ from django.utils import timezone
 from drivers.models import Driver
 from realtime import presence
 from realtime.models import Connection, Event, EventLogState
-from rideshare.testing import DriverFactory, UserFactory, ride_in_status
 from rides.models import RideStatus
+from rideshare.testing import DriverFactory, UserFactory, ride_in_status
 
 
 def run(*args):

@@ -11,13 +11,13 @@ from rides.models import RideStatus
 from rideshare.testing import YAOUNDE, DriverFactory, RideFactory, UserFactory, access_token_for, ride_in_status
 
 from .helpers import (
-    eventually,
     assert_envelope,
     assert_iso_utc,
     assert_nothing_more,
     assert_uuid_str,
     communicator,
     db,
+    eventually,
     ping,
     receive,
     receive_type,

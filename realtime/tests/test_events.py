@@ -102,7 +102,7 @@ async def test_ride_requested_reaches_only_the_nearby_online_idle_driver_of_the_
         ride = await db(request_ride)(passenger)
 
         assert_ride_requested(await receive(comms["near"]), ride)
-        for name, comm in comms.items():
+        for comm in comms.values():
             await assert_nothing_more(comm)  # nothing else for anyone
     finally:
         for comm in comms.values():

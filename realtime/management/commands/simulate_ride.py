@@ -300,8 +300,9 @@ class Simulation:
             run=lambda: self.api.call("POST", "/rides/", trip, token=p, expect=(201,)),
         )
         self.ride_id = ride["ride_id"]
-        both = lambda event_type: [(passenger_inbox, event_type, self._about_ride),
-                                   (driver_inbox, event_type, self._about_ride)]
+        def both(event_type):
+            return [(passenger_inbox, event_type, self._about_ride), (driver_inbox, event_type, self._about_ride)]
+
         await self.step("POST accept (driver)", waits=[(passenger_inbox, "ride_accepted", self._about_ride)],
                         run=lambda: self.api.call("POST", f"/rides/{self.ride_id}/accept/", token=d))
         await self.drive(driver_ws, passenger_inbox, DRIVER_START, PICKUP, "to pickup")

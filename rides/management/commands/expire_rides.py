@@ -15,10 +15,10 @@ from datetime import timedelta
 from django.db import DatabaseError
 from django.utils import timezone
 
-from rideshare.cli import DatabaseCommand, duration, human_duration, repeat
-from rideshare.errors import DomainError
 from rides.models import Ride, RideStatus
 from rides.services import expire_request
+from rideshare.cli import DatabaseCommand, duration, human_duration, repeat
+from rideshare.errors import DomainError
 
 REASON = "no_driver_found"
 
