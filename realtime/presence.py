@@ -41,14 +41,57 @@ def fresh_connections():
 # This process's open sockets: channel name -> (user id, is_driver). The rows are rebuilt from it
 # when a stall (a blocked loop, a database outage) let another process sweep them.
 _local = {}
+# Passengers' rows are written in batches (every PRESENCE_SYNC_SECONDS): a reconnect storm of
+# thousands of sockets then costs a few bulk statements, not a write transaction per socket.
+# Drivers' rows are written at once: whether a driver is still connected decides matching.
+_unsynced_adds = set()
+_unsynced_removes = set()
 
 
 def register(channel_name, user):
     _local[channel_name] = (user.pk, user.is_driver)
-    Connection.objects.update_or_create(
-        channel_name=channel_name,
-        defaults={"user": user, "is_driver": user.is_driver, "server_id": SERVER_ID, "last_seen": timezone.now()},
-    )
+    if user.is_driver or not settings.PRESENCE_SYNC_SECONDS:
+        Connection.objects.update_or_create(
+            channel_name=channel_name,
+            defaults={"user": user, "is_driver": user.is_driver, "server_id": SERVER_ID, "last_seen": timezone.now()},
+        )
+    else:
+        _unsynced_adds.add(channel_name)
+
+
+def _take_unsynced():
+    """Called on the event loop: the batch to write, leaving empty sets for what comes next."""
+    adds = [(name, *_local[name]) for name in _unsynced_adds if name in _local]
+    removes = list(_unsynced_removes)
+    _unsynced_adds.clear()
+    _unsynced_removes.clear()
+    return adds, removes
+
+
+def write_batch(adds, removes):
+    now = timezone.now()
+    with transaction.atomic():
+        if removes:
+            Connection.objects.filter(channel_name__in=removes).delete()
+        Connection.objects.bulk_create(
+            [
+                Connection(channel_name=name, user_id=user_id, is_driver=is_driver, server_id=SERVER_ID, last_seen=now)
+                for name, user_id, is_driver in adds
+            ],
+            ignore_conflicts=True,
+        )
+
+
+async def sync_now():
+    adds, removes = _take_unsynced()
+    if not (adds or removes):
+        return
+    try:
+        await db_call(write_batch)(adds, removes)
+    except Exception:
+        _unsynced_adds.update(name for name, *_ in adds)
+        _unsynced_removes.update(removes)
+        raise
 
 
 def _offline_if_unconnected(user_ids):
@@ -61,18 +104,24 @@ def _offline_if_unconnected(user_ids):
     return went_offline
 
 
-@transaction.atomic
 def unregister(channel_name, user):
     forget(channel_name)
-    Connection.objects.filter(channel_name=channel_name).delete()
-    if user.is_driver:
-        _offline_if_unconnected([user.pk])
+    if user.is_driver or not settings.PRESENCE_SYNC_SECONDS:
+        with transaction.atomic():
+            _unsynced_removes.discard(channel_name)
+            Connection.objects.filter(channel_name=channel_name).delete()
+            if user.is_driver:
+                _offline_if_unconnected([user.pk])
 
 
 def forget(channel_name):
     """Stop refreshing a socket's row (called first thing on disconnect, before any await, so a
     disconnect handler cut short at shutdown or under load leaves no row kept alive forever)."""
-    _local.pop(channel_name, None)
+    entry = _local.pop(channel_name, None)
+    if channel_name in _unsynced_adds:
+        _unsynced_adds.discard(channel_name)  # never written: nothing to remove
+    elif entry is not None:
+        _unsynced_removes.add(channel_name)
 
 
 def refresh(server_id=SERVER_ID):
@@ -134,6 +183,15 @@ async def _every(seconds, *jobs):
                 logger.exception("background job %s failed", job.__name__)
 
 
+async def _sync_forever():
+    while True:
+        await asyncio.sleep(settings.PRESENCE_SYNC_SECONDS or 1)
+        try:
+            await sync_now()
+        except Exception:
+            logger.exception("writing presence failed; retrying next round")
+
+
 def ensure_background_tasks():
     """Start this event loop's periodic jobs once (called on each connect): presence heartbeat
     and sweep, the outbox relay, and event-log retention."""
@@ -142,6 +200,7 @@ def ensure_background_tasks():
     if tasks and not any(task.done() for task in tasks):
         return
     _background[loop] = [
+        loop.create_task(_sync_forever(), name="presence-sync"),
         loop.create_task(_every(settings.PRESENCE_REFRESH_SECONDS, refresh, sweep), name="presence"),
         loop.create_task(_every(settings.EVENT_RELAY_INTERVAL_SECONDS, eventlog.republish_unpublished), name="relay"),
         loop.create_task(_every(600, eventlog.purge_expired), name="event-retention"),

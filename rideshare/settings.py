@@ -235,6 +235,8 @@ WS_ALLOWED_ORIGINS = env_list(
 # Presence keys live this long without a refresh; a crashed process's sockets vanish after it.
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 PRESENCE_REFRESH_SECONDS = env_int("PRESENCE_REFRESH_SECONDS", 20)
+# Passengers' connections and disconnections are written in batches this often (0: at once).
+PRESENCE_SYNC_SECONDS = env_float("PRESENCE_SYNC_SECONDS", 1.0)
 # Positions sent over the socket are written to the database in batches this often.
 LOCATION_FLUSH_SECONDS = env_float("LOCATION_FLUSH_SECONDS", 1.0)
 # ...except a connection's first position, and the first after this long, written at once.

@@ -21,6 +21,9 @@ async def fresh_channel_layer_and_fast_hasher(settings):
         config["prefix"] = f"rideshare-test-{secrets.token_hex(6)}"
     settings.CHANNEL_LAYERS = layers  # fires setting_changed: channels drops the cached layer
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # factories hash passwords
+    # Presence rows written at once, so tests can read them right after a connect; the batched
+    # path (the production default) has its own test in test_presence_stats.py.
+    settings.PRESENCE_SYNC_SECONDS = 0
     yield
     layer = channel_layers.backends.get("default")
     if layer is not None:

@@ -195,3 +195,18 @@ async def test_sweep_after_this_process_stopped_refreshing_takes_the_driver_offl
         assert await _online(driver) is False
         data = assert_envelope(await receive(comm), "driver_availability_changed")
         assert data["is_online"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_passenger_presence_is_written_in_batches_and_drivers_at_once(settings):
+    settings.PRESENCE_SYNC_SECONDS = 1.0
+    passenger = await db(UserFactory)()
+    driver = await db(DriverFactory)()
+    async with socket(passenger), socket(driver.user):
+        rows = await db(lambda: set(Connection.objects.values_list("user_id", flat=True)))()
+        assert rows == {driver.pk}  # the passenger's row waits for the next batch
+        await presence.sync_now()
+        rows = await db(lambda: set(Connection.objects.values_list("user_id", flat=True)))()
+        assert rows == {driver.pk, passenger.pk}
+    await presence.sync_now()
+    assert await db(Connection.objects.count)() == 0
