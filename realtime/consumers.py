@@ -84,7 +84,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(user_group_name(self.user.pk), self.channel_name)
         for ride_id in self.observed_rides:
             await self.channel_layer.group_discard(ride_group_name(ride_id), self.channel_name)
-        await db_call(presence.unregister)(self.channel_name, self.user)
+        if presence.written_at_once(self.user):
+            await db_call(presence.unregister)(self.channel_name, self.user)
 
     async def _close_when_token_expires(self):
         expires_at = self.scope.get("token_expires_at")
@@ -127,9 +128,11 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None:
             return await self._refuse("*", "binary_not_supported", "Send JSON text frames, not binary.")
-        if len(text_data) > settings.WS_MAX_MESSAGE_BYTES or len(text_data.encode()) > settings.WS_MAX_MESSAGE_BYTES:
+        limit = settings.WS_MAX_MESSAGE_BYTES
+        # A character is at most 4 bytes: only long texts are worth encoding to measure.
+        if len(text_data) * 4 > limit and len(text_data.encode()) > limit:
             return await self._refuse(
-                "*", "message_too_large", f"Messages are limited to {settings.WS_MAX_MESSAGE_BYTES} bytes."
+                "*", "message_too_large", f"Messages are limited to {limit} bytes."
             )
         if not text_data.strip():
             return await self._refuse("*", "empty_message", "Empty message.")

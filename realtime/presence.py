@@ -48,9 +48,14 @@ _unsynced_adds = set()
 _unsynced_removes = set()
 
 
+def written_at_once(user):
+    """Whether this user's presence rows are written (and removed) at once rather than batched."""
+    return user.is_driver or not settings.PRESENCE_SYNC_SECONDS
+
+
 def register(channel_name, user):
     _local[channel_name] = (user.pk, user.is_driver)
-    if user.is_driver or not settings.PRESENCE_SYNC_SECONDS:
+    if written_at_once(user):
         Connection.objects.update_or_create(
             channel_name=channel_name,
             defaults={"user": user, "is_driver": user.is_driver, "server_id": SERVER_ID, "last_seen": timezone.now()},
@@ -106,7 +111,7 @@ def _offline_if_unconnected(user_ids):
 
 def unregister(channel_name, user):
     forget(channel_name)
-    if user.is_driver or not settings.PRESENCE_SYNC_SECONDS:
+    if written_at_once(user):
         with transaction.atomic():
             _unsynced_removes.discard(channel_name)
             Connection.objects.filter(channel_name=channel_name).delete()
