@@ -5,10 +5,10 @@ import asyncio
 import json
 import random
 import uuid
-from urllib import error as urlerror
-from urllib import request as urlrequest
 
 import pytest
+
+from realtime.client import http_json
 
 WAIT = 5  # seconds any single awaited frame may take
 HTTP_WAIT = 20  # a request: the live server hashes passwords with the production hasher
@@ -27,23 +27,7 @@ def unique_phone_number():
 
 
 def http(method, url, body=None, token=None):
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urlrequest.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urlrequest.urlopen(req, timeout=HTTP_WAIT) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urlerror.HTTPError as exc:
-        payload = exc.read()
-        try:
-            return exc.code, json.loads(payload)
-        except ValueError:
-            return exc.code, payload.decode(errors="replace")
+    return http_json(method, url, body, token, timeout=HTTP_WAIT)
 
 
 class Api:

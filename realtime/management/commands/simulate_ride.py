@@ -18,10 +18,11 @@ import secrets
 import time
 from datetime import datetime, timezone
 from urllib import error as urlerror
-from urllib import request as urlrequest
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.management.base import BaseCommand, CommandError
+
+from realtime.client import http_json
 
 DEMO_PASSWORD = "demo-pass-2026"  # rides/management/commands/seed_demo.py
 DEMO_PASSENGERS = ["+237670000001", "+237670000002"]
@@ -65,23 +66,8 @@ class Api:
         self.timeout = timeout
 
     def _call(self, method, path, body, token):
-        headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        req = urlrequest.Request(f"{self.base_url}/api/v1{path}", data=data, method=method, headers=headers)
         try:
-            with urlrequest.urlopen(req, timeout=self.timeout) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urlerror.HTTPError as exc:
-            payload = exc.read()
-            try:
-                return exc.code, json.loads(payload)
-            except ValueError:
-                return exc.code, {"detail": payload.decode(errors="replace")[:200]}
+            return http_json(method, f"{self.base_url}/api/v1{path}", body, token, timeout=self.timeout)
         except (urlerror.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise CommandError(f"cannot reach {self.base_url} ({reason}); is the server running?") from None
