@@ -5,7 +5,6 @@ import json
 import logging
 import time
 from collections import deque
-from functools import partial
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -219,8 +218,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def handle_location_update(self, content):
         """The hot path (every few seconds per driver): no database round trip. The position goes
         to the passenger of the active ride at once and to the database in the next batch."""
-        payload = {k: v for k, v in content.items() if k != "type"}
-        location = actions.parse_location(self.user, payload)
+        location = actions.parse_location(self.user, content)  # "type" is ignored like any extra key
         recorded_at = timezone.now()
         buffer = positions.buffer_for_this_loop()
         if time.monotonic() - self.position_written_at > settings.LOCATION_WRITE_THROUGH_SECONDS:
@@ -253,7 +251,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_text(self, text, event_type, *, committed_at=None, latest_key=None):
         """Every server message leaves through here: one place to count, time and check them."""
-        metrics.events_sent.labels(event_type).inc()
+        metrics.count_sent(event_type)
         if committed_at is not None:
             metrics.commit_to_send_seconds.observe(max(0.0, time.time() - committed_at))
         if latest_key:
@@ -276,31 +274,27 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         (a full channel, an out-of-order publish) and the log fills the gap.
         """
         event_id = message.get("id")
-        deliver = partial(
-            self.send_text,
-            message["text"],
-            message["event_type"],
-            committed_at=message.get("committed_at"),
-            latest_key=message.get("latest_key"),
-        )
-        if event_id is None:
-            return await deliver()  # latest-wins positions
+        if event_id is None:  # latest-wins positions
+            return await self.send_text(
+                message["text"], message["event_type"], committed_at=message.get("committed_at"),
+                latest_key=message.get("latest_key"),
+            )
         if "prev" not in message:
             # A ride observed by staff: live only. The same event may also come through the user's
             # own stream (a staff driver who joined, then accepted): send it once.
             if event_id in self.recently_sent:
                 return
-            self.recently_sent.append(event_id)
-            return await deliver()
-        if event_id <= self.cursor:
-            return
-        prev = message["prev"]
-        if prev is not None and prev > self.cursor:
-            return await self._catch_up()
-        self.cursor = event_id
-        if event_id not in self.recently_sent:
-            self.recently_sent.append(event_id)
-            await deliver()
+        else:
+            if event_id <= self.cursor:
+                return
+            prev = message["prev"]
+            if prev is not None and prev > self.cursor:
+                return await self._catch_up()
+            self.cursor = event_id
+            if event_id in self.recently_sent:
+                return
+        self.recently_sent.append(event_id)
+        await self.send_text(message["text"], message["event_type"], committed_at=message.get("committed_at"))
 
     async def realtime_assignment(self, message):
         """The driver's active ride changed (accepted, completed, cancelled)."""

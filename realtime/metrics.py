@@ -17,3 +17,14 @@ commit_to_send_seconds = Histogram(
     "From the commit of a change to the socket send of its event",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+_sent_by_type = {}
+
+
+def count_sent(event_type):
+    """events_sent for one type; the labelled child is looked up once per type, not per message."""
+    child = _sent_by_type.get(event_type)
+    if child is None:
+        child = _sent_by_type[event_type] = events_sent.labels(event_type)
+    child.inc()
