@@ -14,7 +14,7 @@ import logging
 import weakref
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from drivers.models import Driver
 
@@ -43,11 +43,25 @@ class PositionBuffer:
 
 
 def write(batch):
-    with transaction.atomic():
-        for driver_id, (latitude, longitude, heading, speed, recorded_at) in batch.items():
-            Driver.objects.filter(pk=driver_id).update(
-                latitude=latitude, longitude=longitude, heading=heading, speed=speed, location_updated_at=recorded_at
-            )
+    """One statement for the whole batch (executemany): the ORM's per-row update costs ~0.1 ms of
+    Python each, which at hundreds of drivers a second holds the GIL long enough to delay the
+    sockets' own traffic."""
+    meta = Driver._meta
+    columns = ("latitude", "longitude", "heading", "speed", "location_updated_at")
+    quote = connection.ops.quote_name
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(
+        quote(meta.db_table),
+        ", ".join(f"{quote(meta.get_field(c).column)} = %s" for c in columns),
+        quote(meta.pk.column),
+    )
+    pk_field = meta.pk.target_field
+    adapt_datetime = connection.ops.adapt_datetimefield_value
+    rows = [
+        (latitude, longitude, heading, speed, adapt_datetime(recorded_at), pk_field.get_db_prep_value(driver_id, connection))
+        for driver_id, (latitude, longitude, heading, speed, recorded_at) in batch.items()
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 _buffers = weakref.WeakKeyDictionary()  # event loop -> (buffer, flush task)
