@@ -58,6 +58,7 @@ def record(message, *, user_ids, ride_id=None, observers=False):
         )
     deliveries = [(u, previous.get(u)) for u in user_ids]
     groups = [ride_group_name(ride_id)] if observers and ride_id else []
+
     def publish_committed_event():  # a named function: robust on_commit logs its __qualname__
         publish(event, deliveries, groups)
 

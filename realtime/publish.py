@@ -26,6 +26,7 @@ def publish_latest_on_commit(message, groups, latest_key):
     if not groups:
         return
     text = events.encode(message)
+
     def send_committed_position():  # a named function: robust on_commit logs its __qualname__
         send_now(text, message["type"], groups, latest_key)
 
@@ -41,16 +42,20 @@ async def publish_latest(message, groups, latest_key):
     await send_to_groups(events.encode(message), message["type"], groups, latest_key)
 
 
+async def _group_send_or_log(group, message, kind):
+    """Best effort: a failed send is counted and logged, the caller goes on."""
+    try:
+        await get_channel_layer().group_send(group, message)
+    except Exception:
+        metrics.layer_send_failures.labels(kind).inc()
+        logger.exception("channel layer send to %s failed", group)
+
+
 async def send_to_groups(text, event_type, groups, latest_key):
-    layer = get_channel_layer()
     message = {"type": DELIVER, "text": text, "event_type": event_type, "latest_key": latest_key,
                "committed_at": time.time()}
     for group in groups:
-        try:
-            await layer.group_send(group, message)
-        except Exception:
-            metrics.layer_send_failures.labels("latest_wins").inc()
-            logger.exception("channel layer send to %s failed", group)
+        await _group_send_or_log(group, message, "latest_wins")
 
 
 # Messages for the consumers themselves (not forwarded to the app).
@@ -61,15 +66,8 @@ ASSIGNMENT = "realtime.assignment"
 def publish_control_on_commit(group, message):
     """After commit, hand `message` to every connection in `group`'s consumer (not to the app)."""
 
-    async def send():
-        try:
-            await get_channel_layer().group_send(group, message)
-        except Exception:
-            metrics.layer_send_failures.labels("control").inc()
-            logger.exception("channel layer send to %s failed", group)
-
     def send_control_message():
-        async_to_sync(send)()
+        async_to_sync(_group_send_or_log)(group, message, "control")
 
     transaction.on_commit(send_control_message, robust=True)
 

@@ -129,42 +129,38 @@ def accept_ride(*, ride_id, user):
     return ride
 
 
-def _driver_step(ride_id, user, *, from_status, to_status, action, stamp, **changes):
-    """One of the assigned driver's steps: lock, check who and from where, move, save."""
+def _assigned_drivers_ride(ride_id, user, *, from_status, action):
+    """The ride, locked, for one of its driver's steps: checks who and from which status."""
     ride = _lock_for_participant(ride_id, user)
     _require_assigned_driver(ride, user)
     _require_status(ride, [from_status], action)
+    return ride
+
+
+def _move(ride, to_status, stamp, *also_saved):
     ride.status = to_status
     setattr(ride, stamp, timezone.now())
-    for field, value in changes.items():
-        setattr(ride, field, value)
-    _save(ride, ["status", stamp, *changes])
+    _save(ride, ["status", stamp, *also_saved])
     return ride
 
 
 @transaction.atomic
 def mark_arrived(*, ride_id, user):
-    return _driver_step(
-        ride_id, user, from_status=RideStatus.ACCEPTED, to_status=RideStatus.DRIVER_ARRIVED,
-        action="mark arrival for", stamp="arrived_at",
-    )
+    ride = _assigned_drivers_ride(ride_id, user, from_status=RideStatus.ACCEPTED, action="mark arrival for")
+    return _move(ride, RideStatus.DRIVER_ARRIVED, "arrived_at")
 
 
 @transaction.atomic
 def start_ride(*, ride_id, user):
-    return _driver_step(
-        ride_id, user, from_status=RideStatus.DRIVER_ARRIVED, to_status=RideStatus.STARTED,
-        action="start", stamp="started_at",
-    )
+    ride = _assigned_drivers_ride(ride_id, user, from_status=RideStatus.DRIVER_ARRIVED, action="start")
+    return _move(ride, RideStatus.STARTED, "started_at")
 
 
 @transaction.atomic
 def complete_ride(*, ride_id, user):
-    ride = _lock_for_participant(ride_id, user)
-    return _driver_step(
-        ride_id, user, from_status=RideStatus.STARTED, to_status=RideStatus.COMPLETED,
-        action="complete", stamp="completed_at", final_fare=ride.estimated_fare,
-    )
+    ride = _assigned_drivers_ride(ride_id, user, from_status=RideStatus.STARTED, action="complete")
+    ride.final_fare = ride.estimated_fare
+    return _move(ride, RideStatus.COMPLETED, "completed_at", "final_fare")
 
 
 def _cancel(ride, *, by, reason):
