@@ -1,7 +1,7 @@
 import pytest
 from django.test.utils import override_settings
 
-from rideshare.testing import DriverFactory, RideFactory, UserFactory, api_client_for
+from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, api_client_for
 
 # Every event the consumer sends in the test run is checked against the AsyncAPI document.
 pytest_plugins = ["realtime.tests.contract"]

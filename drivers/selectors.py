@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from rideshare.geo import bounding_box, haversine_km
+from rideshare.kernel.geo import bounding_box, haversine_km
 
 from .models import Driver
 

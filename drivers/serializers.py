@@ -2,7 +2,7 @@ import math
 
 from rest_framework import serializers
 
-from rideshare.fields import FiniteFloatField, latitude_field, longitude_field
+from rideshare.kernel.fields import FiniteFloatField, latitude_field, longitude_field
 
 from .models import Driver, VehicleType
 

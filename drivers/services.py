@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from rideshare.errors import Forbidden
+from rideshare.kernel.errors import Forbidden
 
 from .models import Driver
 
@@ -28,14 +28,6 @@ def set_online(*, user, online):
         driver.is_online = online
         driver.save(update_fields=["is_online"])
     return driver
-
-
-def go_online(user):
-    return set_online(user=user, online=True)
-
-
-def go_offline(user):
-    return set_online(user=user, online=False)
 
 
 @transaction.atomic

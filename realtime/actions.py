@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from drivers import services as driver_services
 from drivers.serializers import LocationSerializer, plain_location
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
-from rideshare.errors import NotFound
+from rideshare.kernel.errors import NotFound
 
 from . import eventlog, events, presence
 

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from rideshare.errors import DomainError, first_error_message
-from rideshare.logs import bind
+from rideshare.kernel.errors import DomainError, first_error_message
+from rideshare.kernel.logs import bind
 
 from . import actions, events, metrics, positions, presence
 from .auth import (

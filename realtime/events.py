@@ -11,7 +11,7 @@ from datetime import timezone as dt_timezone
 from django.conf import settings
 from django.utils import timezone
 
-from rideshare.geo import haversine_km
+from rideshare.kernel.geo import haversine_km
 
 
 def iso(dt):

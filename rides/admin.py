@@ -2,7 +2,7 @@ import uuid
 
 from django.contrib import admin, messages
 
-from rideshare.errors import DomainError
+from rideshare.kernel.errors import DomainError
 
 from .models import CancelledBy, Ride
 from .services import cancel_ride_as

@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
-from rideshare.geo import haversine_km
+from rideshare.kernel.geo import haversine_km
 
 
 def trip_distance_km(pickup_latitude, pickup_longitude, dropoff_latitude, dropoff_longitude):

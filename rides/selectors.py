@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 from drivers.models import Driver
 from drivers.selectors import nearby_drivers
 
-from .models import DRIVER_ACTIVE_STATUSES, PASSENGER_ACTIVE_STATUSES, Ride
+from .models import DRIVER_ACTIVE_STATUSES, Ride
 
 
 def rides_of(user):
@@ -27,12 +27,6 @@ def visible_ride(user, ride_id):
     except ValueError:
         return None
     return qs.filter(pk=ride_id).first()
-
-
-def active_ride_of(user):
-    return rides_of(user).filter(
-        Q(passenger=user, status__in=PASSENGER_ACTIVE_STATUSES) | Q(driver_id=user.pk, status__in=DRIVER_ACTIVE_STATUSES)
-    ).first()
 
 
 def idle_drivers():

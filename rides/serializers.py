@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from drivers.models import VehicleType
-from rideshare.fields import latitude_field, longitude_field
+from rideshare.kernel.fields import latitude_field, longitude_field
 
 from .models import Ride, RideStatus
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from drivers.models import Driver
 from drivers.services import get_driver_profile
-from rideshare.errors import Conflict, Forbidden, NotFound
+from rideshare.kernel.errors import Conflict, Forbidden, NotFound
 
 from . import fares
 from .models import (

@@ -100,31 +100,33 @@ ASGI_APPLICATION = "rideshare.asgi.application"
 WSGI_APPLICATION = None
 
 # --- Database -------------------------------------------------------------------------------
+# SQLite, however it is named (the default file or DATABASE_URL=sqlite:///...), always gets the
+# same safety options: several threads write (views, signal receivers, batched positions), so a
+# writer takes the lock when its transaction begins (IMMEDIATE: no deadlock-prone upgrade from a
+# read lock), waits for it instead of failing, and WAL lets readers go on while one writes.
+SQLITE_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     # CONN_MAX_AGE=0 under ASGI: persistent connections leak across the threads that
     # sync_to_async uses, so each request opens and closes its own.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", False):
-        # Opt-in psycopg pool: closing a connection returns it, so CONN_MAX_AGE=0 costs no reconnect.
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
-            "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
-            "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
-        }
 else:
     DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
-            # Several threads write (views, signal receivers); wait for the lock instead of failing.
-            # WAL: readers never wait for the writer, and commits need no fsync of the whole file.
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))}
+    }
+_engine = DATABASES["default"]["ENGINE"]
+if _engine == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
+elif _engine == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", False):
+    # Opt-in psycopg pool: closing a connection returns it, so CONN_MAX_AGE=0 costs no reconnect.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -172,10 +174,10 @@ AUTH_PASSWORD_VALIDATORS = [
 PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "CM")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rideshare.authentication.JWTAuthenticationWithLogContext"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rideshare.accounts.authentication.JWTAuthenticationWithLogContext"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "rideshare.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "rideshare.kernel.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }
@@ -297,10 +299,10 @@ LOG_FORMAT = env_str("LOG_FORMAT", "plain")  # "json": one JSON object per line
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "rideshare.logs.ContextAndRedactionFilter"}},
+    "filters": {"context": {"()": "rideshare.kernel.logs.ContextAndRedactionFilter"}},
     "formatters": {
-        "plain": {"()": "rideshare.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "rideshare.logs.JsonFormatter"},
+        "plain": {"()": "rideshare.kernel.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "rideshare.kernel.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {

@@ -15,7 +15,7 @@ from .common import ServerProbe, connect_many, open_app_socket, percentiles
 SETTLE_SECONDS = 2.0
 
 
-def haversine_km(lat1, lon1, lat2, lon2):  # the same formula as rideshare.geo
+def haversine_km(lat1, lon1, lat2, lon2):  # the same formula as rideshare.kernel.geo
     phi1, phi2 = math.radians(lat1), math.radians(lat2)
     a = math.sin((phi2 - phi1) / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
     return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))

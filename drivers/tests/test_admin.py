@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from drivers.models import Driver
-from rideshare.testing import DriverFactory, UserFactory
+from rideshare.tests.factories import DriverFactory, UserFactory
 
 
 @pytest.fixture

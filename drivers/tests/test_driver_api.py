@@ -3,7 +3,7 @@
 import pytest
 
 from drivers.models import Driver
-from rideshare.testing import DriverFactory, api_client_for
+from rideshare.tests.factories import DriverFactory, api_client_for
 
 LOCATION = "/api/v1/drivers/me/location/"
 

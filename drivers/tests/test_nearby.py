@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from drivers.models import VehicleType
 from rides.models import RideStatus
-from rideshare.testing import YAOUNDE, DriverFactory, api_client_for, ride_in_status
+from rideshare.tests.factories import YAOUNDE, DriverFactory, api_client_for, ride_in_status
 
 R = 6371.0088
 

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from rideshare.asgi import application
-from rideshare.testing import access_token_for
+from rideshare.tests.factories import access_token_for
 
 WS_PATH = "/api/v1/ws/connect"
 RECEIVE_TIMEOUT = 3  # generous upper bound; a passing receive returns as soon as the frame is there

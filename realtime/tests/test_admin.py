@@ -8,7 +8,7 @@ from django.urls import reverse
 from realtime.models import Event
 from rides import services
 from rides.models import CancelledBy, Ride, RideStatus
-from rideshare.testing import DriverFactory, UserFactory, ride_in_status
+from rideshare.tests.factories import DriverFactory, UserFactory, ride_in_status
 
 CHANGELIST = "admin:rides_ride_changelist"
 

@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from realtime.models import Connection
-from rideshare.testing import DriverFactory, UserFactory, access_token_for
+from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for
 
 from .helpers import (
     RECEIVE_TIMEOUT,

@@ -12,7 +12,7 @@ from drivers.models import Driver
 from realtime import presence
 from realtime.models import Connection, Event, EventLogState
 from rides.models import RideStatus
-from rideshare.testing import DriverFactory, UserFactory, ride_in_status
+from rideshare.tests.factories import DriverFactory, UserFactory, ride_in_status
 
 
 def run(*args):
@@ -49,7 +49,7 @@ def test_ws_stats_table_shows_the_same_figures_as_the_endpoint(some_activity, st
 
 def test_ws_stats_json_and_watch(some_activity, monkeypatch):
     sleeps = []
-    monkeypatch.setattr("rideshare.cli.time.sleep", sleeps.append)
+    monkeypatch.setattr("rideshare.kernel.cli.time.sleep", sleeps.append)
     readings = [json.loads(line) for line in run("ws_stats", "--json", "--watch", "2", "--count", "3").splitlines()]
     assert readings == [presence.stats()] * 3
     assert sleeps == [2.0, 2.0]

@@ -8,7 +8,7 @@ import pytest
 
 from drivers.models import Driver
 from rides.models import RideStatus
-from rideshare.testing import YAOUNDE, DriverFactory, RideFactory, UserFactory, access_token_for, ride_in_status
+from rideshare.tests.factories import YAOUNDE, DriverFactory, RideFactory, UserFactory, access_token_for, ride_in_status
 
 from .helpers import (
     assert_envelope,

@@ -10,8 +10,8 @@ from drivers import services as driver_services
 from drivers.models import VehicleType
 from rides import services as ride_services
 from rides.models import CancelledBy, Ride, RideStatus
-from rideshare.errors import Conflict
-from rideshare.testing import YAOUNDE, DriverFactory, RideFactory, UserFactory, ride_in_status
+from rideshare.kernel.errors import Conflict
+from rideshare.tests.factories import YAOUNDE, DriverFactory, RideFactory, UserFactory, ride_in_status
 
 from .helpers import (
     assert_envelope,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
-from rideshare.testing import DriverFactory, UserFactory
+from rideshare.tests.factories import DriverFactory, UserFactory
 
 from .helpers import assert_nothing_more, communicator, db, expect_close, open_socket, ping, receive, receive_type, send
 

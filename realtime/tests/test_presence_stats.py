@@ -10,7 +10,7 @@ from drivers.models import Driver
 from realtime import presence
 from realtime.models import Connection
 from rides.models import RideStatus
-from rideshare.testing import DriverFactory, RideFactory, UserFactory, api_client_for, ride_in_status
+from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, api_client_for, ride_in_status
 
 from .helpers import assert_envelope, assert_nothing_more, db, open_socket, receive, socket
 

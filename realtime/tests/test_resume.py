@@ -16,7 +16,7 @@ from realtime.models import Event, EventLogState
 from realtime.publish import DELIVER
 from rides import services
 from rides.models import RideStatus
-from rideshare.testing import DriverFactory, UserFactory, access_token_for, ride_in_status
+from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for, ride_in_status
 
 from .helpers import assert_nothing_more, communicator, db, receive, receive_type, send
 

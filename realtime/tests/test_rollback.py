@@ -8,7 +8,7 @@ from drivers.models import Driver
 from realtime.models import RideOffer
 from rides import services as ride_services
 from rides.models import Ride, RideStatus
-from rideshare.testing import YAOUNDE, DriverFactory, UserFactory, ride_in_status
+from rideshare.tests.factories import YAOUNDE, DriverFactory, UserFactory, ride_in_status
 
 from .helpers import QUIET_TIMEOUT, assert_nothing_more, db, receive_type, socket
 

@@ -16,8 +16,8 @@ from rides import services
 from rides.management.commands.expire_rides import Command
 from rides.models import CancelledBy, Ride, RideStatus
 from rideshare.accounts.models import User
-from rideshare.geo import haversine_km
-from rideshare.testing import DriverFactory, RideFactory, ride_in_status
+from rideshare.kernel.geo import haversine_km
+from rideshare.tests.factories import DriverFactory, RideFactory, ride_in_status
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,7 +117,7 @@ def test_expire_rides_skips_a_ride_accepted_meanwhile(monkeypatch):
 @pytest.mark.django_db
 def test_expire_rides_loop_runs_every_interval(monkeypatch):
     sleeps = []
-    monkeypatch.setattr("rideshare.cli.time.sleep", sleeps.append)
+    monkeypatch.setattr("rideshare.kernel.cli.time.sleep", sleeps.append)
     old_request()
     output = run("expire_rides", "--loop", "--interval", "5s", "--older-than", "1h", "--iterations", "3")
     assert sleeps == [5.0, 5.0]

@@ -10,8 +10,8 @@ from django.db import connection
 
 from rides import services
 from rides.models import Ride, RideStatus
-from rideshare.errors import DomainError
-from rideshare.testing import DriverFactory, UserFactory, api_client_for, ride_in_status
+from rideshare.kernel.errors import DomainError
+from rideshare.tests.factories import DriverFactory, UserFactory, api_client_for, ride_in_status
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from rides.models import Ride, RideStatus
-from rideshare.testing import DriverFactory, UserFactory, ride_in_status
+from rideshare.tests.factories import DriverFactory, UserFactory, ride_in_status
 
 S = RideStatus
 PASSENGER_ACTIVE = [S.REQUESTED, S.ACCEPTED, S.DRIVER_ARRIVED, S.STARTED]

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from rides.fares import estimate, fare_for_distance
-from rideshare.testing import YAOUNDE, api_client_for
+from rideshare.tests.factories import YAOUNDE, api_client_for
 
 DOUALA = (4.0511, 9.7679)
 

@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from rides.models import Ride, RideStatus
-from rideshare.testing import DriverFactory, UserFactory, api_client_for, ride_in_status
+from rideshare.tests.factories import DriverFactory, UserFactory, api_client_for, ride_in_status
 
 S = RideStatus
 TRIP = {

@@ -13,7 +13,7 @@ import pytest
 
 from drivers.models import VehicleType
 from rides.models import Ride, RideStatus
-from rideshare.testing import DriverFactory, UserFactory, api_client_for, ride_in_status
+from rideshare.tests.factories import DriverFactory, UserFactory, api_client_for, ride_in_status
 
 S = RideStatus
 ACTIONS = ["accept", "arrived", "start", "complete", "cancel"]

@@ -6,8 +6,8 @@ import logging
 import pytest
 from django.test import Client
 
-from rideshare.logs import ContextAndRedactionFilter, JsonFormatter, bind, log_context, redact
-from rideshare.testing import UserFactory, access_token_for
+from rideshare.kernel.logs import ContextAndRedactionFilter, JsonFormatter, bind, log_context, redact
+from rideshare.tests.factories import UserFactory, access_token_for
 
 pytestmark = pytest.mark.django_db
 

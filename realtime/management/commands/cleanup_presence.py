@@ -6,7 +6,7 @@ from django.conf import settings
 
 from realtime import presence
 from rideshare.accounts.models import User
-from rideshare.cli import DatabaseCommand
+from rideshare.kernel.cli import DatabaseCommand
 
 
 class Command(DatabaseCommand):

@@ -4,7 +4,7 @@ than EVENT_RETENTION_SECONDS. Apps resuming from before them get `resync_require
 from django.conf import settings
 
 from realtime import eventlog
-from rideshare.cli import DatabaseCommand, human_duration
+from rideshare.kernel.cli import DatabaseCommand, human_duration
 
 
 class Command(DatabaseCommand):

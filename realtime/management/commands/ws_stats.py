@@ -7,7 +7,7 @@ import json as json_module
 from django.utils import timezone
 
 from realtime import presence
-from rideshare.cli import DatabaseCommand, duration, human_duration, repeat
+from rideshare.kernel.cli import DatabaseCommand, duration, human_duration, repeat
 
 
 class Command(DatabaseCommand):

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from rides.models import Ride, RideStatus
 from rides.services import expire_request
-from rideshare.cli import DatabaseCommand, duration, human_duration, repeat
-from rideshare.errors import DomainError
+from rideshare.kernel.cli import DatabaseCommand, duration, human_duration, repeat
+from rideshare.kernel.errors import DomainError
 
 REASON = "no_driver_found"
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from drivers.models import Driver, VehicleType
 from rideshare.accounts.models import User
-from rideshare.cli import DatabaseCommand
+from rideshare.kernel.cli import DatabaseCommand
 
 CENTER = (3.848, 11.502)  # Yaoundé, Poste centrale area
 PASSWORD = "demo-pass-2026"

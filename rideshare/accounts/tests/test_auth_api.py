@@ -4,7 +4,7 @@ import pytest
 
 from drivers.models import Driver
 from rideshare.accounts.models import User
-from rideshare.testing import PASSWORD, DriverFactory, UserFactory, api_client_for
+from rideshare.tests.factories import PASSWORD, DriverFactory, UserFactory, api_client_for
 
 REGISTER = "/api/v1/auth/register/"
 TOKEN = "/api/v1/auth/token/"

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from realtime.tests.servers import REPO_ROOT, LiveDatabase
-from rideshare.testing import UserFactory
+from rideshare.tests.factories import UserFactory
 
 
 def valid_user(**kwargs):

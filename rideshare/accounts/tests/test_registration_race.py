@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from rideshare.accounts.models import User
-from rideshare.testing import api_client_for
+from rideshare.tests.factories import api_client_for
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from rideshare.accounts.models import User
 from rideshare.accounts.phone import InvalidPhoneNumber, normalize_phone_number
-from rideshare.cli import DatabaseCommand
+from rideshare.kernel.cli import DatabaseCommand
 
 
 def positive_int(text):

@@ -1,7 +1,7 @@
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from .logs import bind
+from rideshare.kernel.logs import bind
 
 
 class JWTAuthenticationWithLogContext(JWTAuthentication):

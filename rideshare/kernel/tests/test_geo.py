@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rideshare.geo import bounding_box, haversine_km
+from rideshare.kernel.geo import bounding_box, haversine_km
 
 R = 6371.0088
 
