@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from model_utils import FieldTracker
 
 
 class VehicleType(models.TextChoices):
@@ -30,6 +31,9 @@ class Driver(models.Model):
     speed = models.FloatField(null=True, blank=True, help_text="km/h")
     location_updated_at = models.DateTimeField(null=True, blank=True)
 
+    # What a save changed, for the signal receivers that announce availability and positions.
+    tracker = FieldTracker(fields=["is_online", "location_updated_at"])
+
     class Meta:
         indexes = [
             # Nearby search: equality on the first two, range on latitude, then longitude.
@@ -38,26 +42,6 @@ class Driver(models.Model):
 
     def __str__(self):
         return f"{self.user.full_name} · {self.vehicle_type} {self.vehicle_plate}"
-
-    # Signal receivers compare against the values loaded from the database to tell what a save
-    # changed, whether it came from a service, the admin or a shell.
-    TRACKED_FIELDS = ("is_online", "location_updated_at")
-
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._loaded_values = {f: instance.__dict__.get(f) for f in cls.TRACKED_FIELDS}
-        return instance
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        self._loaded_values = {f: self.__dict__.get(f) for f in self.TRACKED_FIELDS}
-
-    def changed(self, field):
-        loaded = getattr(self, "_loaded_values", None)
-        if loaded is None:  # a new instance: everything it has is a change
-            return getattr(self, field) not in (None, False)
-        return loaded.get(field) != getattr(self, field)
 
     @property
     def has_position(self):

@@ -1,14 +1,14 @@
 """What a client message does, as plain sync functions over the domain services.
 
-The consumer calls these through `realtime.db.db_call`; they raise `DomainError`s or DRF
-`ValidationError`s, which the consumer turns into `error` events.
+The consumer calls these through `realtime.db.db_call`; they raise `DomainError`s, which the
+consumer turns into `error` events.
 """
 
 import uuid
 from dataclasses import dataclass, field
 
 from drivers import services as driver_services
-from drivers.serializers import LocationSerializer, plain_location
+from rides.matching import active_assignment
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
 from rideshare.kernel.errors import NotFound
 
@@ -43,28 +43,13 @@ def set_driver_online(user, online):
     return driver_services.set_online(user=user, online=online)
 
 
-def parse_location(user, payload):
-    """The validated position (same rules as the REST endpoint), for a driver only."""
-    if not user.is_driver:
-        driver_services.get_driver_profile(user)  # raises not_a_driver
-    location = plain_location(payload)
-    if location is None:
-        serializer = LocationSerializer(data=payload)
-        serializer.is_valid(raise_exception=True)
-        location = {"heading": None, "speed": None, **serializer.validated_data}
-    return location
-
-
-def connection_opened(channel_name, user):
-    """Register the connection's presence. Returns the newest event id the user can see and, for
-    a driver, where their positions go: (ride_id, passenger_id) of their active ride, or None."""
-    presence.register(channel_name, user)
-    assignment = None
-    if user.is_driver:
-        row = Ride.objects.filter(driver_id=user.pk, status__in=DRIVER_ACTIVE_STATUSES).values_list(
-            "pk", "passenger_id"
-        ).first()
-        assignment = (str(row[0]), str(row[1])) if row else None
+def connection_opened(channel_name, user, write_presence):
+    """The database side of a connect: the presence row when it is written at once, the newest
+    event id the user can see and, for a driver, where their positions go: (ride_id,
+    passenger_id) of their active ride, or None."""
+    if write_presence:
+        presence.write_row(channel_name, user.pk, user.is_driver)
+    assignment = active_assignment(user.pk) if user.is_driver else None
     return eventlog.latest_event_id(user.pk), assignment
 
 

@@ -1,56 +1,50 @@
-"""The one WebSocket per app: authenticate, route each client message to a handler, send."""
+"""The one WebSocket per app: routing plus connection state. What a message does lives elsewhere:
+validation in realtime.wire, database work in realtime.actions, the delivery cursor in
+realtime.delivery, the position write policy in realtime.positions, sends to other connections in
+realtime.dispatch, payloads in realtime.events."""
 
 import asyncio
-import json
 import logging
 import time
-from collections import deque
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
-from rideshare.kernel.errors import DomainError, first_error_message
+from rideshare.kernel.errors import DomainError
 from rideshare.kernel.logs import bind
 
-from . import actions, events, metrics, positions, presence
-from .auth import (
-    CLOSE_ACCOUNT_DISABLED,
-    CLOSE_INVALID_TOKEN,
-    CLOSE_RATE_LIMITED,
-    CLOSE_TOKEN_EXPIRED,
-    query_param,
-)
+from . import actions, auth, dispatch, events, metrics, positions, presence, wire
 from .db import db_call
+from .delivery import Decision, DeliveryCursor
 from .groups import ride_group_name, user_group_name
 from .limits import ConnectionLimiter
-from .publish import publish_latest
 
 logger = logging.getLogger(__name__)
+
+# Messages only a driver may send; anyone else gets `not_a_driver` before any validation.
+DRIVER_MESSAGES = {"driver_online", "driver_offline", "location_update"}
 
 
 class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     user = None
+    counted = False
+    expiry_task = None
 
     # --- connection -----------------------------------------------------------------------
 
     async def connect(self):
         self.user = self.scope.get("user")
         self.observed_rides = set()
-        # The id of the last reliable event this connection delivered (or the client had).
-        self.cursor = 0
-        # Ids delivered lately by any route, so an event reaching this connection twice is sent once.
-        self.recently_sent = deque(maxlen=256)
-        self.expiry_task = None
-        self.position_written_at = float("-inf")
+        self.cursor = DeliveryCursor()
+        self.position_policy = positions.WriteThrough()
         self.limiter = ConnectionLimiter(
             settings.WS_RATE_LIMITS, settings.WS_ABUSE_REJECTIONS, settings.WS_ABUSE_WINDOW_SECONDS
         )
         await self.accept()
         if self.user is None:
             # Accept-then-close: browsers cannot read a refused handshake's status, only this code.
-            await self.close(code=self.scope.get("auth_close_code") or CLOSE_INVALID_TOKEN)
+            await self.close(code=self.scope.get("auth_close_code") or auth.CLOSE_INVALID_TOKEN)
             return
         bind(user_id=self.user.pk)
         # Join first: whatever commits from now on is queued for this connection, so the replay
@@ -58,24 +52,21 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(user_group_name(self.user.pk), self.channel_name)
         metrics.open_connections.inc()
         self.counted = True
-        latest, self.assignment = await db_call(actions.connection_opened)(
-            self.channel_name, self.user
-        )
-        presence.ensure_background_tasks()
+        write_now = presence.local.opened(self.channel_name, self.user)
+        latest, self.assignment = await db_call(actions.connection_opened)(self.channel_name, self.user, write_now)
         self.expiry_task = asyncio.create_task(self._close_when_token_expires())
         await self.send_event(events.connected(self.user, last_event_id=latest))
-
-        requested = query_param(self.scope, "last_event_id")
+        requested = auth.query_param(self.scope, "last_event_id")
         if requested is None:
-            self.cursor = latest
+            self.cursor.position = latest
         else:
             await self.resume(requested)
 
     async def disconnect(self, code):
         if self.user is None:
             return
-        presence.forget(self.channel_name)
-        if getattr(self, "counted", False):
+        remove_now = presence.local.closed(self.channel_name)  # before any await: see presence
+        if self.counted:
             metrics.open_connections.dec()
             self.counted = False
         if self.expiry_task is not None:
@@ -83,8 +74,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(user_group_name(self.user.pk), self.channel_name)
         for ride_id in self.observed_rides:
             await self.channel_layer.group_discard(ride_group_name(ride_id), self.channel_name)
-        if presence.written_at_once(self.user):
-            await db_call(presence.unregister)(self.channel_name, self.user)
+        if remove_now:
+            await db_call(presence.remove_row)(self.channel_name, self.user.pk, self.user.is_driver)
 
     async def _close_when_token_expires(self):
         expires_at = self.scope.get("token_expires_at")
@@ -92,160 +83,96 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return
         await asyncio.sleep(max(0.0, expires_at - time.time()))
         await self.send_error("token_expired", "The access token expired: refresh it and reconnect.")
-        await self.close(code=CLOSE_TOKEN_EXPIRED)
-
-    # --- resume ---------------------------------------------------------------------------
+        await self.close(code=auth.CLOSE_TOKEN_EXPIRED)
 
     async def resume(self, requested):
         """Replay the user's reliable events after `requested`, then the current driver position."""
         outcome = await db_call(actions.resume)(self.user, requested)
         if outcome.problem:
             metrics.resumes.labels(f"resync_{outcome.problem}").inc()
-            self.cursor = outcome.latest
-            await self.send_event(events.resync_required(outcome.problem, outcome.latest))
-            return
+            self.cursor.position = outcome.latest
+            return await self.send_event(events.resync_required(outcome.problem, outcome.latest))
         metrics.resumes.labels("replayed").inc()
         # The app says what it has; what it asks for again is replayed even if sent before.
-        self.cursor = outcome.after
-        await self._deliver_logged(outcome.events)
+        self.cursor.position = outcome.after
+        await self._send_logged(outcome.events)
         if outcome.driver_position is not None:
             await self.send_event(outcome.driver_position)
 
-    async def _deliver_logged(self, rows):
-        for event_id, event_type, text in rows:
-            if event_id > self.cursor:
-                await self.send_text(text, event_type)
-                self.recently_sent.append(event_id)
-                self.cursor = event_id
-
-    async def _catch_up(self):
-        rows = await db_call(actions.events_after)(self.user, self.cursor)
-        await self._deliver_logged(rows)
+    async def _send_logged(self, rows):
+        for _, event_type, text in self.cursor.replay(rows):
+            await self.send_text(text, event_type)
 
     # --- inbound --------------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
-        if text_data is None:
-            return await self._refuse("*", "binary_not_supported", "Send JSON text frames, not binary.")
-        limit = settings.WS_MAX_MESSAGE_BYTES
-        # A character is at most 4 bytes: only long texts are worth encoding to measure.
-        if len(text_data) * 4 > limit and len(text_data.encode()) > limit:
-            return await self._refuse(
-                "*", "message_too_large", f"Messages are limited to {limit} bytes."
-            )
-        if not text_data.strip():
-            return await self._refuse("*", "empty_message", "Empty message.")
         try:
-            content = json.loads(text_data)
-        except ValueError:
-            return await self._refuse("*", "invalid_json", "The message is not valid JSON.")
-        await self.receive_json(content)
-
-    async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict):
-            return await self._refuse("*", "invalid_message", "A message is a JSON object with a 'type'.")
-        message_type = content.get("type")
-        if not isinstance(message_type, str) or not message_type:
-            return await self._refuse("*", "missing_type", "The message has no 'type'.")
-        handler = self.HANDLERS.get(message_type)
-        if handler is None:
-            return await self._refuse("*", "unknown_type", f"Unknown message type {message_type[:50]!r}.")
+            if text_data is None:
+                raise wire.ClientMessageError("binary_not_supported", "Send JSON text frames, not binary.")
+            message_type, raw = wire.message_type(text_data)
+        except wire.ClientMessageError as exc:
+            # Bad messages share one rate limit, so they cannot flood.
+            return await self._refused(exc, bucket="*")
         if not self.limiter.allow(message_type):
             return await self._rate_limited(message_type)
         try:
-            await handler(self, content)
+            if message_type in DRIVER_MESSAGES and not self.user.is_driver:
+                raise DomainError("This action needs a driver account.", code="not_a_driver")
+            await self.handle(wire.client_message(message_type, raw))
+        except wire.ClientMessageError as exc:
+            await self.send_error(exc.code, exc.message, request_type=message_type, **exc.extra)
         except DomainError as exc:
             await self.send_error(exc.code, exc.detail, request_type=message_type, **exc.extra)
-        except ValidationError as exc:
-            await self.send_error(
-                "validation_error", first_error_message(exc.detail), request_type=message_type, errors=exc.detail
-            )
         except Exception:
             logger.exception("handler for %s failed (user %s)", message_type, self.user.pk)
             await self.send_error("internal_error", "The server could not handle this message.")
 
-    async def _refuse(self, bucket, code, message):
-        """An error for a bad message; bad messages share a rate limit so they cannot flood."""
+    async def handle(self, message):
+        match message:
+            case wire.Ping(timestamp=timestamp):
+                await self.send_event(events.pong(timestamp))
+            case wire.Resume(last_event_id=last_event_id):
+                await self.resume(last_event_id)
+            case wire.JoinRide(ride_id=raw_ride_id):
+                ride_id, is_participant = await db_call(actions.ride_access)(self.user, raw_ride_id)
+                # Participants already hear their rides through their user group; only observers
+                # (staff) join the ride group, so every event reaches every connection once.
+                if not is_participant and ride_id not in self.observed_rides:
+                    await self.channel_layer.group_add(ride_group_name(ride_id), self.channel_name)
+                    self.observed_rides.add(ride_id)
+                await self.send_event(events.ride_joined(ride_id))
+            case wire.LeaveRide(ride_id=raw_ride_id):
+                ride_id, _ = await db_call(actions.ride_access)(self.user, raw_ride_id)
+                if ride_id in self.observed_rides:
+                    await self.channel_layer.group_discard(ride_group_name(ride_id), self.channel_name)
+                    self.observed_rides.discard(ride_id)
+                await self.send_event(events.ride_left(ride_id))
+            case wire.DriverOnline() | wire.DriverOffline():
+                driver = await db_call(actions.set_driver_online)(self.user, isinstance(message, wire.DriverOnline))
+                await self.send_event(events.driver_status(driver))
+            case wire.LocationUpdate():
+                await self.location_update(message)
+
+    async def location_update(self, message):
+        """The hot path (every few seconds per driver): relayed to the passenger of the active
+        ride at once, written to the database at once or in the next batch (positions.WriteThrough)."""
+        position = {"latitude": message.latitude, "longitude": message.longitude, "heading": message.heading,
+                    "speed": message.speed, "recorded_at": timezone.now()}
+        await positions.store(self.user.pk, self.position_policy, **position)
+        if self.assignment is not None:
+            await dispatch.send_position(self.user.pk, *self.assignment, **position)
+
+    async def _refused(self, exc, bucket):
         if not self.limiter.allow(bucket):
             return await self._rate_limited(bucket)
-        await self.send_error(code, message)
+        await self.send_error(exc.code, exc.message, **exc.extra)
 
     async def _rate_limited(self, message_type):
         metrics.rate_limited.labels(message_type if message_type in settings.WS_RATE_LIMITS else "*").inc()
         if self.limiter.rejected():
             await self.send_error("rate_limited", "Too many messages; closing.", request_type=message_type)
-            return await self.close(code=CLOSE_RATE_LIMITED)
+            return await self.close(code=auth.CLOSE_RATE_LIMITED)
         await self.send_error("rate_limited", "Too many messages of this type; slow down.", request_type=message_type)
-
-    async def handle_ping(self, content):
-        client_timestamp = content.get("timestamp")
-        await self.send_event(events.pong(client_timestamp if isinstance(client_timestamp, str) else None))
-
-    async def handle_resume(self, content):
-        if "last_event_id" not in content:
-            raise DomainError("The message needs a 'last_event_id'.", code="missing_field", field="last_event_id")
-        await self.resume(content["last_event_id"])
-
-    async def _ride_access(self, content):
-        if "ride_id" not in content:
-            raise DomainError("The message needs a 'ride_id'.", code="missing_field", field="ride_id")
-        return await db_call(actions.ride_access)(self.user, content["ride_id"])
-
-    async def handle_join_ride(self, content):
-        ride_id, is_participant = await self._ride_access(content)
-        # Participants already hear their rides through their user group; only observers (staff)
-        # join the ride group, so every event reaches every connection once.
-        if not is_participant and ride_id not in self.observed_rides:
-            await self.channel_layer.group_add(ride_group_name(ride_id), self.channel_name)
-            self.observed_rides.add(ride_id)
-        await self.send_event(events.ride_joined(ride_id))
-
-    async def handle_leave_ride(self, content):
-        ride_id, _ = await self._ride_access(content)
-        if ride_id in self.observed_rides:
-            await self.channel_layer.group_discard(ride_group_name(ride_id), self.channel_name)
-            self.observed_rides.discard(ride_id)
-        await self.send_event(events.ride_left(ride_id))
-
-    async def handle_driver_online(self, content):
-        driver = await db_call(actions.set_driver_online)(self.user, True)
-        await self.send_event(events.driver_status(driver))
-
-    async def handle_driver_offline(self, content):
-        driver = await db_call(actions.set_driver_online)(self.user, False)
-        await self.send_event(events.driver_status(driver))
-
-    async def handle_location_update(self, content):
-        """The hot path (every few seconds per driver): no database round trip. The position goes
-        to the passenger of the active ride at once and to the database in the next batch."""
-        location = actions.parse_location(self.user, content)  # "type" is ignored like any extra key
-        recorded_at = timezone.now()
-        buffer = positions.buffer_for_this_loop()
-        if time.monotonic() - self.position_written_at > settings.LOCATION_WRITE_THROUGH_SECONDS:
-            # The first position in a while is written at once: the driver may be matched right now.
-            buffer.discard(self.user.pk)
-            await db_call(positions.write)({self.user.pk: positions.row(**location, recorded_at=recorded_at)})
-            self.position_written_at = time.monotonic()
-        else:
-            buffer.put(self.user.pk, **location, recorded_at=recorded_at)
-        if self.assignment is None:
-            return
-        ride_id, passenger_id = self.assignment
-        await publish_latest(
-            events.driver_location_update(self.user.pk, ride_id, **location, recorded_at=recorded_at),
-            [user_group_name(passenger_id), ride_group_name(ride_id)],
-            latest_key=f"driver_location:{self.user.pk}",
-        )
-
-    HANDLERS = {
-        "ping": handle_ping,
-        "resume": handle_resume,
-        "join_ride": handle_join_ride,
-        "leave_ride": handle_leave_ride,
-        "driver_online": handle_driver_online,
-        "driver_offline": handle_driver_offline,
-        "location_update": handle_location_update,
-    }
 
     # --- outbound -------------------------------------------------------------------------
 
@@ -266,35 +193,25 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def send_error(self, code, message, **extra):
         await self.send_event(events.error(code, message, **extra))
 
-    async def realtime_event(self, message):
-        """An event from the channel layer, already encoded once for all its recipients.
+    # --- from realtime.dispatch -------------------------------------------------------------
 
-        Reliable events to this user carry `id` and `prev` (the user's previous event id): an id
-        already delivered is dropped; a `prev` not yet delivered means something was missed
-        (a full channel, an out-of-order publish) and the log fills the gap.
-        """
+    async def realtime_event(self, message):
+        """An event already encoded once for all its recipients: latest-wins (no id), observed
+        (an id, no `prev`) or on the user's own stream (`id` and `prev`: see realtime.delivery)."""
         event_id = message.get("id")
-        if event_id is None:  # latest-wins positions
-            return await self.send_text(
+        if event_id is None:
+            decision = Decision.SEND
+        elif "prev" not in message:
+            decision = self.cursor.observed(event_id)
+        else:
+            decision = self.cursor.live(event_id, message["prev"])
+        if decision is Decision.CATCH_UP:
+            return await self._send_logged(await db_call(actions.events_after)(self.user, self.cursor.position))
+        if decision is Decision.SEND:
+            await self.send_text(
                 message["text"], message["event_type"], committed_at=message.get("committed_at"),
                 latest_key=message.get("latest_key"),
             )
-        if "prev" not in message:
-            # A ride observed by staff: live only. The same event may also come through the user's
-            # own stream (a staff driver who joined, then accepted): send it once.
-            if event_id in self.recently_sent:
-                return
-        else:
-            if event_id <= self.cursor:
-                return
-            prev = message["prev"]
-            if prev is not None and prev > self.cursor:
-                return await self._catch_up()
-            self.cursor = event_id
-            if event_id in self.recently_sent:
-                return
-        self.recently_sent.append(event_id)
-        await self.send_text(message["text"], message["event_type"], committed_at=message.get("committed_at"))
 
     async def realtime_assignment(self, message):
         """The driver's active ride changed (accepted, completed, cancelled)."""
@@ -302,4 +219,4 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     async def realtime_disconnect(self, message):
         await self.send_error(message.get("reason", "account_disabled"), "This account can no longer connect.")
-        await self.close(code=CLOSE_ACCOUNT_DISABLED)
+        await self.close(code=auth.CLOSE_ACCOUNT_DISABLED)

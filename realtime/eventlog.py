@@ -12,17 +12,15 @@ import logging
 import time
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from . import events, metrics
-from .groups import ride_group_name, user_group_name
+from . import dispatch, events
+from .db import db_call
+from .groups import ride_group_name
 from .models import Event, EventLogState, EventRecipient
-from .publish import DELIVER
 
 logger = logging.getLogger(__name__)
 
@@ -66,49 +64,58 @@ def record(message, *, user_ids, ride_id=None, observers=False):
     return event
 
 
-async def _send(event, deliveries, groups, committed_at):
-    layer = get_channel_layer()
-    common = {"type": DELIVER, "text": event.text, "id": event.pk, "event_type": event.type, "committed_at": committed_at}
-    for user_id, prev in deliveries:
-        await layer.group_send(user_group_name(user_id), {**common, "prev": prev})
-    for group in groups:
-        await layer.group_send(group, common)
-
-
 def publish(event, deliveries, groups, committed_at=None):
-    """Hand one committed event to the channel layer, then mark it published."""
+    """Hand one committed event to the dispatcher (sync code: it does not wait for the send)."""
     committed_at = time.time() if committed_at is None else committed_at
-    try:
-        async_to_sync(_send)(event, deliveries, groups, committed_at)
-    except Exception:
-        # Left unpublished: the relay sends it again within a few seconds.
-        metrics.layer_send_failures.labels("reliable").inc()
-        logger.exception("publishing event %s failed", event.pk, extra={"ride_id": event.ride_id})
-        return False
-    Event.objects.filter(pk=event.pk, published_at__isnull=True).update(published_at=timezone.now())
+    dispatch.soon(send_and_mark, event.pk, event.type, event.text, deliveries, groups, committed_at)
     return True
 
 
-def republish_unpublished(*, older_than_seconds=None, limit=500):
-    """The outbox relay: publish committed events whose own publish never happened (the process
-    died, or the channel layer was down). Consumers drop what they already delivered."""
+async def send_and_mark(event_id, event_type, text, deliveries, groups, committed_at):
+    """Send one logged event; once every send succeeded, mark it published. Left unpublished,
+    the relay sends it again within a few seconds (consumers drop what they already delivered)."""
+    if await dispatch.send_reliable(event_id, event_type, text, deliveries, groups, committed_at):
+        await db_call(mark_published)([event_id])
+        return True
+    return False
+
+
+def mark_published(event_ids):
+    Event.objects.filter(pk__in=event_ids, published_at__isnull=True).update(published_at=timezone.now())
+
+
+def unpublished(*, older_than_seconds=None, limit=500):
+    """The outbox: committed events whose own publish never happened (the process died, or the
+    channel layer was down), with their deliveries: [(event, deliveries, groups)], oldest first."""
     grace = settings.EVENT_RELAY_GRACE_SECONDS if older_than_seconds is None else older_than_seconds
     cutoff = timezone.now() - timedelta(seconds=grace)
-    with transaction.atomic():
-        pending = Event.objects.filter(published_at__isnull=True, created_at__lt=cutoff).order_by("id")
-        if connection.vendor == "postgresql":
-            pending = pending.select_for_update(skip_locked=True)
-        batch = list(pending[:limit])
-        recipients = {}
-        for event_id, user_id, prev in EventRecipient.objects.filter(event__in=batch).values_list(
-            "event_id", "user_id", "prev_event_id"
-        ):
-            recipients.setdefault(event_id, []).append((user_id, prev))
-        published = 0
-        for event in batch:
-            groups = [ride_group_name(event.ride_id)] if event.ride_id else []
-            published += publish(event, recipients.get(event.pk, []), groups, event.created_at.timestamp())
-    return published
+    batch = list(Event.objects.filter(published_at__isnull=True, created_at__lt=cutoff).order_by("id")[:limit])
+    recipients = {}
+    for event_id, user_id, prev in EventRecipient.objects.filter(event__in=batch).values_list(
+        "event_id", "user_id", "prev_event_id"
+    ):
+        recipients.setdefault(event_id, []).append((user_id, prev))
+    return [
+        (event, recipients.get(event.pk, []), [ride_group_name(event.ride_id)] if event.ride_id else [])
+        for event in batch
+    ]
+
+
+async def relay_once(**kwargs):
+    """One round of the outbox relay, on the loop (realtime.lifecycle runs it periodically).
+    Several processes may republish the same event; every connection delivers an id once."""
+    sent = 0
+    for event, deliveries, groups in await db_call(unpublished)(**kwargs):
+        sent += await send_and_mark(event.pk, event.type, event.text, deliveries, groups, event.created_at.timestamp())
+    return sent
+
+
+def republish_unpublished(**kwargs):
+    """The relay from sync code (tests, a process without a server): hands each event over."""
+    batch = unpublished(**kwargs)
+    for event, deliveries, groups in batch:
+        publish(event, deliveries, groups, event.created_at.timestamp())
+    return len(batch)
 
 
 # --- reading the log ------------------------------------------------------------------------

@@ -9,9 +9,8 @@ position (or the first after LOCATION_WRITE_THROUGH_SECONDS) is written at once,
 just came online can be matched straight away. Positions sent over REST are saved at once.
 """
 
-import asyncio
 import logging
-import weakref
+import time
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -23,16 +22,33 @@ from .db import db_call
 logger = logging.getLogger(__name__)
 
 
-def row(latitude, longitude, heading, speed, recorded_at):
-    return (latitude, longitude, heading, speed, recorded_at)
+class WriteThrough:
+    """A connection's write policy: its first position, and the first after
+    LOCATION_WRITE_THROUGH_SECONDS, is written at once (the driver may be matched right now);
+    the others go in the next batch. `clock` is injectable for tests."""
+
+    def __init__(self, interval_seconds=None, clock=time.monotonic):
+        self.interval = settings.LOCATION_WRITE_THROUGH_SECONDS if interval_seconds is None else interval_seconds
+        self.clock = clock
+        self.written_at = None
+
+    def due(self):
+        """True if this position must be written now; then counts it as written."""
+        now = self.clock()
+        if self.written_at is None or now - self.written_at > self.interval:
+            self.written_at = now
+            return True
+        return False
 
 
 class PositionBuffer:
+    """The newest position per driver since the last flush (touched only on the event loop)."""
+
     def __init__(self):
         self.pending = {}
 
-    def put(self, driver_id, **position):
-        self.pending[driver_id] = row(**position)
+    def put(self, driver_id, *, latitude, longitude, heading, speed, recorded_at):
+        self.pending[driver_id] = (latitude, longitude, heading, speed, recorded_at)
 
     def discard(self, driver_id):
         self.pending.pop(driver_id, None)
@@ -41,11 +57,19 @@ class PositionBuffer:
         batch, self.pending = self.pending, {}
         return batch
 
+    def give_back(self, batch):
+        """A batch that could not be written; newer positions that came meanwhile win."""
+        for driver_id, position in batch.items():
+            self.pending.setdefault(driver_id, position)
+
+
+buffer = PositionBuffer()
+
 
 def write(batch):
     """One statement for the whole batch (executemany): the ORM's per-row update costs ~0.1 ms of
     Python each, which at hundreds of drivers a second holds the GIL long enough to delay the
-    sockets' own traffic."""
+    sockets' own traffic. Queryset-level: no signals, so no second event."""
     meta = Driver._meta
     columns = ("latitude", "longitude", "heading", "speed", "location_updated_at")
     quote = connection.ops.quote_name
@@ -64,16 +88,20 @@ def write(batch):
         cursor.executemany(sql, rows)
 
 
-_buffers = weakref.WeakKeyDictionary()  # event loop -> (buffer, flush task)
+async def store(driver_id, policy, *, latitude, longitude, heading, speed, recorded_at):
+    """A position from the socket: written at once when the connection's policy says so, else
+    kept for the next flush (a newer one for the same driver replaces it)."""
+    position = {"latitude": latitude, "longitude": longitude, "heading": heading, "speed": speed,
+                "recorded_at": recorded_at}
+    if policy.due():
+        buffer.discard(driver_id)
+        await db_call(write)({driver_id: tuple(position.values())})
+    else:
+        buffer.put(driver_id, **position)
 
 
-async def _flush_forever(buffer):
-    while True:
-        await asyncio.sleep(settings.LOCATION_FLUSH_SECONDS)
-        await flush(buffer)
-
-
-async def flush(buffer):
+async def flush():
+    """Write the buffered positions (realtime.lifecycle runs this every LOCATION_FLUSH_SECONDS)."""
     batch = buffer.take()
     if not batch:
         return
@@ -81,16 +109,4 @@ async def flush(buffer):
         await db_call(write)(batch)
     except Exception:
         logger.exception("writing %d driver positions failed; keeping them for the next round", len(batch))
-        for driver_id, position in batch.items():
-            buffer.pending.setdefault(driver_id, position)
-
-
-def buffer_for_this_loop():
-    """The process's buffer (one per event loop), with its flush task running."""
-    loop = asyncio.get_running_loop()
-    entry = _buffers.get(loop)
-    if entry is None or entry[1].done():
-        buffer = entry[0] if entry else PositionBuffer()
-        entry = (buffer, loop.create_task(_flush_forever(buffer), name="position-writer"))
-        _buffers[loop] = entry
-    return entry[0]
+        buffer.give_back(batch)

@@ -5,12 +5,10 @@ query every PRESENCE_REFRESH_SECONDS; rows older than PRESENCE_TTL_SECONDS belon
 that died without running `disconnect`, do not count, and are swept (their drivers go offline).
 """
 
-import asyncio
 import logging
 import os
 import socket
 import uuid
-import weakref
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,7 +19,6 @@ from drivers.models import Driver
 from drivers.services import set_online
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
 
-from . import eventlog
 from .db import db_call
 from .models import Connection
 
@@ -38,14 +35,60 @@ def fresh_connections():
     return Connection.objects.filter(last_seen__gte=_fresh_since())
 
 
-# This process's open sockets: channel name -> (user id, is_driver). The rows are rebuilt from it
-# when a stall (a blocked loop, a database outage) let another process sweep them.
-_local = {}
-# Passengers' rows are written in batches (every PRESENCE_SYNC_SECONDS): a reconnect storm of
-# thousands of sockets then costs a few bulk statements, not a write transaction per socket.
-# Drivers' rows are written at once: whether a driver is still connected decides matching.
-_unsynced_adds = set()
-_unsynced_removes = set()
+class LocalSockets:
+    """This process's open sockets, touched only on the event loop (the consumer's connect and
+    disconnect, the periodic sync): database threads get snapshots, never this object.
+
+    Passengers' rows are written in batches (every PRESENCE_SYNC_SECONDS): a reconnect storm of
+    thousands of sockets then costs a few bulk statements, not a write transaction per socket.
+    Drivers' rows are written at once: whether a driver is still connected decides matching.
+    """
+
+    def __init__(self):
+        self.open = {}  # channel name -> (user id, is_driver); rows are rebuilt from it
+        self.unsynced_adds = set()
+        self.unsynced_removes = set()
+
+    def opened(self, channel_name, user):
+        """Record a new socket; True when its row must be written now (else it goes in a batch)."""
+        self.open[channel_name] = (user.pk, user.is_driver)
+        if written_at_once(user):
+            self.unsynced_removes.discard(channel_name)
+            return True
+        self.unsynced_adds.add(channel_name)
+        return False
+
+    def closed(self, channel_name):
+        """Stop counting a socket (first thing on disconnect, before any await, so a disconnect
+        cut short at shutdown or under load leaves no row kept alive forever). True when its row
+        must be removed now; a batched row is removed with the next batch."""
+        entry = self.open.pop(channel_name, None)
+        if channel_name in self.unsynced_adds:
+            self.unsynced_adds.discard(channel_name)  # never written: nothing to remove
+            return False
+        if entry is None:
+            return False
+        user_id, is_driver = entry
+        if is_driver or not settings.PRESENCE_SYNC_SECONDS:
+            return True
+        self.unsynced_removes.add(channel_name)
+        return False
+
+    def take_unsynced(self):
+        """The batch to write, leaving empty sets for what comes next."""
+        adds = [(name, *self.open[name]) for name in self.unsynced_adds if name in self.open]
+        removes = list(self.unsynced_removes)
+        self.unsynced_adds.clear()
+        self.unsynced_removes.clear()
+        return adds, removes
+
+    def give_back(self, adds, removes):
+        """A batch that could not be written goes into the next one."""
+        self.unsynced_adds.update(name for name, *_ in adds)
+        self.unsynced_removes.update(removes)
+
+
+local = LocalSockets()
 
 
 def written_at_once(user):
@@ -53,50 +96,36 @@ def written_at_once(user):
     return user.is_driver or not settings.PRESENCE_SYNC_SECONDS
 
 
-def register(channel_name, user):
-    _local[channel_name] = (user.pk, user.is_driver)
-    if written_at_once(user):
-        Connection.objects.update_or_create(
-            channel_name=channel_name,
-            defaults={"user": user, "is_driver": user.is_driver, "server_id": SERVER_ID, "last_seen": timezone.now()},
-        )
-    else:
-        _unsynced_adds.add(channel_name)
+# --- database side (run in database threads, on plain values) -----------------------------------
 
 
-def _take_unsynced():
-    """Called on the event loop: the batch to write, leaving empty sets for what comes next."""
-    adds = [(name, *_local[name]) for name in _unsynced_adds if name in _local]
-    removes = list(_unsynced_removes)
-    _unsynced_adds.clear()
-    _unsynced_removes.clear()
-    return adds, removes
+def write_row(channel_name, user_id, is_driver, server_id=SERVER_ID):
+    Connection.objects.update_or_create(
+        channel_name=channel_name,
+        defaults={"user_id": user_id, "is_driver": is_driver, "server_id": server_id, "last_seen": timezone.now()},
+    )
 
 
-def write_batch(adds, removes):
+def remove_row(channel_name, user_id, is_driver):
+    """A socket closed: its row goes; a driver with no connection left goes offline."""
+    with transaction.atomic():
+        Connection.objects.filter(channel_name=channel_name).delete()
+        if is_driver:
+            _offline_if_unconnected([user_id])
+
+
+def write_batch(adds, removes, server_id=SERVER_ID):
     now = timezone.now()
     with transaction.atomic():
         if removes:
             Connection.objects.filter(channel_name__in=removes).delete()
         Connection.objects.bulk_create(
             [
-                Connection(channel_name=name, user_id=user_id, is_driver=is_driver, server_id=SERVER_ID, last_seen=now)
+                Connection(channel_name=name, user_id=user_id, is_driver=is_driver, server_id=server_id, last_seen=now)
                 for name, user_id, is_driver in adds
             ],
             ignore_conflicts=True,
         )
-
-
-async def sync_now():
-    adds, removes = _take_unsynced()
-    if not (adds or removes):
-        return
-    try:
-        await db_call(write_batch)(adds, removes)
-    except Exception:
-        _unsynced_adds.update(name for name, *_ in adds)
-        _unsynced_removes.update(removes)
-        raise
 
 
 def _offline_if_unconnected(user_ids):
@@ -109,44 +138,25 @@ def _offline_if_unconnected(user_ids):
     return went_offline
 
 
-def unregister(channel_name, user):
-    forget(channel_name)
-    if written_at_once(user):
-        with transaction.atomic():
-            _unsynced_removes.discard(channel_name)
-            Connection.objects.filter(channel_name=channel_name).delete()
-            if user.is_driver:
-                _offline_if_unconnected([user.pk])
-
-
-def forget(channel_name):
-    """Stop refreshing a socket's row (called first thing on disconnect, before any await, so a
-    disconnect handler cut short at shutdown or under load leaves no row kept alive forever)."""
-    entry = _local.pop(channel_name, None)
-    if channel_name in _unsynced_adds:
-        _unsynced_adds.discard(channel_name)  # never written: nothing to remove
-    elif entry is not None:
-        _unsynced_removes.add(channel_name)
-
-
-def refresh(server_id=SERVER_ID):
-    """Mark this process's sockets as alive: recreate rows swept while it stalled, and remove rows
-    of sockets it no longer has (a disconnect whose clean-up never ran)."""
+def refresh(open_sockets, server_id=SERVER_ID):
+    """Mark this process's sockets (`open_sockets`, a snapshot taken on the loop) as alive:
+    recreate rows swept while it stalled, remove rows of sockets it no longer has (a disconnect
+    whose clean-up never ran)."""
     now = timezone.now()
     refreshed = Connection.objects.filter(server_id=server_id).update(last_seen=now)
-    if refreshed != len(_local):
-        ghosts = Connection.objects.filter(server_id=server_id).exclude(channel_name__in=list(_local))
+    if refreshed != len(open_sockets):
+        ghosts = Connection.objects.filter(server_id=server_id).exclude(channel_name__in=list(open_sockets))
         ghost_drivers = list(ghosts.filter(is_driver=True).values_list("user_id", flat=True))
         ghosts.delete()
         Connection.objects.bulk_create(
             [
                 Connection(channel_name=name, user_id=user_id, is_driver=is_driver, server_id=server_id, last_seen=now)
-                for name, (user_id, is_driver) in list(_local.items())
+                for name, (user_id, is_driver) in open_sockets.items()
             ],
             ignore_conflicts=True,
         )
         _offline_if_unconnected(ghost_drivers)
-    return len(_local)
+    return len(open_sockets)
 
 
 def sweep():
@@ -173,40 +183,20 @@ def stats():
     }
 
 
-# --- per-process background work ------------------------------------------------------------
-
-_background = weakref.WeakKeyDictionary()
+# --- on the loop: what realtime.lifecycle runs periodically ------------------------------------
 
 
-async def _every(seconds, *jobs):
-    while True:
-        await asyncio.sleep(seconds)
-        for job in jobs:
-            try:
-                await db_call(job)()
-            except Exception:  # the database or Redis may be briefly away; next round catches up
-                logger.exception("background job %s failed", job.__name__)
-
-
-async def _sync_forever():
-    while True:
-        await asyncio.sleep(settings.PRESENCE_SYNC_SECONDS or 1)
-        try:
-            await sync_now()
-        except Exception:
-            logger.exception("writing presence failed; retrying next round")
-
-
-def ensure_background_tasks():
-    """Start this event loop's periodic jobs once (called on each connect): presence heartbeat
-    and sweep, the outbox relay, and event-log retention."""
-    loop = asyncio.get_running_loop()
-    tasks = _background.get(loop)
-    if tasks and not any(task.done() for task in tasks):
+async def sync_now():
+    """Write the batched passenger rows."""
+    adds, removes = local.take_unsynced()
+    if not (adds or removes):
         return
-    _background[loop] = [
-        loop.create_task(_sync_forever(), name="presence-sync"),
-        loop.create_task(_every(settings.PRESENCE_REFRESH_SECONDS, refresh, sweep), name="presence"),
-        loop.create_task(_every(settings.EVENT_RELAY_INTERVAL_SECONDS, eventlog.republish_unpublished), name="relay"),
-        loop.create_task(_every(600, eventlog.purge_expired), name="event-retention"),
-    ]
+    try:
+        await db_call(write_batch)(adds, removes)
+    except Exception:
+        local.give_back(adds, removes)
+        raise
+
+
+async def refresh_now():
+    await db_call(refresh)(dict(local.open))

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from model_utils import FieldTracker
 
 from drivers.models import Driver, VehicleType
 
@@ -67,6 +68,10 @@ class Ride(models.Model):
     cancelled_by = models.CharField(max_length=16, choices=CancelledBy.choices, blank=True)
     cancel_reason = models.CharField(max_length=255, blank=True)
 
+    # What a save changed, for the signal receivers that announce transitions (whoever saved it:
+    # a service, the admin, a command).
+    tracker = FieldTracker(fields=["status"])
+
     class Meta:
         ordering = ["-requested_at"]
         constraints = [
@@ -89,22 +94,3 @@ class Ride(models.Model):
 
     def __str__(self):
         return f"Ride {self.id} ({self.status})"
-
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        # Signal receivers compare against this to tell which transition a save made.
-        instance._status_at_load = instance.__dict__.get("status")
-        return instance
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        self._status_at_load = self.status
-
-    @property
-    def previous_status(self):
-        return getattr(self, "_status_at_load", None)
-
-    @property
-    def is_active(self):
-        return self.status in PASSENGER_ACTIVE_STATUSES

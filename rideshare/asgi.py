@@ -14,12 +14,14 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from realtime.auth import JwtQueryAuthMiddleware, OriginValidator  # noqa: E402
+from realtime.lifecycle import ServerLifecycle  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+# ServerLifecycle starts and stops the process's background work with the server.
+application = ServerLifecycle(ProtocolTypeRouter(
     {
         # In development the admin's static files are served here; in production by the proxy.
         "http": ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app,
         "websocket": OriginValidator(JwtQueryAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
-)
+))

@@ -1,0 +1,175 @@
+"""The only code that hands anything to the channel layer.
+
+Three kinds of message, one verb each, and where each lands in `realtime.consumers.RealtimeConsumer`:
+
+- `send_reliable`: a logged event (realtime.eventlog) to each recipient's user group, with the
+  recipient's previous event id (`prev`), and to the ride's observer group (staff who joined it,
+  live only). Lands in `realtime_event`, which delivers each id once per connection.
+- `send_position`: a driver's position, latest-wins (never logged, merged for a slow reader).
+  Who hears it is decided here once, in `position_groups`. Lands in `realtime_event`.
+- `send_control`: a message for the consumers themselves, never forwarded to the app: the
+  driver's active ride changed (`realtime_assignment`), or the account was disabled or deleted
+  (`realtime_disconnect`).
+
+Async code awaits the verbs. Sync code (an on-commit hook, in whatever thread committed) calls
+`soon(verb, ...)`, which hands the send to the server's event loop and returns at once: a
+database thread never waits on the loop, so a loop that is stopping (SIGTERM) cannot hang it.
+What is handed over after the loop stopped is dropped; for reliable events the outbox relay
+(realtime.eventlog) sends them again from the log. In a process without a server loop (a
+management command, the shell, a test that runs no server) `soon` sends before it returns.
+"""
+
+import asyncio
+import logging
+import time
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from . import events, metrics
+from .groups import ride_group_name, user_group_name
+
+logger = logging.getLogger(__name__)
+
+# The consumer handlers, by channel-layer message type ("a.b" calls the method `a_b`).
+EVENT = "realtime.event"  # RealtimeConsumer.realtime_event
+ASSIGNMENT = "realtime.assignment"  # RealtimeConsumer.realtime_assignment
+DISCONNECT = "realtime.disconnect"  # RealtimeConsumer.realtime_disconnect
+
+
+async def _group_send(group, message, kind):
+    """Best effort: a failed send is counted and logged; the caller goes on."""
+    try:
+        await get_channel_layer().group_send(group, message)
+        return True
+    except Exception:
+        metrics.layer_send_failures.labels(kind).inc()
+        logger.exception("channel layer send to %s failed", group)
+        return False
+
+
+# --- the verbs --------------------------------------------------------------------------------
+
+
+async def send_reliable(event_id, event_type, text, deliveries, observer_groups, committed_at):
+    """One logged event: `deliveries` is [(user_id, prev_event_id)]. True if every send succeeded
+    (the caller then marks the event published; otherwise the relay sends it again)."""
+    common = {"type": EVENT, "text": text, "id": event_id, "event_type": event_type, "committed_at": committed_at}
+    ok = True
+    for user_id, prev in deliveries:
+        ok &= await _group_send(user_group_name(user_id), {**common, "prev": prev}, "reliable")
+    for group in observer_groups:
+        ok &= await _group_send(group, common, "reliable")
+    return ok
+
+
+def position_groups(ride_id, passenger_id):
+    """Who hears a driver's position: the passenger of the driver's active ride, and staff who
+    joined that ride. Nobody else, whatever path the position came by."""
+    return [user_group_name(passenger_id), ride_group_name(ride_id)]
+
+
+async def send_position(driver_id, ride_id, passenger_id, *, latitude, longitude, heading, speed, recorded_at):
+    message = events.driver_location_update(
+        driver_id, ride_id, latitude=latitude, longitude=longitude, heading=heading, speed=speed,
+        recorded_at=recorded_at,
+    )
+    layer_message = {
+        "type": EVENT, "text": events.encode(message), "event_type": message["type"],
+        "latest_key": f"driver_location:{driver_id}", "committed_at": time.time(),
+    }
+    for group in position_groups(ride_id, passenger_id):
+        await _group_send(group, layer_message, "latest_wins")
+
+
+async def send_control(user_id, message):
+    await _group_send(user_group_name(user_id), message, "control")
+
+
+def assignment(ride_id=None, passenger_id=None):
+    """The control message telling a driver's connections where their positions go."""
+    return {
+        "type": ASSIGNMENT,
+        "ride_id": str(ride_id) if ride_id else None,
+        "passenger_id": str(passenger_id) if passenger_id else None,
+    }
+
+
+def disconnect(reason):
+    """The control message closing every connection of an account (disabled or deleted)."""
+    return {"type": DISCONNECT, "reason": reason}
+
+
+# --- from sync code: hand the send to the loop --------------------------------------------------
+
+
+class _Handoff:
+    """The server loop's queue of sends handed over by sync code, drained in order by one task."""
+
+    def __init__(self):
+        self.loop = None
+        self.queue = None
+        self.worker = None
+        self.accepting = False
+        self.dropped = 0
+
+    def start(self):
+        self.loop = asyncio.get_running_loop()
+        self.queue = asyncio.Queue()
+        self.accepting = True
+        self.worker = self.loop.create_task(self._drain(), name="dispatch")
+
+    async def stop(self, timeout):
+        """Send what is queued (within `timeout`), then refuse more: later hand-offs are dropped."""
+        self.accepting = False
+        if self.queue is not None:
+            try:
+                await asyncio.wait_for(self.queue.join(), timeout)
+            except asyncio.TimeoutError:
+                logger.warning("dispatch: %d queued sends left at shutdown", self.queue.qsize())
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker = None
+
+    async def _drain(self):
+        while True:
+            job, args, kwargs = await self.queue.get()
+            try:
+                await job(*args, **kwargs)
+            except Exception:
+                logger.exception("dispatch: %s failed", getattr(job, "__qualname__", job))
+            finally:
+                self.queue.task_done()
+
+    def _enqueue(self, item):  # runs on the loop
+        if self.accepting:
+            self.queue.put_nowait(item)
+        else:
+            self.dropped += 1
+
+    def hand_off(self, job, args, kwargs):
+        try:
+            self.loop.call_soon_threadsafe(self._enqueue, (job, args, kwargs))
+        except RuntimeError:  # the loop is closed: the process is exiting
+            self.dropped += 1
+
+
+_handoff = _Handoff()
+
+
+def soon(job, *args, **kwargs):
+    """Run `await job(*args, **kwargs)` on the server's loop without waiting for it (sync code)."""
+    if _handoff.loop is not None:
+        _handoff.hand_off(job, args, kwargs)
+    else:
+        # No server loop in this process: nothing can stop under this call, so send now.
+        async_to_sync(job)(*args, **kwargs)
+
+
+def start():
+    """Called by realtime.lifecycle on the server's loop at start-up."""
+    _handoff.start()
+
+
+async def stop(timeout=2.0):
+    await _handoff.stop(timeout)

@@ -1,0 +1,145 @@
+"""The one owner of a server process's background work: started with the server, stopped with it.
+
+What runs (each on the event loop, its database work in threads):
+- the dispatcher's hand-off queue (realtime.dispatch): sends handed over by on-commit hooks;
+- `positions`: the batched write of socket positions, every LOCATION_FLUSH_SECONDS;
+- `presence-sync`: the batched passenger presence rows, every PRESENCE_SYNC_SECONDS;
+- `presence`: this process's heartbeat and the sweep of dead processes' sockets, every
+  PRESENCE_REFRESH_SECONDS;
+- `relay`: the outbox relay (realtime.eventlog.relay_once), every EVENT_RELAY_INTERVAL_SECONDS;
+- `retention`: the event log's purge, every 10 minutes.
+
+How it is tied to the server: `ServerLifecycle` wraps the ASGI application. Servers that speak the
+ASGI lifespan protocol (uvicorn, hypercorn) start and stop it through lifespan events; daphne does
+not, so when the application is loaded under daphne's Twisted reactor it starts when the reactor
+runs and stops before the reactor shuts down (`python -m realtime.server` is daphne too).
+"""
+
+import asyncio
+import logging
+import sys
+
+from django.conf import settings
+
+from . import dispatch, eventlog, positions, presence
+from .db import db_call
+
+logger = logging.getLogger(__name__)
+
+RETENTION_INTERVAL_SECONDS = 600
+
+
+async def _sync_presence():
+    await presence.sync_now()
+
+
+async def _presence_heartbeat_and_sweep():
+    await presence.refresh_now()
+    await db_call(presence.sweep)()
+
+
+async def _purge_expired_events():
+    await db_call(eventlog.purge_expired)()
+
+
+def _jobs():
+    """name -> (interval in seconds, coroutine function)."""
+    return {
+        "positions": (settings.LOCATION_FLUSH_SECONDS, positions.flush),
+        "presence-sync": (settings.PRESENCE_SYNC_SECONDS or 1, _sync_presence),
+        "presence": (settings.PRESENCE_REFRESH_SECONDS, _presence_heartbeat_and_sweep),
+        "relay": (settings.EVENT_RELAY_INTERVAL_SECONDS, eventlog.relay_once),
+        "retention": (RETENTION_INTERVAL_SECONDS, _purge_expired_events),
+    }
+
+
+async def _every(name, seconds, job):
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the database or Redis may be briefly away; the next round catches up
+            logger.exception("background job %s failed", name)
+
+
+class _Background:
+    def __init__(self):
+        self.tasks = []
+        self.running = False
+
+    async def start(self, only=None):
+        """Start the dispatcher and the periodic jobs (all, or the names in `only`)."""
+        if self.running:
+            return
+        self.running = True
+        dispatch.start()
+        loop = asyncio.get_running_loop()
+        for name, (seconds, job) in _jobs().items():
+            if only is None or name in only:
+                self.tasks.append(loop.create_task(_every(name, seconds, job), name=name))
+        logger.info("background work started: %s", ", ".join(t.get_name() for t in self.tasks) or "dispatcher")
+
+    async def stop(self):
+        """Cancel the periodic jobs, write the last positions and send what is queued."""
+        if not self.running:
+            return
+        self.running = False
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await asyncio.wait_for(positions.flush(), timeout=5)
+        except Exception:
+            logger.exception("writing the last positions at shutdown failed")
+        await dispatch.stop()
+
+
+background = _Background()
+start = background.start
+stop = background.stop
+
+
+class ServerLifecycle:
+    """ASGI middleware: answers `lifespan` by starting and stopping the background work; passes
+    every other scope to `app`. Under daphne (no lifespan) it follows the Twisted reactor."""
+
+    def __init__(self, app):
+        self.app = app
+        _follow_twisted_reactor()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "lifespan":
+            return await self.app(scope, receive, send)
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await start()
+                except Exception as exc:
+                    logger.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _follow_twisted_reactor():
+    """daphne installs Twisted's asyncio reactor before it loads the application; when this
+    module is loaded anywhere else (tests, management commands) no reactor runs and nothing
+    is scheduled."""
+    if "twisted.internet.reactor" not in sys.modules:
+        return
+    from twisted.internet import defer, reactor
+
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    if loop is None or getattr(reactor, "_rideshare_lifecycle", False):
+        return
+    reactor._rideshare_lifecycle = True  # one application object per process is the norm; be sure
+    reactor.callWhenRunning(lambda: loop.create_task(start()))
+    reactor.addSystemEventTrigger("before", "shutdown", lambda: defer.Deferred.fromFuture(loop.create_task(stop())))

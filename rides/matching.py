@@ -1,0 +1,32 @@
+"""Who is offered a requested ride: a domain rule, called by whatever announces the request."""
+
+from django.conf import settings
+
+from .models import DRIVER_ACTIVE_STATUSES, Ride
+from .selectors import nearby_idle_drivers
+
+
+def drivers_to_offer(ride):
+    """The nearest online, idle drivers of the ride's type (fresh positions only) within
+    RIDE_OFFER_RADIUS_KM, at most RIDE_OFFER_MAX_DRIVERS, nearest first; each with `distance_km`
+    to the pickup. Never the passenger themself."""
+    return list(
+        nearby_idle_drivers(
+            ride.pickup_latitude,
+            ride.pickup_longitude,
+            vehicle_type=ride.ride_type,
+            radius_km=settings.RIDE_OFFER_RADIUS_KM,
+            limit=settings.RIDE_OFFER_MAX_DRIVERS,
+            exclude_user=ride.passenger,
+        )
+    )
+
+
+def active_assignment(driver_id):
+    """(ride_id, passenger_id) of the driver's accepted, arrived or started ride, or None: where
+    the driver's positions go."""
+    return (
+        Ride.objects.filter(driver_id=driver_id, status__in=DRIVER_ACTIVE_STATUSES)
+        .values_list("pk", "passenger_id")
+        .first()
+    )
