@@ -172,4 +172,11 @@ def start():
 
 
 async def stop(timeout=2.0):
+    """Called by realtime.lifecycle at shutdown: what is handed over after this is dropped."""
     await _handoff.stop(timeout)
+
+
+def detach():
+    """Forget the loop (tests that start and stop a server loop per test): sends from sync code
+    go out directly again, as in a process that never ran a server."""
+    _handoff.__init__()

@@ -1,9 +1,12 @@
 import copy
+import inspect
 import os
 import secrets
 
 import pytest
 from channels.layers import channel_layers
+
+from realtime import dispatch, lifecycle
 
 from .servers import LiveDatabase, ServerProcess
 
@@ -28,6 +31,22 @@ async def fresh_channel_layer_and_fast_hasher(settings):
     layer = channel_layers.backends.get("default")
     if layer is not None:
         await layer.flush()
+
+
+@pytest.fixture(autouse=True)
+async def server_loop_owns_the_sends(request, fresh_channel_layer_and_fast_hasher):
+    """Async tests run as the server does: on-commit hooks hand their sends to this test's loop
+    through realtime.dispatch, and socket positions are flushed by the lifecycle's job. The other
+    periodic jobs (presence sweep, relay, retention) are left out: tests drive them explicitly."""
+    if not inspect.iscoroutinefunction(request.function):
+        yield
+        return
+    await lifecycle.start(only={"positions"})
+    try:
+        yield
+    finally:
+        await lifecycle.stop()
+        dispatch.detach()
 
 
 # --- live tests: a real daphne process on a free port --------------------------------------------

@@ -136,3 +136,13 @@ async def eventually(probe, timeout=3.0):
         if value or asyncio.get_running_loop().time() > deadline:
             return value
         await asyncio.sleep(0.05)
+
+
+async def eventually_true(condition, timeout=3.0):
+    """Wait (on the loop) until the plain callable `condition` is true; returns its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
