@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from drivers.services import update_location
 from realtime import eventlog, events
+from realtime.dispatch import EVENT as DELIVER
 from realtime.groups import user_group_name
 from realtime.models import Event, EventLogState
-from realtime.dispatch import EVENT as DELIVER
 from rides import services
 from rides.models import RideStatus
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for, ride_in_status
