@@ -1,7 +1,8 @@
-"""What a client message does, as plain sync functions over the domain services.
+"""What a connection and its client messages do: async functions the consumer awaits.
 
-The consumer calls these through `realtime.db.db_call`; they raise `DomainError`s, which the
-consumer turns into `error` events.
+Each one's database work is a plain sync function below it, run in a database thread
+(`realtime.db.db_call`); presence bookkeeping happens on the loop. They raise `DomainError`s,
+which the consumer turns into `error` events.
 """
 
 import uuid
@@ -13,6 +14,7 @@ from rides.models import DRIVER_ACTIVE_STATUSES, Ride
 from rideshare.kernel.errors import NotFound
 
 from . import eventlog, events, presence
+from .db import db_call
 
 
 class RideNotJoinable(NotFound):
@@ -24,7 +26,11 @@ class RideNotJoinable(NotFound):
         super().__init__("Ride not found.")
 
 
-def ride_access(user, raw_ride_id):
+async def ride_access(user, raw_ride_id):
+    return await db_call(_ride_access)(user, raw_ride_id)
+
+
+def _ride_access(user, raw_ride_id):
     """(ride_id, is_participant) for a ride the user may follow, else RideNotJoinable."""
     try:
         ride_id = uuid.UUID(str(raw_ride_id))
@@ -39,11 +45,27 @@ def ride_access(user, raw_ride_id):
     return ride_id, is_participant
 
 
-def set_driver_online(user, online):
-    return driver_services.set_online(user=user, online=online)
+async def set_driver_online(user, online):
+    return await db_call(driver_services.set_online)(user=user, online=online)
 
 
-def connection_opened(channel_name, user, write_presence):
+async def open_connection(channel_name, user):
+    """Count the socket (on the loop, first), then (newest event id, driver's assignment)."""
+    write_now = presence.local.opened(channel_name, user)
+    return await db_call(_connection_opened)(channel_name, user, write_now)
+
+
+def forget_connection(channel_name):
+    """Stop counting the socket; call it before any await of a disconnect (one cut short at
+    shutdown then leaves no row kept alive). True when its row must be removed now."""
+    return presence.local.closed(channel_name)
+
+
+async def remove_connection(channel_name, user):
+    await db_call(presence.remove_row)(channel_name, user.pk, user.is_driver)
+
+
+def _connection_opened(channel_name, user, write_presence):
     """The database side of a connect: the presence row when it is written at once, the newest
     event id the user can see and, for a driver, where their positions go: (ride_id,
     passenger_id) of their active ride, or None."""
@@ -70,7 +92,11 @@ def _event_id(value):
     return int(value)
 
 
-def resume(user, requested):
+async def resume(user, requested):
+    return await db_call(_resume)(user, requested)
+
+
+def _resume(user, requested):
     latest = eventlog.latest_event_id(user.pk)
     try:
         after = _event_id(requested)
@@ -99,5 +125,5 @@ def _driver_position_for(user):
     return events.driver_location_update_from(ride.driver, ride.pk)
 
 
-def events_after(user, after_id):
-    return eventlog.events_after(user.pk, after_id)
+async def events_after(user, after_id):
+    return await db_call(eventlog.events_after)(user.pk, after_id)

@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from rideshare.kernel.logs import bind
+
 from .db import db_call
 
 # Close codes (the README's table).
@@ -59,6 +61,8 @@ class JwtQueryAuthMiddleware:
 
     async def __call__(self, scope, receive, send):
         user, expires_at, close_code = await authenticate(query_param(scope, "token"))
+        if user is not None:
+            bind(user_id=user.pk)  # every log line of this connection names its user
         scope = dict(scope, user=user, token_expires_at=expires_at, auth_close_code=close_code)
         return await self.app(scope, receive, send)
 

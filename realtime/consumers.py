@@ -1,6 +1,6 @@
 """The one WebSocket per app: routing plus connection state. What a message does lives elsewhere:
-validation in realtime.wire, database work in realtime.actions, the delivery cursor in
-realtime.delivery, the position write policy in realtime.positions, sends to other connections in
+validation in realtime.wire, what it does in realtime.actions, the delivery cursor in
+realtime.delivery, the position write policy in realtime.positions, the channel layer behind
 realtime.dispatch, payloads in realtime.events."""
 
 import asyncio
@@ -12,12 +12,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from rideshare.kernel.errors import DomainError
-from rideshare.kernel.logs import bind
 
-from . import actions, auth, dispatch, events, metrics, positions, presence, wire
-from .db import db_call
+from . import actions, auth, dispatch, events, metrics, positions, wire
 from .delivery import Decision, DeliveryCursor
-from .groups import ride_group_name, user_group_name
 from .limits import ConnectionLimiter
 
 logger = logging.getLogger(__name__)
@@ -46,14 +43,12 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             # Accept-then-close: browsers cannot read a refused handshake's status, only this code.
             await self.close(code=self.scope.get("auth_close_code") or auth.CLOSE_INVALID_TOKEN)
             return
-        bind(user_id=self.user.pk)
-        # Join first: whatever commits from now on is queued for this connection, so the replay
+        # Listen first: whatever commits from now on is queued for this connection, so the replay
         # below and the live stream meet without a gap (duplicates are dropped by id).
-        await self.channel_layer.group_add(user_group_name(self.user.pk), self.channel_name)
+        await dispatch.listen_to_user(self.channel_name, self.user.pk)
         metrics.open_connections.inc()
         self.counted = True
-        write_now = presence.local.opened(self.channel_name, self.user)
-        latest, self.assignment = await db_call(actions.connection_opened)(self.channel_name, self.user, write_now)
+        latest, self.assignment = await actions.open_connection(self.channel_name, self.user)
         self.expiry_task = asyncio.create_task(self._close_when_token_expires())
         await self.send_event(events.connected(self.user, last_event_id=latest))
         requested = auth.query_param(self.scope, "last_event_id")
@@ -65,17 +60,15 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.user is None:
             return
-        remove_now = presence.local.closed(self.channel_name)  # before any await: see presence
+        remove_row = actions.forget_connection(self.channel_name)  # before any await
         if self.counted:
             metrics.open_connections.dec()
             self.counted = False
         if self.expiry_task is not None:
             self.expiry_task.cancel()
-        await self.channel_layer.group_discard(user_group_name(self.user.pk), self.channel_name)
-        for ride_id in self.observed_rides:
-            await self.channel_layer.group_discard(ride_group_name(ride_id), self.channel_name)
-        if remove_now:
-            await db_call(presence.remove_row)(self.channel_name, self.user.pk, self.user.is_driver)
+        await dispatch.stop_listening(self.channel_name, self.user.pk, self.observed_rides)
+        if remove_row:
+            await actions.remove_connection(self.channel_name, self.user)
 
     async def _close_when_token_expires(self):
         expires_at = self.scope.get("token_expires_at")
@@ -87,7 +80,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     async def resume(self, requested):
         """Replay the user's reliable events after `requested`, then the current driver position."""
-        outcome = await db_call(actions.resume)(self.user, requested)
+        outcome = await actions.resume(self.user, requested)
         if outcome.problem:
             metrics.resumes.labels(f"resync_{outcome.problem}").inc()
             self.cursor.position = outcome.latest
@@ -134,21 +127,21 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             case wire.Resume(last_event_id=last_event_id):
                 await self.resume(last_event_id)
             case wire.JoinRide(ride_id=raw_ride_id):
-                ride_id, is_participant = await db_call(actions.ride_access)(self.user, raw_ride_id)
+                ride_id, is_participant = await actions.ride_access(self.user, raw_ride_id)
                 # Participants already hear their rides through their user group; only observers
                 # (staff) join the ride group, so every event reaches every connection once.
                 if not is_participant and ride_id not in self.observed_rides:
-                    await self.channel_layer.group_add(ride_group_name(ride_id), self.channel_name)
+                    await dispatch.observe_ride(self.channel_name, ride_id)
                     self.observed_rides.add(ride_id)
                 await self.send_event(events.ride_joined(ride_id))
             case wire.LeaveRide(ride_id=raw_ride_id):
-                ride_id, _ = await db_call(actions.ride_access)(self.user, raw_ride_id)
+                ride_id, _ = await actions.ride_access(self.user, raw_ride_id)
                 if ride_id in self.observed_rides:
-                    await self.channel_layer.group_discard(ride_group_name(ride_id), self.channel_name)
+                    await dispatch.stop_observing(self.channel_name, ride_id)
                     self.observed_rides.discard(ride_id)
                 await self.send_event(events.ride_left(ride_id))
             case wire.DriverOnline() | wire.DriverOffline():
-                driver = await db_call(actions.set_driver_online)(self.user, isinstance(message, wire.DriverOnline))
+                driver = await actions.set_driver_online(self.user, isinstance(message, wire.DriverOnline))
                 await self.send_event(events.driver_status(driver))
             case wire.LocationUpdate():
                 await self.location_update(message)
@@ -206,7 +199,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         else:
             decision = self.cursor.live(event_id, message["prev"])
         if decision is Decision.CATCH_UP:
-            return await self._send_logged(await db_call(actions.events_after)(self.user, self.cursor.position))
+            return await self._send_logged(await actions.events_after(self.user, self.cursor.position))
         if decision is Decision.SEND:
             await self.send_text(
                 message["text"], message["event_type"], committed_at=message.get("committed_at"),

@@ -1,4 +1,5 @@
-"""The only code that hands anything to the channel layer.
+"""The only code that talks to the channel layer: which groups a connection listens to, and
+every send.
 
 Three kinds of message, one verb each, and where each lands in `realtime.consumers.RealtimeConsumer`:
 
@@ -46,6 +47,30 @@ async def _group_send(group, message, kind):
         metrics.layer_send_failures.labels(kind).inc()
         logger.exception("channel layer send to %s failed", group)
         return False
+
+
+# --- membership: which groups a connection is in -----------------------------------------------
+
+
+async def listen_to_user(channel_name, user_id):
+    """A connection hears everything for its user (rides, offers, positions, control)."""
+    await get_channel_layer().group_add(user_group_name(user_id), channel_name)
+
+
+async def stop_listening(channel_name, user_id, observed_ride_ids=()):
+    layer = get_channel_layer()
+    await layer.group_discard(user_group_name(user_id), channel_name)
+    for ride_id in observed_ride_ids:
+        await layer.group_discard(ride_group_name(ride_id), channel_name)
+
+
+async def observe_ride(channel_name, ride_id):
+    """Staff who joined a ride hear its events live (participants hear them as users)."""
+    await get_channel_layer().group_add(ride_group_name(ride_id), channel_name)
+
+
+async def stop_observing(channel_name, ride_id):
+    await get_channel_layer().group_discard(ride_group_name(ride_id), channel_name)
 
 
 # --- the verbs --------------------------------------------------------------------------------
