@@ -2,6 +2,7 @@ import math
 
 from rest_framework import serializers
 
+from rideshare.kernel import bounds
 from rideshare.kernel.fields import FiniteFloatField, latitude_field, longitude_field
 
 from .models import Driver, VehicleType
@@ -49,8 +50,12 @@ class LocationSerializer(serializers.Serializer):
 
     latitude = latitude_field()
     longitude = longitude_field()
-    heading = FiniteFloatField(min_value=0, max_value=359.999, required=False, allow_null=True)
-    speed = FiniteFloatField(min_value=0, max_value=400, required=False, allow_null=True)
+    heading = FiniteFloatField(
+        min_value=bounds.HEADING_MIN, max_value=bounds.HEADING_MAX, required=False, allow_null=True
+    )
+    speed = FiniteFloatField(
+        min_value=bounds.SPEED_MIN, max_value=bounds.SPEED_MAX, required=False, allow_null=True
+    )
 
     def validate_heading(self, value):
         return None if value is None else int(round(value)) % 360
@@ -65,11 +70,13 @@ def plain_location(payload):
     socket's hot path); None when the payload needs the serializer, to accept or to explain."""
     latitude, longitude = payload.get("latitude"), payload.get("longitude")
     heading, speed = payload.get("heading"), payload.get("speed")
-    if not (_number_in(latitude, -90, 90) and _number_in(longitude, -180, 180)):
+    if not _number_in(latitude, bounds.LATITUDE_MIN, bounds.LATITUDE_MAX):
         return None
-    if heading is not None and not _number_in(heading, 0, 359.999):
+    if not _number_in(longitude, bounds.LONGITUDE_MIN, bounds.LONGITUDE_MAX):
         return None
-    if speed is not None and not _number_in(speed, 0, 400):
+    if heading is not None and not _number_in(heading, bounds.HEADING_MIN, bounds.HEADING_MAX):
+        return None
+    if speed is not None and not _number_in(speed, bounds.SPEED_MIN, bounds.SPEED_MAX):
         return None
     return {
         "latitude": float(latitude),
