@@ -1,34 +1,34 @@
 """What a client message does, as plain sync functions over the domain services.
 
-The consumer calls these through `realtime.db.db_call`; they raise `DomainError`s or DRF
-`ValidationError`s, which the consumer turns into `error` events.
+The consumer calls these through `realtime.db.db_call`; they raise `DomainError`s, DRF
+`ValidationError`s or `wire.ClientMessageError`s, which the consumer turns into `error` events.
 """
 
-import uuid
 from dataclasses import dataclass, field
 
+import msgspec
+
 from drivers import services as driver_services
-from drivers.serializers import LocationSerializer, plain_location
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
 from rideshare.kernel.errors import NotFound
 
-from . import eventlog, events, presence
+from . import eventlog, events, presence, wire
 
 
 class RideNotJoinable(NotFound):
     """One answer for unknown, malformed and other people's rides: no existence oracle."""
 
-    code = "ride_not_found"
+    code = wire.RIDE_NOT_FOUND
 
     def __init__(self):
-        super().__init__("Ride not found.")
+        super().__init__(wire.RIDE_NOT_FOUND_MESSAGE)
 
 
 def ride_access(user, raw_ride_id):
     """(ride_id, is_participant) for a ride the user may follow, else RideNotJoinable."""
     try:
-        ride_id = uuid.UUID(str(raw_ride_id))
-    except (ValueError, TypeError, AttributeError):
+        ride_id = wire.ride_uuid(raw_ride_id)
+    except ValueError:
         raise RideNotJoinable() from None
     row = Ride.objects.filter(pk=ride_id).values_list("passenger_id", "driver_id").first()
     if row is None:
@@ -43,16 +43,17 @@ def set_driver_online(user, online):
     return driver_services.set_online(user=user, online=online)
 
 
-def parse_location(user, payload):
-    """The validated position (same rules as the REST endpoint), for a driver only."""
+def require_driver(user):
+    """Raises not_a_driver unless the user has a driver profile."""
     if not user.is_driver:
         driver_services.get_driver_profile(user)  # raises not_a_driver
-    location = plain_location(payload)
-    if location is None:
-        serializer = LocationSerializer(data=payload)
-        serializer.is_valid(raise_exception=True)
-        location = {"heading": None, "speed": None, **serializer.validated_data}
-    return location
+
+
+def parse_location(user, payload):
+    """The validated position (same rules as the REST endpoint), for a driver only: latitude,
+    longitude, heading and speed, as `wire.client_message` parses a location_update."""
+    require_driver(user)
+    return msgspec.structs.asdict(wire.client_message("location_update", payload))
 
 
 def connection_opened(channel_name, user):
@@ -77,19 +78,11 @@ class ResumeOutcome:
     driver_position: dict | None = None
 
 
-def _event_id(value):
-    if isinstance(value, bool):
-        raise ValueError(value)
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError(value)
-    return int(value)
-
-
 def resume(user, requested):
     latest = eventlog.latest_event_id(user.pk)
     try:
-        after = _event_id(requested)
-    except (TypeError, ValueError):
+        after = wire.event_id(requested)
+    except (TypeError, ValueError, OverflowError):
         return ResumeOutcome(latest=latest, problem="unknown_event_id")
     problem = eventlog.resume_problem(after)
     if problem:

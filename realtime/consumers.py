@@ -1,11 +1,11 @@
 """The one WebSocket per app: authenticate, route each client message to a handler, send."""
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
 
+import msgspec
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -14,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rideshare.kernel.errors import DomainError, first_error_message
 from rideshare.kernel.logs import bind
 
-from . import actions, events, metrics, positions, presence
+from . import actions, events, metrics, positions, presence, wire
 from .auth import (
     CLOSE_ACCOUNT_DISABLED,
     CLOSE_INVALID_TOKEN,
@@ -127,33 +127,30 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None:
             return await self._refuse("*", "binary_not_supported", "Send JSON text frames, not binary.")
-        limit = settings.WS_MAX_MESSAGE_BYTES
-        # A character is at most 4 bytes: only long texts are worth encoding to measure.
-        if len(text_data) * 4 > limit and len(text_data.encode()) > limit:
-            return await self._refuse(
-                "*", "message_too_large", f"Messages are limited to {limit} bytes."
-            )
-        if not text_data.strip():
-            return await self._refuse("*", "empty_message", "Empty message.")
         try:
-            content = json.loads(text_data)
-        except ValueError:
-            return await self._refuse("*", "invalid_json", "The message is not valid JSON.")
-        await self.receive_json(content)
+            message_type, content = wire.message_type(text_data)
+        except wire.ClientMessageError as exc:
+            return await self._refuse("*", exc.code, exc.message)
+        await self._dispatch(message_type, content)
 
     async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict):
-            return await self._refuse("*", "invalid_message", "A message is a JSON object with a 'type'.")
-        message_type = content.get("type")
-        if not isinstance(message_type, str) or not message_type:
-            return await self._refuse("*", "missing_type", "The message has no 'type'.")
-        handler = self.HANDLERS.get(message_type)
-        if handler is None:
-            return await self._refuse("*", "unknown_type", f"Unknown message type {message_type[:50]!r}.")
+        try:
+            message_type = wire.content_type(content)
+        except wire.ClientMessageError as exc:
+            return await self._refuse("*", exc.code, exc.message)
+        await self._dispatch(message_type, content)
+
+    async def _dispatch(self, message_type, content):
+        handler = self.HANDLERS[message_type]
         if not self.limiter.allow(message_type):
             return await self._rate_limited(message_type)
         try:
-            await handler(self, content)
+            if message_type == "location_update":
+                actions.require_driver(self.user)  # not_a_driver comes before any field error
+            message = wire.client_message(message_type, content)
+            await handler(self, message)
+        except wire.ClientMessageError as exc:
+            await self.send_error(exc.code, exc.message, request_type=exc.request_type, **exc.extra)
         except DomainError as exc:
             await self.send_error(exc.code, exc.detail, request_type=message_type, **exc.extra)
         except ValidationError as exc:
@@ -177,22 +174,17 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=CLOSE_RATE_LIMITED)
         await self.send_error("rate_limited", "Too many messages of this type; slow down.", request_type=message_type)
 
-    async def handle_ping(self, content):
-        client_timestamp = content.get("timestamp")
-        await self.send_event(events.pong(client_timestamp if isinstance(client_timestamp, str) else None))
+    async def handle_ping(self, message: wire.Ping):
+        await self.send_event(events.pong(message.timestamp))
 
-    async def handle_resume(self, content):
-        if "last_event_id" not in content:
-            raise DomainError("The message needs a 'last_event_id'.", code="missing_field", field="last_event_id")
-        await self.resume(content["last_event_id"])
+    async def handle_resume(self, message: wire.Resume):
+        await self.resume(message.last_event_id)
 
-    async def _ride_access(self, content):
-        if "ride_id" not in content:
-            raise DomainError("The message needs a 'ride_id'.", code="missing_field", field="ride_id")
-        return await db_call(actions.ride_access)(self.user, content["ride_id"])
+    async def _ride_access(self, message: wire.JoinRide | wire.LeaveRide):
+        return await db_call(actions.ride_access)(self.user, message.ride_id)
 
-    async def handle_join_ride(self, content):
-        ride_id, is_participant = await self._ride_access(content)
+    async def handle_join_ride(self, message: wire.JoinRide):
+        ride_id, is_participant = await self._ride_access(message)
         # Participants already hear their rides through their user group; only observers (staff)
         # join the ride group, so every event reaches every connection once.
         if not is_participant and ride_id not in self.observed_rides:
@@ -200,25 +192,25 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             self.observed_rides.add(ride_id)
         await self.send_event(events.ride_joined(ride_id))
 
-    async def handle_leave_ride(self, content):
-        ride_id, _ = await self._ride_access(content)
+    async def handle_leave_ride(self, message: wire.LeaveRide):
+        ride_id, _ = await self._ride_access(message)
         if ride_id in self.observed_rides:
             await self.channel_layer.group_discard(ride_group_name(ride_id), self.channel_name)
             self.observed_rides.discard(ride_id)
         await self.send_event(events.ride_left(ride_id))
 
-    async def handle_driver_online(self, content):
+    async def handle_driver_online(self, message: wire.DriverOnline):
         driver = await db_call(actions.set_driver_online)(self.user, True)
         await self.send_event(events.driver_status(driver))
 
-    async def handle_driver_offline(self, content):
+    async def handle_driver_offline(self, message: wire.DriverOffline):
         driver = await db_call(actions.set_driver_online)(self.user, False)
         await self.send_event(events.driver_status(driver))
 
-    async def handle_location_update(self, content):
+    async def handle_location_update(self, message: wire.LocationUpdate):
         """The hot path (every few seconds per driver): no database round trip. The position goes
         to the passenger of the active ride at once and to the database in the next batch."""
-        location = actions.parse_location(self.user, content)  # "type" is ignored like any extra key
+        location = msgspec.structs.asdict(message)
         recorded_at = timezone.now()
         buffer = positions.buffer_for_this_loop()
         if time.monotonic() - self.position_written_at > settings.LOCATION_WRITE_THROUGH_SECONDS:
