@@ -1,7 +1,7 @@
-import math
 
 from rest_framework import serializers
 
+from rideshare.kernel import bounds
 from rideshare.kernel.fields import FiniteFloatField, latitude_field, longitude_field
 
 from .models import Driver, VehicleType
@@ -49,34 +49,15 @@ class LocationSerializer(serializers.Serializer):
 
     latitude = latitude_field()
     longitude = longitude_field()
-    heading = FiniteFloatField(min_value=0, max_value=359.999, required=False, allow_null=True)
-    speed = FiniteFloatField(min_value=0, max_value=400, required=False, allow_null=True)
+    heading = FiniteFloatField(
+        min_value=bounds.HEADING_MIN, max_value=bounds.HEADING_MAX, required=False, allow_null=True
+    )
+    speed = FiniteFloatField(
+        min_value=bounds.SPEED_MIN, max_value=bounds.SPEED_MAX, required=False, allow_null=True
+    )
 
     def validate_heading(self, value):
         return None if value is None else int(round(value)) % 360
-
-
-def _number_in(value, low, high):
-    return type(value) in (int, float) and math.isfinite(value) and low <= value <= high
-
-
-def plain_location(payload):
-    """LocationSerializer's result for the common, valid payload, without DRF's machinery (the
-    socket's hot path); None when the payload needs the serializer, to accept or to explain."""
-    latitude, longitude = payload.get("latitude"), payload.get("longitude")
-    heading, speed = payload.get("heading"), payload.get("speed")
-    if not (_number_in(latitude, -90, 90) and _number_in(longitude, -180, 180)):
-        return None
-    if heading is not None and not _number_in(heading, 0, 359.999):
-        return None
-    if speed is not None and not _number_in(speed, 0, 400):
-        return None
-    return {
-        "latitude": float(latitude),
-        "longitude": float(longitude),
-        "heading": None if heading is None else int(round(heading)) % 360,
-        "speed": None if speed is None else float(speed),
-    }
 
 
 class NearbyQuerySerializer(serializers.Serializer):

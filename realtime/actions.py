@@ -100,7 +100,7 @@ def _resume(user, requested):
     latest = eventlog.latest_event_id(user.pk)
     try:
         after = _event_id(requested)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return ResumeOutcome(latest=latest, problem="unknown_event_id")
     problem = eventlog.resume_problem(after)
     if problem:

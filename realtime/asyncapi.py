@@ -1,12 +1,17 @@
 """The WebSocket protocol as data: an AsyncAPI 3.0 document, and the JSON Schemas the test suite
 checks every emitted event against. Described from the server's side: it `send`s events and
-`receive`s client messages."""
+`receive`s client messages.
 
+Nothing is described here field by field: every schema is derived from the Structs of
+`realtime.wire` (msgspec's JSON Schema, inlined so each one stands alone).
+"""
+
+import functools
+
+import msgspec
 from django.conf import settings
 
-from drivers.models import VehicleType
-from rides.models import CancelledBy
-
+from . import wire
 from .auth import (
     CLOSE_ACCOUNT_DISABLED,
     CLOSE_GOING_AWAY,
@@ -16,98 +21,32 @@ from .auth import (
     CLOSE_TOKEN_EXPIRED,
 )
 
-ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
 
-UUID = {"type": "string", "format": "uuid", "pattern": r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
-TIMESTAMP = {"type": "string", "format": "date-time", "pattern": ISO_UTC}
-NULLABLE_TIMESTAMP = {"oneOf": [TIMESTAMP, {"type": "null"}]}
-LATITUDE = {"type": "number", "minimum": -90, "maximum": 90}
-LONGITUDE = {"type": "number", "minimum": -180, "maximum": 180}
-FARE = {"type": "integer", "minimum": 0, "description": "whole XAF"}
-EVENT_ID = {"type": "integer", "minimum": 1}
-RIDE_TYPE = {"type": "string", "enum": [choice.value for choice in VehicleType]}
-
-
-def _object(properties, required=None, *, extra=False):
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties) if required is None else required,
-        "additionalProperties": extra,
-    }
+def _inline(node, components):
+    """`node` with every `$ref` into `components` replaced by the schema it names."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if ref is not None:
+            return _inline(components[ref.rsplit("/", 1)[-1]], components)
+        return {key: _inline(value, components) for key, value in node.items() if key != "title"}
+    if isinstance(node, list):
+        return [_inline(value, components) for value in node]
+    return node
 
 
-# name: (summary, data schema, has metadata.ride_id, reliable (carries `id`))
-SERVER_EVENTS = {
-    "connected": ("First message of every accepted connection.", _object({
-        "user_id": UUID, "phone_number": {"type": "string"}, "is_driver": {"type": "boolean"},
-        "full_name": {"type": "string"}, "last_event_id": {"type": "integer", "minimum": 0},
-    }), False, False),
-    "resync_required": ("The log cannot replay from the requested id: reload state over REST.", _object({
-        "reason": {"type": "string", "enum": ["too_old", "unknown_event_id"]},
-        "last_event_id": {"type": "integer", "minimum": 0},
-    }), False, False),
-    "pong": ("Reply to ping; echoes the client's timestamp.", _object({"timestamp": {"type": "string"}}), False, False),
-    "error": ("A client message could not be handled; the connection stays open.", _object({
-        "code": {"type": "string"}, "message": {"type": "string"}, "request_type": {"type": "string"},
-        "field": {"type": "string"}, "errors": {"type": "object"},
-        "current_status": {"type": "string"}, "ride_id": UUID,
-    }, ["code", "message"]), False, False),
-    "ride_joined": ("Acknowledges join_ride.", _object({"ride_id": UUID}), False, False),
-    "ride_left": ("Acknowledges leave_ride.", _object({"ride_id": UUID}), False, False),
-    "driver_status": ("Acknowledges driver_online / driver_offline.", _object({
-        "driver_id": UUID, "is_online": {"type": "boolean"},
-    }), False, False),
-    "driver_availability_changed": ("A driver's availability changed (to all their connections).", _object({
-        "driver_id": UUID, "is_online": {"type": "boolean"},
-    }), False, True),
-    "ride_requested": ("A ride near this driver was requested.", _object({
-        "ride_id": UUID, "passenger_id": UUID, "ride_type": RIDE_TYPE,
-        "pickup_latitude": LATITUDE, "pickup_longitude": LONGITUDE,
-        "dropoff_latitude": LATITUDE, "dropoff_longitude": LONGITUDE, "estimated_fare": FARE,
-    }), True, True),
-    "ride_unavailable": ("An offered ride can no longer be taken: drop it.", _object({
-        "ride_id": UUID, "reason": {"type": "string", "enum": ["accepted_by_another_driver", "cancelled"]},
-    }), True, True),
-    "ride_accepted": ("A driver accepted the passenger's ride.", _object({
-        "ride_id": UUID, "driver_id": UUID, "driver_name": {"type": "string"}, "vehicle_type": RIDE_TYPE,
-        "vehicle_plate": {"type": "string"}, "vehicle_color": {"type": "string"},
-        "driver_rating": {"type": "number", "minimum": 1, "maximum": 5},
-        "estimated_arrival": {"type": "integer", "minimum": 1, "description": "minutes"},
-    }), True, True),
-    "driver_arrived": ("The driver is at the pickup.", _object({
-        "ride_id": UUID, "driver_id": UUID, "arrived_at": TIMESTAMP,
-    }), True, True),
-    "ride_started": ("The passenger was picked up.", _object({"ride_id": UUID, "started_at": TIMESTAMP}), True, True),
-    "ride_completed": ("The ride ended at the drop-off.", _object({
-        "ride_id": UUID, "final_fare": FARE, "completed_at": TIMESTAMP,
-    }), True, True),
-    "ride_cancelled": ("The ride was cancelled.", _object({
-        "ride_id": UUID, "cancelled_by": {"type": "string", "enum": [c.value for c in CancelledBy]},
-        "reason": {"type": "string"}, "cancelled_at": TIMESTAMP,
-    }), True, True),
-    "driver_location_update": ("The position of the driver of the passenger's active ride (latest-wins).", _object({
-        "driver_id": UUID, "ride_id": UUID, "latitude": LATITUDE, "longitude": LONGITUDE,
-        "heading": {"type": ["integer", "null"], "minimum": 0, "maximum": 359},
-        "speed": {"type": ["number", "null"], "minimum": 0, "description": "km/h"},
-        "recorded_at": NULLABLE_TIMESTAMP,
-    }), False, False),
-}
+def json_schema(tp):
+    """A self-contained JSON Schema (draft 2020-12) of a wire type."""
+    (schema,), components = msgspec.json.schema_components([tp], ref_template="#/$defs/{name}")
+    return _inline(schema, components)
 
-CLIENT_MESSAGES = {
-    "ping": ("Heartbeat; answered with pong.", {"timestamp": {"type": "string"}}, []),
-    "resume": ("Replay reliable events after an id on an open socket.", {"last_event_id": {"type": "integer"}},
-               ["last_event_id"]),
-    "join_ride": ("Follow a ride (participants already do; staff start to).", {"ride_id": UUID}, ["ride_id"]),
-    "leave_ride": ("Stop following a ride.", {"ride_id": UUID}, ["ride_id"]),
-    "driver_online": ("The driver is available for rides.", {}, []),
-    "driver_offline": ("The driver stops taking rides.", {}, []),
-    "location_update": ("The driver's position (same rules as the REST endpoint).", {
-        "latitude": LATITUDE, "longitude": LONGITUDE,
-        "heading": {"type": "number", "minimum": 0, "maximum": 359.999},
-        "speed": {"type": "number", "minimum": 0},
-    }, ["latitude", "longitude"]),
-}
+
+TIMESTAMP = json_schema(wire.Timestamp)
+EVENT_ID = json_schema(wire.EventId)
+RIDE_METADATA = json_schema(wire.RideMetadata)
+
+# name -> wire.ServerEvent (data Struct, summary, metadata.ride_id, reliable); name -> client Struct
+SERVER_EVENTS = wire.SERVER_EVENTS
+CLIENT_MESSAGES = wire.CLIENT_MESSAGES
 
 CLOSE_CODES = {
     CLOSE_GOING_AWAY: "Server shutting down: reconnect at once with last_event_id.",
@@ -119,22 +58,28 @@ CLOSE_CODES = {
 }
 
 
+@functools.cache
 def server_event_schema(name):
-    _, data, with_metadata, reliable = SERVER_EVENTS[name]
-    properties = {"type": {"const": name}, "data": data, "timestamp": TIMESTAMP}
+    """The whole message: the envelope around the event's data."""
+    event = SERVER_EVENTS[name]
+    properties = {"type": {"const": name}, "data": json_schema(event.data), "timestamp": TIMESTAMP}
     required = ["type", "data", "timestamp"]
-    if reliable:
+    if event.reliable:
         properties["id"] = EVENT_ID
         required.insert(0, "id")
-    if with_metadata:
-        properties["metadata"] = _object({"ride_id": UUID})
+    if event.ride_metadata:
+        properties["metadata"] = RIDE_METADATA
         required.append("metadata")
-    return _object(properties, required)
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 
+@functools.cache
 def client_message_schema(name):
-    _, fields, required = CLIENT_MESSAGES[name]
-    return _object({"type": {"const": name}, **fields}, ["type", *required])
+    return json_schema(CLIENT_MESSAGES[name])
+
+
+def _summary(struct):
+    return (struct.__doc__ or "").strip().split("\n")[0]
 
 
 def _camel(name):
@@ -144,15 +89,15 @@ def _camel(name):
 
 def document():
     messages, operations = {}, {}
-    for name, (summary, *_rest) in SERVER_EVENTS.items():
-        messages[name] = {"name": name, "summary": summary, "payload": {"$ref": f"#/components/schemas/{name}"}}
+    for name, event in SERVER_EVENTS.items():
+        messages[name] = {"name": name, "summary": event.summary, "payload": {"$ref": f"#/components/schemas/{name}"}}
         operations[f"send{_camel(name)[0].upper()}{_camel(name)[1:]}"] = {
             "action": "send", "channel": {"$ref": "#/channels/connection"},
             "messages": [{"$ref": f"#/channels/connection/messages/{name}"}],
         }
-    for name, (summary, *_rest) in CLIENT_MESSAGES.items():
+    for name, struct in CLIENT_MESSAGES.items():
         key = f"client_{name}"
-        messages[key] = {"name": name, "summary": summary, "payload": {"$ref": f"#/components/schemas/{key}"}}
+        messages[key] = {"name": name, "summary": _summary(struct), "payload": {"$ref": f"#/components/schemas/{key}"}}
         operations[f"receive{_camel(name)[0].upper()}{_camel(name)[1:]}"] = {
             "action": "receive", "channel": {"$ref": "#/channels/connection"},
             "messages": [{"$ref": f"#/channels/connection/messages/{key}"}],
@@ -178,11 +123,7 @@ def document():
             "connection": {
                 "address": "/api/v1/ws/connect",
                 "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
-                "bindings": {"ws": {"query": _object({
-                    "token": {"type": "string", "description": "JWT access token"},
-                    "last_event_id": {"type": "integer", "minimum": 0,
-                                      "description": "resume: replay reliable events above this id"},
-                }, ["token"])}},
+                "bindings": {"ws": {"query": json_schema(wire.ConnectQuery)}},
             }
         },
         "operations": operations,

@@ -2,6 +2,8 @@
 
 Envelope: {"type", "data", "timestamp"} (+ "metadata" where the guide shows it). Timestamps are
 ISO 8601 UTC with "Z"; ids are UUID strings; fares are integers; `driver_id` is the driver's user id.
+Every `data` is built through its Struct in `realtime.wire`: a builder cannot emit a field the
+protocol does not declare.
 """
 
 import json
@@ -12,6 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from rideshare.kernel.geo import haversine_km
+
+from . import wire
 
 
 def iso(dt):
@@ -25,9 +29,15 @@ def now_iso():
 
 
 def envelope(event_type, data, *, metadata=None):
-    message = {"type": event_type, "data": data, "timestamp": now_iso()}
+    """The message for `data`, an instance of the event's declared Struct (`wire.SERVER_EVENTS`)."""
+    declared = wire.SERVER_EVENTS[event_type]
+    if type(data) is not declared.data:
+        raise TypeError(f"{event_type} carries {declared.data.__name__}, not {type(data).__name__}")
+    if (metadata is not None) != declared.ride_metadata:
+        raise TypeError(f"{event_type} {'needs' if declared.ride_metadata else 'has no'} metadata")
+    message = {"type": event_type, "data": wire.payload(data), "timestamp": now_iso()}
     if metadata is not None:
-        message["metadata"] = metadata
+        message["metadata"] = wire.payload(metadata)
     return message
 
 
@@ -42,68 +52,73 @@ def encode(message):
 def connected(user, *, last_event_id=0):
     return envelope(
         "connected",
-        {
-            "user_id": str(user.pk),
-            "phone_number": user.phone_number,
-            "is_driver": user.is_driver,
-            "full_name": user.full_name,
+        wire.ConnectedData(
+            user_id=str(user.pk),
+            phone_number=user.phone_number,
+            is_driver=user.is_driver,
+            full_name=user.full_name,
             # The newest reliable event this user can see: where a fresh app stands.
-            "last_event_id": last_event_id,
-        },
+            last_event_id=last_event_id,
+        ),
     )
 
 
 def resync_required(reason, last_event_id):
     """The log cannot replay from where the app asked: reload state over REST, continue from here."""
-    return envelope("resync_required", {"reason": reason, "last_event_id": last_event_id})
+    return envelope("resync_required", wire.ResyncRequiredData(reason=reason, last_event_id=last_event_id))
 
 
 def pong(client_timestamp=None):
-    return envelope("pong", {"timestamp": client_timestamp or now_iso()})
+    return envelope("pong", wire.PongData(timestamp=client_timestamp or now_iso()))
 
 
 def error(code, message, **extra):
-    return envelope("error", {"code": code, "message": message, **extra})
+    return envelope("error", wire.ErrorData(code=code, message=message, **extra))
 
 
 def ride_joined(ride_id):
-    return envelope("ride_joined", {"ride_id": str(ride_id)})
+    return envelope("ride_joined", wire.RideJoinedData(ride_id=str(ride_id)))
 
 
 def ride_left(ride_id):
-    return envelope("ride_left", {"ride_id": str(ride_id)})
+    return envelope("ride_left", wire.RideLeftData(ride_id=str(ride_id)))
 
 
 def driver_status(driver):
     """Reply to `driver_online` / `driver_offline` on the connection that sent it."""
-    return envelope("driver_status", {"driver_id": str(driver.pk), "is_online": driver.is_online})
+    return envelope(
+        "driver_status", wire.DriverStatusData(driver_id=str(driver.pk), is_online=driver.is_online)
+    )
 
 
 def driver_availability_changed(driver):
     """To all of a driver's connections (other devices) when availability changes, whatever changed it."""
-    return envelope("driver_availability_changed", {"driver_id": str(driver.pk), "is_online": driver.is_online})
+    return envelope(
+        "driver_availability_changed",
+        wire.DriverAvailabilityChangedData(driver_id=str(driver.pk), is_online=driver.is_online),
+    )
 
 
 # --- ride lifecycle -------------------------------------------------------------------------
 
 
 def _ride_meta(ride):
-    return {"ride_id": str(ride.pk)}
+    return wire.RideMetadata(ride_id=str(ride.pk))
 
 
 def ride_requested(ride):
     return envelope(
         "ride_requested",
-        {
-            "ride_id": str(ride.pk),
-            "passenger_id": str(ride.passenger_id),
-            "ride_type": ride.ride_type,
-            "pickup_latitude": ride.pickup_latitude,
-            "pickup_longitude": ride.pickup_longitude,
-            "dropoff_latitude": ride.dropoff_latitude,
-            "dropoff_longitude": ride.dropoff_longitude,
-            "estimated_fare": int(ride.estimated_fare),
-        },
+        wire.RideRequestedData(
+            ride_id=str(ride.pk),
+            passenger_id=str(ride.passenger_id),
+            ride_type=ride.ride_type,
+            pickup_latitude=ride.pickup_latitude,
+            pickup_longitude=ride.pickup_longitude,
+            dropoff_latitude=ride.dropoff_latitude,
+            dropoff_longitude=ride.dropoff_longitude,
+            estimated_fare=int(ride.estimated_fare),
+        ),
         metadata=_ride_meta(ride),
     )
 
@@ -120,16 +135,16 @@ def ride_accepted(ride):
     driver = ride.driver
     return envelope(
         "ride_accepted",
-        {
-            "ride_id": str(ride.pk),
-            "driver_id": str(driver.pk),
-            "driver_name": driver.user.full_name,
-            "vehicle_type": driver.vehicle_type,
-            "vehicle_plate": driver.vehicle_plate,
-            "vehicle_color": driver.vehicle_color,
-            "driver_rating": float(driver.rating),
-            "estimated_arrival": estimated_arrival_minutes(driver, ride),
-        },
+        wire.RideAcceptedData(
+            ride_id=str(ride.pk),
+            driver_id=str(driver.pk),
+            driver_name=driver.user.full_name,
+            vehicle_type=driver.vehicle_type,
+            vehicle_plate=driver.vehicle_plate,
+            vehicle_color=driver.vehicle_color,
+            driver_rating=float(driver.rating),
+            estimated_arrival=estimated_arrival_minutes(driver, ride),
+        ),
         metadata=_ride_meta(ride),
     )
 
@@ -137,21 +152,27 @@ def ride_accepted(ride):
 def driver_arrived(ride):
     return envelope(
         "driver_arrived",
-        {"ride_id": str(ride.pk), "driver_id": str(ride.driver_id), "arrived_at": iso(ride.arrived_at)},
+        wire.DriverArrivedData(
+            ride_id=str(ride.pk), driver_id=str(ride.driver_id), arrived_at=iso(ride.arrived_at)
+        ),
         metadata=_ride_meta(ride),
     )
 
 
 def ride_started(ride):
     return envelope(
-        "ride_started", {"ride_id": str(ride.pk), "started_at": iso(ride.started_at)}, metadata=_ride_meta(ride)
+        "ride_started",
+        wire.RideStartedData(ride_id=str(ride.pk), started_at=iso(ride.started_at)),
+        metadata=_ride_meta(ride),
     )
 
 
 def ride_completed(ride):
     return envelope(
         "ride_completed",
-        {"ride_id": str(ride.pk), "final_fare": int(ride.final_fare), "completed_at": iso(ride.completed_at)},
+        wire.RideCompletedData(
+            ride_id=str(ride.pk), final_fare=int(ride.final_fare), completed_at=iso(ride.completed_at)
+        ),
         metadata=_ride_meta(ride),
     )
 
@@ -159,19 +180,23 @@ def ride_completed(ride):
 def ride_cancelled(ride):
     return envelope(
         "ride_cancelled",
-        {
-            "ride_id": str(ride.pk),
-            "cancelled_by": ride.cancelled_by,
-            "reason": ride.cancel_reason,
-            "cancelled_at": iso(ride.cancelled_at),
-        },
+        wire.RideCancelledData(
+            ride_id=str(ride.pk),
+            cancelled_by=ride.cancelled_by,
+            reason=ride.cancel_reason,
+            cancelled_at=iso(ride.cancelled_at),
+        ),
         metadata=_ride_meta(ride),
     )
 
 
 def ride_unavailable(ride, reason):
     """To drivers who were offered the ride and can no longer take it: drop it from the screen."""
-    return envelope("ride_unavailable", {"ride_id": str(ride.pk), "reason": reason}, metadata=_ride_meta(ride))
+    return envelope(
+        "ride_unavailable",
+        wire.RideUnavailableData(ride_id=str(ride.pk), reason=reason),
+        metadata=_ride_meta(ride),
+    )
 
 
 # --- drivers --------------------------------------------------------------------------------
@@ -180,15 +205,15 @@ def ride_unavailable(ride, reason):
 def driver_location_update(driver_id, ride_id, *, latitude, longitude, heading, speed, recorded_at):
     return envelope(
         "driver_location_update",
-        {
-            "driver_id": str(driver_id),
-            "ride_id": str(ride_id),
-            "latitude": latitude,
-            "longitude": longitude,
-            "heading": heading,
-            "speed": speed,
-            "recorded_at": iso(recorded_at),
-        },
+        wire.DriverLocationUpdateData(
+            driver_id=str(driver_id),
+            ride_id=str(ride_id),
+            latitude=latitude,
+            longitude=longitude,
+            heading=heading,
+            speed=speed,
+            recorded_at=iso(recorded_at),
+        ),
     )
 
 

@@ -1,104 +1,480 @@
-"""TEMPORARY stand-in for the wire declarations (replaced by the msgspec module)."""
+"""Every message of the WebSocket protocol, declared once, as msgspec Structs.
+
+- Client messages: a tagged union on `type` (`Ping`, `Resume`, ...). `message_type` does the
+  frame-level checks, `client_message` the field-level ones; both raise `ClientMessageError`.
+- Server events: the Struct of each event's `data`, registered in `SERVER_EVENTS` with its summary
+  (the docstring's first line), whether it carries `metadata.ride_id` and whether it is reliable
+  (carries `id`). `realtime.events` builds every payload through these, and `realtime.asyncapi`
+  derives the whole AsyncAPI document (and the JSON Schemas the contract tests check) from them.
+
+Bounds come from `rideshare.kernel.bounds`, like the REST serializers' do.
+
+A Struct says what a well-formed message is. The server is more forgiving in a few places, as it
+always was: extra keys are ignored; coordinates given as numeric strings are accepted (the REST
+serializer's rules); a non-string ping timestamp is ignored; a malformed ride id reads as an
+unknown ride; and a resume id the server could not have issued asks for a resync, not an error.
+"""
 
 import json
+import uuid
 from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
+import msgspec
 from django.conf import settings
-from rest_framework.exceptions import ValidationError
+from msgspec import UNSET, Meta, Struct, UnsetType
 
-from drivers.serializers import LocationSerializer, plain_location
+from drivers.models import VehicleType
+from drivers.serializers import LocationSerializer
+from rides.models import CancelledBy
+from rideshare.kernel import bounds
 from rideshare.kernel.errors import first_error_message
 
+# --- value types ------------------------------------------------------------------------------
 
-class ClientMessageError(Exception):
-    def __init__(self, code, message, *, request_type=None, **extra):
-        super().__init__(message)
-        self.code, self.message, self.request_type, self.extra = code, message, request_type, extra
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+ISO_UTC_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
+
+Uuid = Annotated[str, Meta(pattern=UUID_PATTERN, extra_json_schema={"format": "uuid"})]
+Timestamp = Annotated[str, Meta(pattern=ISO_UTC_PATTERN, extra_json_schema={"format": "date-time"})]
+Latitude = Annotated[float, Meta(ge=bounds.LATITUDE_MIN, le=bounds.LATITUDE_MAX)]
+Longitude = Annotated[float, Meta(ge=bounds.LONGITUDE_MIN, le=bounds.LONGITUDE_MAX)]
+Heading = Annotated[float, Meta(ge=bounds.HEADING_MIN, le=bounds.HEADING_MAX, description="degrees from north")]
+StoredHeading = Annotated[
+    int, Meta(ge=bounds.HEADING_MIN, le=bounds.HEADING_STORED_MAX, description="whole degrees from north")
+]
+Speed = Annotated[float, Meta(ge=bounds.SPEED_MIN, le=bounds.SPEED_MAX, description="km/h")]
+Fare = Annotated[int, Meta(ge=bounds.FARE_MIN, description="whole XAF")]
+Rating = Annotated[float, Meta(ge=bounds.RATING_MIN, le=bounds.RATING_MAX)]
+EtaMinutes = Annotated[int, Meta(ge=bounds.ETA_MINUTES_MIN, description="minutes")]
+EventId = Annotated[int, Meta(ge=bounds.EVENT_ID_MIN)]
+EventCursor = Annotated[int, Meta(ge=bounds.EVENT_CURSOR_MIN)]
+RideType = Literal[tuple(VehicleType.values)]
+CancelledByValue = Literal[tuple(CancelledBy.values)]
+
+# A malformed ride id gets the answer an unknown ride gets (realtime.actions.RideNotJoinable).
+RIDE_NOT_FOUND, RIDE_NOT_FOUND_MESSAGE = "ride_not_found", "Ride not found."
+
+# A resume id that is not one (see `event_id`): resuming from it gives resync_required.
+UNKNOWN_EVENT_ID = -1
 
 
-@dataclass
-class Ping:
+# --- client messages --------------------------------------------------------------------------
+
+
+class ClientMessage(Struct, tag_field="type", forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """What a client sends: a JSON object whose `type` names the message."""
+
+
+class Ping(ClientMessage, tag="ping"):
+    """Heartbeat; answered with pong."""
+
     timestamp: str | None = None
 
 
-@dataclass
-class Resume:
-    last_event_id: object
+class Resume(ClientMessage, tag="resume"):
+    """Replay reliable events after an id on an open socket."""
+
+    last_event_id: Annotated[int, Meta(description="the id of the last reliable event the app has (0: none)")]
 
 
-@dataclass
-class JoinRide:
-    ride_id: object
+class JoinRide(ClientMessage, tag="join_ride"):
+    """Follow a ride (participants already do; staff start to)."""
+
+    ride_id: Uuid
 
 
-@dataclass
-class LeaveRide:
-    ride_id: object
+class LeaveRide(ClientMessage, tag="leave_ride"):
+    """Stop following a ride."""
+
+    ride_id: Uuid
 
 
-@dataclass
-class DriverOnline:
-    pass
+class DriverOnline(ClientMessage, tag="driver_online"):
+    """The driver is available for rides."""
 
 
-@dataclass
-class DriverOffline:
-    pass
+class DriverOffline(ClientMessage, tag="driver_offline"):
+    """The driver stops taking rides."""
 
 
-@dataclass
-class LocationUpdate:
-    latitude: float
-    longitude: float
-    heading: int | None = None
-    speed: float | None = None
+class LocationUpdate(ClientMessage, tag="location_update"):
+    """The driver's position (same rules as the REST endpoint).
+
+    As parsed by `client_message`, `heading` is a whole degree (rounded, modulo 360), the rest floats.
+    """
+
+    latitude: Latitude
+    longitude: Longitude
+    heading: Heading | None = None
+    speed: Speed | None = None
 
 
-TYPES = {
-    "ping": Ping, "resume": Resume, "join_ride": JoinRide, "leave_ride": LeaveRide,
-    "driver_online": DriverOnline, "driver_offline": DriverOffline, "location_update": LocationUpdate,
-}
+AnyClientMessage = Ping | Resume | JoinRide | LeaveRide | DriverOnline | DriverOffline | LocationUpdate
+
+# type -> Struct, in the order the document lists them.
+CLIENT_MESSAGES = {cls.__struct_config__.tag: cls for cls in AnyClientMessage.__args__}
+
+
+class ClientMessageError(Exception):
+    """A client message the server cannot take: answered with an `error` event.
+
+    `request_type` is the message's type once known; None for errors found before (those share
+    the "*" rate-limit bucket). `extra` goes into the error's data as is (`field`, `errors`).
+    """
+
+    def __init__(self, code, message, *, request_type=None, **extra):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_type = request_type
+        self.extra = extra
+
+    def __repr__(self):
+        return f"ClientMessageError({self.code!r}, {self.message!r}, request_type={self.request_type!r})"
 
 
 def message_type(text):
+    """(type, the decoded object) of a text frame, after the frame-level checks in this order: size,
+    empty, JSON, an object, a `type`, a known type. Raises ClientMessageError (request_type None)."""
     limit = settings.WS_MAX_MESSAGE_BYTES
-    if len(text) * 4 > limit and len(text.encode()) > limit:
+    # A character is at most 4 bytes: only long texts are worth encoding to measure.
+    if len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit:
         raise ClientMessageError("message_too_large", f"Messages are limited to {limit} bytes.")
     if not text.strip():
         raise ClientMessageError("empty_message", "Empty message.")
     try:
+        # The standard library, not msgspec: NaN and Infinity parse, and are refused field by field.
         content = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ClientMessageError("invalid_json", "The message is not valid JSON.") from None
+    return content_type(content), content
+
+
+def content_type(content):
+    """The known `type` of an already decoded message (the checks of `message_type` after JSON)."""
     if not isinstance(content, dict):
         raise ClientMessageError("invalid_message", "A message is a JSON object with a 'type'.")
-    kind = content.get("type")
-    if not isinstance(kind, str) or not kind:
+    name = content.get("type")
+    if not isinstance(name, str) or not name:
         raise ClientMessageError("missing_type", "The message has no 'type'.")
-    if kind not in TYPES:
-        raise ClientMessageError("unknown_type", f"Unknown message type {kind[:50]!r}.")
-    return kind, content
+    if name not in CLIENT_MESSAGES:
+        raise ClientMessageError("unknown_type", f"Unknown message type {name[:50]!r}.")
+    return name
 
 
-def client_message(kind, raw):
-    if kind == "ping":
-        timestamp = raw.get("timestamp")
-        return Ping(timestamp if isinstance(timestamp, str) else None)
-    if kind in ("resume", "join_ride", "leave_ride"):
-        name = "last_event_id" if kind == "resume" else "ride_id"
-        if name not in raw:
-            raise ClientMessageError("missing_field", f"The message needs a '{name}'.", request_type=kind, field=name)
-        return TYPES[kind](raw[name])
-    if kind == "location_update":
-        location = plain_location(raw)
-        if location is None:
-            serializer = LocationSerializer(data=raw)
-            try:
-                serializer.is_valid(raise_exception=True)
-            except ValidationError as exc:
-                raise ClientMessageError(
-                    "validation_error", first_error_message(exc.detail), request_type=kind, errors=exc.detail
-                ) from None
-            location = {"heading": None, "speed": None, **serializer.validated_data}
-        return LocationUpdate(**location)
-    return TYPES[kind]()
+def client_message(message_type, raw):
+    """The Struct for a message of a known type; raises ClientMessageError(request_type=message_type)
+    (missing_field with `field`, validation_error with `errors`, ride_not_found)."""
+    parse = _PARSERS.get(message_type)
+    if parse is None:
+        raise ClientMessageError("unknown_type", f"Unknown message type {str(message_type)[:50]!r}.")
+    return parse(raw, message_type)
+
+
+def event_id(value):
+    """A resume id as an int: ints, integral floats and numeric strings; else ValueError/TypeError."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(value)
+    return int(value)
+
+
+def ride_uuid(value):
+    """A ride id as a UUID, however the client spelt it (any case, braces, urn:); else ValueError."""
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError(value) from None
+
+
+def _require(raw, name, message_type):
+    if name not in raw:
+        raise ClientMessageError(
+            "missing_field", f"The message needs a '{name}'.", request_type=message_type, field=name
+        )
+    return raw[name]
+
+
+def _ping(raw, message_type):
+    timestamp = raw.get("timestamp")
+    return Ping(timestamp=timestamp if isinstance(timestamp, str) else None)
+
+
+def _resume(raw, message_type):
+    value = _require(raw, "last_event_id", message_type)
+    try:
+        return Resume(last_event_id=event_id(value))
+    except (TypeError, ValueError, OverflowError):
+        return Resume(last_event_id=UNKNOWN_EVENT_ID)
+
+
+def _ride_message(cls):
+    def parse(raw, message_type):
+        value = _require(raw, "ride_id", message_type)
+        try:
+            ride_id = str(ride_uuid(value))
+        except ValueError:
+            # Read like an unknown ride, so the answer tells nothing about which rides exist.
+            raise ClientMessageError(RIDE_NOT_FOUND, RIDE_NOT_FOUND_MESSAGE, request_type=message_type) from None
+        return cls(ride_id=ride_id)
+
+    return parse
+
+
+_LOCATION_FIELDS = tuple(LocationUpdate.__struct_fields__)
+
+
+def _location_update(raw, message_type):
+    fields = {name: raw[name] for name in _LOCATION_FIELDS if name in raw}
+    try:
+        message = msgspec.convert(fields, LocationUpdate)
+    except msgspec.ValidationError:
+        # Numeric strings are accepted (the REST serializer's rules); and what is refused is
+        # explained in the REST API's words.
+        serializer = LocationSerializer(data=fields)
+        if not serializer.is_valid():
+            raise ClientMessageError(
+                "validation_error",
+                first_error_message(serializer.errors),
+                request_type=message_type,
+                errors=plain_errors(serializer.errors),
+            ) from None
+        message = LocationUpdate(**serializer.validated_data)
+    heading = message.heading
+    if heading is not None:
+        message = msgspec.structs.replace(message, heading=int(round(heading)) % 360)
+    return message
+
+
+def _no_fields(cls):
+    instance = cls()
+    return lambda raw, message_type: instance
+
+
+_PARSERS = {
+    "ping": _ping,
+    "resume": _resume,
+    "join_ride": _ride_message(JoinRide),
+    "leave_ride": _ride_message(LeaveRide),
+    "driver_online": _no_fields(DriverOnline),
+    "driver_offline": _no_fields(DriverOffline),
+    "location_update": _location_update,
+}
+assert set(_PARSERS) == set(CLIENT_MESSAGES)
+
+
+def plain_errors(errors):
+    """A DRF error tree with plain str leaves (ErrorDetail is a str subclass msgspec will not encode)."""
+    if isinstance(errors, dict):
+        return {str(key): plain_errors(value) for key, value in errors.items()}
+    if isinstance(errors, (list, tuple)):
+        return [plain_errors(value) for value in errors]
+    return str(errors)
+
+
+class ConnectQuery(Struct, forbid_unknown_fields=True, kw_only=True):
+    """The query string of the connection URL."""
+
+    token: Annotated[str, Meta(description="JWT access token")]
+    last_event_id: Annotated[
+        int, Meta(ge=bounds.EVENT_CURSOR_MIN, description="resume: replay reliable events above this id")
+    ] | UnsetType = UNSET
+
+
+# --- server events ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    name: str
+    data: type
+    summary: str
+    ride_metadata: bool  # carries metadata.ride_id
+    reliable: bool  # logged, carries `id`
+
+
+SERVER_EVENTS: dict[str, ServerEvent] = {}
+
+
+def server_event(name, *, ride_metadata=False, reliable=False):
+    def register(cls):
+        summary = (cls.__doc__ or "").strip().split("\n")[0]
+        SERVER_EVENTS[name] = ServerEvent(name, cls, summary, ride_metadata, reliable)
+        return cls
+
+    return register
+
+
+class EventData(Struct, forbid_unknown_fields=True, kw_only=True):
+    """The `data` of a server event. Optional fields default to UNSET and are then left out."""
+
+
+class RideMetadata(Struct, forbid_unknown_fields=True, kw_only=True):
+    ride_id: Uuid
+
+
+@server_event("connected")
+class ConnectedData(EventData):
+    """First message of every accepted connection."""
+
+    user_id: Uuid
+    phone_number: str
+    is_driver: bool
+    full_name: str
+    last_event_id: Annotated[int, Meta(ge=bounds.EVENT_CURSOR_MIN, description="newest reliable event id")]
+
+
+@server_event("resync_required")
+class ResyncRequiredData(EventData):
+    """The log cannot replay from the requested id: reload state over REST."""
+
+    reason: Literal["too_old", "unknown_event_id"]
+    last_event_id: EventCursor
+
+
+@server_event("pong")
+class PongData(EventData):
+    """Reply to ping; echoes the client's timestamp."""
+
+    timestamp: str
+
+
+@server_event("error")
+class ErrorData(EventData):
+    """A client message could not be handled; the connection stays open."""
+
+    code: str
+    message: str
+    request_type: str | UnsetType = UNSET
+    field: str | UnsetType = UNSET
+    errors: dict[str, Any] | UnsetType = UNSET
+    current_status: str | UnsetType = UNSET
+    ride_id: Uuid | UnsetType = UNSET
+
+
+@server_event("ride_joined")
+class RideJoinedData(EventData):
+    """Acknowledges join_ride."""
+
+    ride_id: Uuid
+
+
+@server_event("ride_left")
+class RideLeftData(EventData):
+    """Acknowledges leave_ride."""
+
+    ride_id: Uuid
+
+
+@server_event("driver_status")
+class DriverStatusData(EventData):
+    """Acknowledges driver_online / driver_offline."""
+
+    driver_id: Uuid
+    is_online: bool
+
+
+@server_event("driver_availability_changed", reliable=True)
+class DriverAvailabilityChangedData(EventData):
+    """A driver's availability changed (to all their connections)."""
+
+    driver_id: Uuid
+    is_online: bool
+
+
+@server_event("ride_requested", ride_metadata=True, reliable=True)
+class RideRequestedData(EventData):
+    """A ride near this driver was requested."""
+
+    ride_id: Uuid
+    passenger_id: Uuid
+    ride_type: RideType
+    pickup_latitude: Latitude
+    pickup_longitude: Longitude
+    dropoff_latitude: Latitude
+    dropoff_longitude: Longitude
+    estimated_fare: Fare
+
+
+@server_event("ride_unavailable", ride_metadata=True, reliable=True)
+class RideUnavailableData(EventData):
+    """An offered ride can no longer be taken: drop it."""
+
+    ride_id: Uuid
+    reason: Literal["accepted_by_another_driver", "cancelled"]
+
+
+@server_event("ride_accepted", ride_metadata=True, reliable=True)
+class RideAcceptedData(EventData):
+    """A driver accepted the passenger's ride."""
+
+    ride_id: Uuid
+    driver_id: Uuid
+    driver_name: str
+    vehicle_type: RideType
+    vehicle_plate: str
+    vehicle_color: str
+    driver_rating: Rating
+    estimated_arrival: EtaMinutes
+
+
+@server_event("driver_arrived", ride_metadata=True, reliable=True)
+class DriverArrivedData(EventData):
+    """The driver is at the pickup."""
+
+    ride_id: Uuid
+    driver_id: Uuid
+    arrived_at: Timestamp
+
+
+@server_event("ride_started", ride_metadata=True, reliable=True)
+class RideStartedData(EventData):
+    """The passenger was picked up."""
+
+    ride_id: Uuid
+    started_at: Timestamp
+
+
+@server_event("ride_completed", ride_metadata=True, reliable=True)
+class RideCompletedData(EventData):
+    """The ride ended at the drop-off."""
+
+    ride_id: Uuid
+    final_fare: Fare
+    completed_at: Timestamp
+
+
+@server_event("ride_cancelled", ride_metadata=True, reliable=True)
+class RideCancelledData(EventData):
+    """The ride was cancelled."""
+
+    ride_id: Uuid
+    cancelled_by: CancelledByValue
+    reason: str
+    cancelled_at: Timestamp
+
+
+@server_event("driver_location_update")
+class DriverLocationUpdateData(EventData):
+    """The position of the driver of the passenger's active ride (latest-wins)."""
+
+    driver_id: Uuid
+    ride_id: Uuid
+    latitude: Latitude
+    longitude: Longitude
+    heading: StoredHeading | None
+    speed: Speed | None
+    recorded_at: Timestamp | None
+
+
+def _str_subclass(value):
+    if isinstance(value, str):  # DRF's ErrorDetail in `errors`
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not part of the wire protocol")
+
+
+def payload(data):
+    """A server event's `data` Struct as JSON-ready builtins (UNSET fields left out)."""
+    return msgspec.to_builtins(data, enc_hook=_str_subclass)

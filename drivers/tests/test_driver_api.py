@@ -221,39 +221,3 @@ def test_position_without_a_coordinate_is_a_400(missing, driver):
 
 
 # --- the socket's fast path agrees with the serializer ----------------------------------------------
-
-@pytest.mark.parametrize(
-    "payload",
-    [
-        {"latitude": 3.848, "longitude": 11.502},
-        {"latitude": -90, "longitude": 180, "heading": 359.6, "speed": 0},
-        {"latitude": 90, "longitude": -180, "heading": 0, "speed": 400},
-        {"latitude": 3.8, "longitude": 11.5, "heading": None, "speed": None},
-        {"latitude": 3.8, "longitude": 11.5, "heading": 44.5, "speed": 25},
-    ],
-)
-def test_plain_location_gives_what_the_serializer_gives_for_valid_payloads(payload):
-    from drivers.serializers import LocationSerializer, plain_location
-
-    serializer = LocationSerializer(data=payload)
-    assert serializer.is_valid(), serializer.errors
-    assert plain_location(payload) == {"heading": None, "speed": None, **serializer.validated_data}
-
-
-@pytest.mark.parametrize(
-    "payload",
-    [
-        {"latitude": 91, "longitude": 11.5},
-        {"latitude": True, "longitude": 11.5},
-        {"latitude": "3.8", "longitude": 11.5},
-        {"latitude": float("nan"), "longitude": 11.5},
-        {"latitude": 3.8, "longitude": float("inf")},
-        {"latitude": 3.8, "longitude": 11.5, "heading": 360},
-        {"latitude": 3.8, "longitude": 11.5, "speed": -1},
-        {"longitude": 11.5},
-    ],
-)
-def test_plain_location_leaves_everything_else_to_the_serializer(payload):
-    from drivers.serializers import plain_location
-
-    assert plain_location(payload) is None

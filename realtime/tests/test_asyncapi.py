@@ -73,6 +73,18 @@ def test_malformed_client_messages_do_not_match(message):
 
 
 def test_every_client_message_type_the_consumer_handles_is_described():
+    import ast
+    import inspect
+    import textwrap
+
+    from realtime import wire
     from realtime.consumers import RealtimeConsumer
 
-    assert set(RealtimeConsumer.HANDLERS) == set(asyncapi.CLIENT_MESSAGES)
+    handle = ast.parse(textwrap.dedent(inspect.getsource(RealtimeConsumer.handle)))
+    handled = {
+        node.cls.attr for node in ast.walk(handle) if isinstance(node, ast.MatchClass) and isinstance(node.cls, ast.Attribute)
+    }
+    declared = {cls.__name__ for cls in wire.CLIENT_MESSAGES.values()}
+    assert handled == declared
+    schemas = asyncapi.document()["components"]["schemas"]
+    assert {name.removeprefix("client_") for name in schemas if name.startswith("client_")} == set(wire.CLIENT_MESSAGES)

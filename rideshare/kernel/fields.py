@@ -2,6 +2,8 @@ import math
 
 from rest_framework import serializers
 
+from . import bounds
+
 
 class FiniteFloatField(serializers.FloatField):
     """A JSON number that is finite; booleans and numeric strings like "nan" are refused."""
@@ -20,8 +22,8 @@ class FiniteFloatField(serializers.FloatField):
 
 
 def latitude_field(**kwargs):
-    return FiniteFloatField(min_value=-90, max_value=90, **kwargs)
+    return FiniteFloatField(min_value=bounds.LATITUDE_MIN, max_value=bounds.LATITUDE_MAX, **kwargs)
 
 
 def longitude_field(**kwargs):
-    return FiniteFloatField(min_value=-180, max_value=180, **kwargs)
+    return FiniteFloatField(min_value=bounds.LONGITUDE_MIN, max_value=bounds.LONGITUDE_MAX, **kwargs)
