@@ -199,7 +199,7 @@ async def test_receive_cancel():
             if scenario in ("waiting", "two waiting"):
                 await until(lambda: len(waiting_receivers(channel_layer, channel)) == 1 + len(others))
                 await channel_layer.send(channel, message)  # wakes `cancelled`, the oldest receiver
-            for _ in range(turns):
+            for _ in range(turns):  # the cancel point: this many event-loop turns later
                 await asyncio.sleep(0)
             cancelled.cancel()
             (outcome,) = await asyncio.gather(cancelled, return_exceptions=True)
@@ -353,7 +353,7 @@ async def test_unread_expired_message_removes_its_channel_from_groups_at_any_lat
 async def test_a_message_is_never_delivered_after_expiry_even_to_a_woken_receiver(clock):
     layer = InProcessChannelLayer(expiry=10, clock=clock)
     task = asyncio.create_task(layer.receive("c"))
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(layer, "c")) == 1)
     await layer.send("c", {"type": "old"})
     clock.advance(11)  # expires before the woken receiver runs
     # The woken receiver ran, found the message expired and waits again on a fresh future.
@@ -420,7 +420,7 @@ async def test_messages_are_copied(channel_layer):
 
 async def test_several_receivers_on_one_channel_each_get_one_message(channel_layer):
     tasks = [asyncio.create_task(channel_layer.receive("shared")) for _ in range(3)]
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(channel_layer, "shared")) == 3)
     for i in range(3):
         await channel_layer.send("shared", {"type": f"m{i}"})
     async with asyncio.timeout(1):
@@ -432,7 +432,7 @@ async def test_several_receivers_on_one_channel_each_get_one_message(channel_lay
 async def test_a_woken_receiver_cancelled_before_it_runs_passes_the_message_on(channel_layer):
     first = asyncio.create_task(channel_layer.receive("c"))
     second = asyncio.create_task(channel_layer.receive("c"))
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(channel_layer, "c")) == 2)
     await channel_layer.send("c", {"type": "x"})  # wakes `first`
     first.cancel()
     async with asyncio.timeout(1):
@@ -444,7 +444,7 @@ async def test_a_woken_receiver_cancelled_before_it_runs_passes_the_message_on(c
 
 async def test_cancelled_receive_leaves_nothing_behind(channel_layer):
     task = asyncio.create_task(channel_layer.receive("c"))
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(channel_layer, "c")) == 1)
     assert "c" in channel_layer.channels
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -454,7 +454,7 @@ async def test_cancelled_receive_leaves_nothing_behind(channel_layer):
 
 async def test_a_receiver_waiting_across_flush_still_gets_later_messages(channel_layer):
     task = asyncio.create_task(channel_layer.receive("c"))
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(channel_layer, "c")) == 1)
     await channel_layer.flush()
     await channel_layer.send("c", {"type": "after"})
     async with asyncio.timeout(1):
@@ -465,7 +465,7 @@ async def test_send_from_another_threads_event_loop_wakes_the_receiver(channel_l
     """What async_to_sync does in a plain thread (e.g. a commit hook outside the server loop)."""
     await channel_layer.group_add("g", "c")
     task = asyncio.create_task(channel_layer.receive("c"))
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(channel_layer, "c")) == 1)
     thread = threading.Thread(target=asyncio.run, args=(channel_layer.group_send("g", {"type": "x"}),))
     thread.start()
     async with asyncio.timeout(2):
@@ -551,7 +551,7 @@ async def test_connect_disconnect_churn_leaves_no_residue():
         await layer.group_add(f"user-{i}", name)
         await layer.group_add(f"ride-{i % 100}", name)
     receivers = [asyncio.create_task(layer.receive(name)) for name in names]
-    await asyncio.sleep(0)
+    await until(lambda: all(waiting_receivers(layer, name) for name in names), timeout=10)
     for ride in range(100):
         await layer.group_send(f"ride-{ride}", {"type": "ride.update", "text": "{}"})
         await layer.group_send(f"ride-{ride}", {"type": "ride.update", "text": "{}"})
@@ -560,7 +560,7 @@ async def test_connect_disconnect_churn_leaves_no_residue():
     for name in names:
         await layer.receive(name)  # the second message
     leftover = [asyncio.create_task(layer.receive(name)) for name in names]  # blocked at disconnect
-    await asyncio.sleep(0)
+    await until(lambda: all(waiting_receivers(layer, name) for name in names), timeout=10)
     for i, name in enumerate(names):
         await layer.group_discard(f"user-{i}", name)
         await layer.group_discard(f"ride-{i % 100}", name)
