@@ -24,7 +24,8 @@ Intentional differences from stock (all fixes of stock edge cases):
   when one of them empties it, stranding the others), and flush() keeps waiting receivers
   attached (stock strands them on a discarded queue);
 - `channel_capacity` glob patterns work (stock never compiles them and fails on the first send);
-- expiry uses the monotonic clock, so wall-clock jumps neither expire nor revive anything.
+- expiry uses the monotonic clock, so wall-clock jumps neither expire nor revive anything; the
+  `clock` argument (a callable returning seconds, time.monotonic by default) lets tests drive it.
 """
 
 import asyncio
@@ -65,10 +66,13 @@ class _Channel:
 class InProcessChannelLayer(BaseChannelLayer):
     extensions = ["groups", "flush"]
 
-    def __init__(self, expiry=60, group_expiry=86400, capacity=100, channel_capacity=None, **kwargs):
+    def __init__(
+        self, expiry=60, group_expiry=86400, capacity=100, channel_capacity=None, clock=monotonic, **kwargs
+    ):
         super().__init__(expiry=expiry, capacity=capacity, channel_capacity=channel_capacity, **kwargs)
         self.channel_capacity = self.compile_capacities(self.channel_capacity)
         self.group_expiry = group_expiry
+        self.clock = clock  # message and group-membership expiry time (asyncio keeps its own)
         # Layer calls can come from another thread's event loop (async_to_sync in a plain thread,
         # e.g. transaction.on_commit outside the server loop). No await happens while it is held.
         self._lock = threading.Lock()
@@ -90,7 +94,7 @@ class InProcessChannelLayer(BaseChannelLayer):
         assert "__asgi_channel__" not in message
         message = _copier(message)(message)
         with self._lock:
-            now = monotonic()
+            now = self.clock()
             self._sweep(now)
             record = self.channels.get(channel)
             if record is not None:
@@ -104,7 +108,7 @@ class InProcessChannelLayer(BaseChannelLayer):
         self.require_valid_channel_name(channel)
         while True:
             with self._lock:
-                now = monotonic()
+                now = self.clock()
                 self._sweep(now)
                 record = self.channels.get(channel)
                 if record is None:
@@ -153,7 +157,7 @@ class InProcessChannelLayer(BaseChannelLayer):
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
         with self._lock:
-            now = monotonic()
+            now = self.clock()
             self.groups.setdefault(group, {})[channel] = now
             self._channel_groups.setdefault(channel, set()).add(group)
             key = (group, channel)
@@ -172,7 +176,7 @@ class InProcessChannelLayer(BaseChannelLayer):
         self.require_valid_group_name(group)
         copy = _copier(message)
         with self._lock:
-            now = monotonic()
+            now = self.clock()
             self._sweep(now)
             members = self.groups.get(group)
             if not members:

@@ -6,6 +6,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -59,6 +60,15 @@ class LiveDatabase:
         )
         if result.returncode != 0:
             raise RuntimeError(f"migrate failed:\n{result.stdout}\n{result.stderr}")
+
+    def query(self, sql, params=()):
+        """The rows of `sql` (placeholders `%s`) on this database, read from the test process
+        (e.g. the outbox state the server processes leave in it)."""
+        if self.name:
+            with _pg_connect(self.env["DATABASE_URL"]) as conn:
+                return conn.execute(sql, params).fetchall()
+        with sqlite3.connect(self.env["SQLITE_PATH"], timeout=10) as conn:
+            return conn.execute(sql.replace("%s", "?"), params).fetchall()
 
     def drop(self):
         if self.name:

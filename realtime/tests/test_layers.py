@@ -11,8 +11,9 @@ from channels import DEFAULT_CHANNEL_LAYER
 from channels.exceptions import ChannelFull
 from channels.layers import channel_layers, get_channel_layer
 
-from realtime import layers
 from realtime.layers import InProcessChannelLayer
+
+from .clocks import FakeClock
 
 BACKEND = "realtime.layers.InProcessChannelLayer"
 NOTHING_ARRIVES = 0.2  # how long "no message" is watched
@@ -27,11 +28,9 @@ async def channel_layer():
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """A settable clock for the layer's expiry (asyncio keeps the real one)."""
-    now = [1000.0]
-    monkeypatch.setattr(layers, "monotonic", lambda: now[0])
-    return now
+def clock():
+    """A settable clock for the layer's expiry, passed as `clock=` (asyncio keeps the real one)."""
+    return FakeClock(1000.0)
 
 
 async def assert_nothing_arrives(layer, channel):
@@ -43,6 +42,28 @@ async def assert_nothing_arrives(layer, channel):
 async def receive(layer, channel):
     async with asyncio.timeout(1):
         return await layer.receive(channel)
+
+
+async def until(condition, timeout=1):
+    """Let the event loop run until `condition()` holds (one turn at a time), or fail."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0)
+
+
+def waiting_receivers(layer, channel):
+    record = layer.channels.get(channel)
+    return [] if record is None else list(record.waiters)
+
+
+def assert_consistent(layer):
+    """The layer's invariants: a channel entry exists only while it has messages or waiting
+    receivers, every waiting receiver is still waiting (no cancelled or resolved leftovers), and
+    the due-time index lists exactly the channels holding messages."""
+    for name, record in layer.channels.items():
+        assert record.queue or record.waiters, f"idle channel {name} left behind"
+        assert not [w for w in record.waiters if w.done()], f"stale waiter on {name}"
+    assert set(layer._due) == {name for name, record in layer.channels.items() if record.queue}
 
 
 def assert_no_residue(layer):
@@ -123,32 +144,32 @@ async def test_groups_channel_full(channel_layer):
     await assert_nothing_arrives(channel_layer, "test-gr-chan-1")
 
 
-async def test_expiry_single():
-    channel_layer = InProcessChannelLayer(expiry=0.1)
+async def test_expiry_single(clock):
+    channel_layer = InProcessChannelLayer(expiry=0.1, clock=clock)
     await channel_layer.send("test-channel-1", {"type": "message.1"})
     assert len(channel_layer.channels) == 1
-    await asyncio.sleep(0.1)
+    clock.advance(0.11)
     await assert_nothing_arrives(channel_layer, "test-channel-1")
     assert len(channel_layer.channels) == 0
 
 
-async def test_expiry_unread():
+async def test_expiry_unread(clock):
     """A message expires and is cleaned up even if its channel is never read again."""
-    channel_layer = InProcessChannelLayer(expiry=0.1)
+    channel_layer = InProcessChannelLayer(expiry=0.1, clock=clock)
     await channel_layer.send("test-channel-1", {"type": "message.1"})
-    await asyncio.sleep(0.1)
+    clock.advance(0.11)
     await channel_layer.send("test-channel-2", {"type": "message.2"})
     assert (await channel_layer.receive("test-channel-2"))["type"] == "message.2"
     assert len(channel_layer.channels) == 0
 
 
-async def test_expiry_multi():
-    channel_layer = InProcessChannelLayer(expiry=0.1)
+async def test_expiry_multi(clock):
+    channel_layer = InProcessChannelLayer(expiry=0.1, clock=clock)
     await channel_layer.send("test-channel-1", {"type": "message.1"})
     await channel_layer.send("test-channel-1", {"type": "message.2"})
     await channel_layer.send("test-channel-1", {"type": "message.3"})
     assert (await channel_layer.receive("test-channel-1"))["type"] == "message.1"
-    await asyncio.sleep(0.1)
+    clock.advance(0.11)
     await channel_layer.send("test-channel-1", {"type": "message.4"})
     assert (await channel_layer.receive("test-channel-1"))["type"] == "message.4"
     await assert_nothing_arrives(channel_layer, "test-channel-1")
@@ -156,20 +177,51 @@ async def test_expiry_multi():
 
 
 async def test_receive_cancel():
-    """From channels_redis: cancelling a receive at any point never blocks or breaks the channel."""
+    """From channels_redis: cancelling a receive at any point never blocks or breaks the channel.
+
+    "Any point" is every number of event-loop turns before the cancel, with the receive cancelled
+    while nothing was sent, after the message was queued, while it waited for the message, or
+    while it and a second receiver waited. Each time the layer stays consistent (no stale waiter,
+    no idle entry), the message reaches exactly one receive (the cancelled one if it had already
+    returned, else the other waiting receiver or the next receive), a message sent afterwards is
+    received by the next receive, and nothing is left over: none lost, none delivered twice."""
     channel_layer = InProcessChannelLayer(capacity=30)
     channel = await channel_layer.new_channel()
-    delay = 0
-    while delay < 0.01:
-        await channel_layer.send(channel, {"type": "test.message", "text": "Ahoy-hoy!"})
-        task = asyncio.ensure_future(channel_layer.receive(channel))
-        await asyncio.sleep(delay)
-        task.cancel()
-        delay += 0.0001
-        try:
-            await asyncio.wait_for(task, None)
-        except asyncio.CancelledError:
-            pass
+    n = 0
+    for turns in range(5):
+        for scenario in ("idle", "queued", "waiting", "two waiting"):
+            n += 1
+            message, after = {"type": "test.message", "n": n}, {"type": "test.message", "n": -n}
+            if scenario == "queued":
+                await channel_layer.send(channel, message)
+            cancelled = asyncio.create_task(channel_layer.receive(channel))
+            others = [asyncio.create_task(channel_layer.receive(channel))] if scenario == "two waiting" else []
+            if scenario in ("waiting", "two waiting"):
+                await until(lambda: len(waiting_receivers(channel_layer, channel)) == 1 + len(others))
+                await channel_layer.send(channel, message)  # wakes `cancelled`, the oldest receiver
+            for _ in range(turns):  # the cancel point: this many event-loop turns later
+                await asyncio.sleep(0)
+            cancelled.cancel()
+            (outcome,) = await asyncio.gather(cancelled, return_exceptions=True)
+            assert_consistent(channel_layer)
+            if scenario == "idle":
+                assert isinstance(outcome, asyncio.CancelledError)
+                assert_no_residue(channel_layer)
+                await channel_layer.send(channel, message)
+
+            async def next_message():
+                """The next delivery: to the receiver still waiting, if any, else a new receive."""
+                async with asyncio.timeout(1):
+                    return await (others.pop() if others else channel_layer.receive(channel))
+
+            got = [] if isinstance(outcome, asyncio.CancelledError) else [outcome]
+            if not got:
+                got.append(await next_message())
+            assert got == [message], (turns, scenario)
+            await channel_layer.send(channel, after)
+            assert await next_message() == after, (turns, scenario)
+            assert not others
+            assert_no_residue(channel_layer)  # nothing queued twice, no receiver left waiting
 
 
 @pytest.mark.parametrize("method", ["require_valid_channel_name", "require_valid_group_name"])
@@ -276,12 +328,12 @@ async def test_a_drained_channel_accepts_again(channel_layer):
 async def test_message_expired_before_a_group_send_removes_the_channel_from_all_groups(clock):
     """Stock treats an expired message as a dead reader: the channel leaves every group, and the
     group_send that notices it does not deliver to it."""
-    layer = InProcessChannelLayer(expiry=10)
+    layer = InProcessChannelLayer(expiry=10, clock=clock)
     for group in ("g1", "g2"):
         await layer.group_add(group, "dead")
     await layer.group_add("g1", "alive")
     await layer.send("dead", {"type": "old"})
-    clock[0] += 11
+    clock.advance(11)
     await layer.group_send("g1", {"type": "new"})
     assert (await receive(layer, "alive"))["type"] == "new"
     assert layer.groups == {"g1": {"alive": 1000.0}}
@@ -289,22 +341,23 @@ async def test_message_expired_before_a_group_send_removes_the_channel_from_all_
 
 
 async def test_unread_expired_message_removes_its_channel_from_groups_at_any_later_call(clock):
-    layer = InProcessChannelLayer(expiry=10)
+    layer = InProcessChannelLayer(expiry=10, clock=clock)
     await layer.group_add("g", "dead")
     await layer.send("dead", {"type": "old"})
-    clock[0] += 11
+    clock.advance(11)
     await layer.send("elsewhere", {"type": "x"})  # an unrelated call does the cleanup
     assert "dead" not in layer.channels
     assert layer.groups == {}
 
 
 async def test_a_message_is_never_delivered_after_expiry_even_to_a_woken_receiver(clock):
-    layer = InProcessChannelLayer(expiry=10)
+    layer = InProcessChannelLayer(expiry=10, clock=clock)
     task = asyncio.create_task(layer.receive("c"))
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(layer, "c")) == 1)
     await layer.send("c", {"type": "old"})
-    clock[0] += 11  # expires before the woken receiver runs
-    await asyncio.sleep(0.05)
+    clock.advance(11)  # expires before the woken receiver runs
+    # The woken receiver ran, found the message expired and waits again on a fresh future.
+    await until(lambda: len(waiting_receivers(layer, "c")) == 1 and not waiting_receivers(layer, "c")[0].done())
     assert not task.done()
     await layer.send("c", {"type": "new"})
     async with asyncio.timeout(1):
@@ -312,23 +365,23 @@ async def test_a_message_is_never_delivered_after_expiry_even_to_a_woken_receive
 
 
 async def test_group_membership_expires(clock):
-    layer = InProcessChannelLayer(group_expiry=100)
+    layer = InProcessChannelLayer(group_expiry=100, clock=clock)
     await layer.group_add("g", "old")
-    clock[0] += 60
+    clock.advance(60)
     await layer.group_add("g", "young")
-    clock[0] += 50  # "old" joined 110 s ago, "young" 50 s ago
+    clock.advance(50)  # "old" joined 110 s ago, "young" 50 s ago
     await layer.group_send("g", {"type": "x"})
     assert (await receive(layer, "young"))["type"] == "x"
     await assert_nothing_arrives(layer, "old")
-    assert layer.groups == {"g": {"young": clock[0] - 50}}
+    assert layer.groups == {"g": {"young": clock.now - 50}}
 
 
 async def test_rejoining_restarts_group_expiry(clock):
-    layer = InProcessChannelLayer(group_expiry=100)
+    layer = InProcessChannelLayer(group_expiry=100, clock=clock)
     await layer.group_add("g", "c")
-    clock[0] += 60
+    clock.advance(60)
     await layer.group_add("g", "c")
-    clock[0] += 60  # 120 s after the first join, 60 s after the second
+    clock.advance(60)  # 120 s after the first join, 60 s after the second
     await layer.group_send("g", {"type": "x"})
     assert (await receive(layer, "c"))["type"] == "x"
 
@@ -367,7 +420,7 @@ async def test_messages_are_copied(channel_layer):
 
 async def test_several_receivers_on_one_channel_each_get_one_message(channel_layer):
     tasks = [asyncio.create_task(channel_layer.receive("shared")) for _ in range(3)]
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(channel_layer, "shared")) == 3)
     for i in range(3):
         await channel_layer.send("shared", {"type": f"m{i}"})
     async with asyncio.timeout(1):
@@ -379,7 +432,7 @@ async def test_several_receivers_on_one_channel_each_get_one_message(channel_lay
 async def test_a_woken_receiver_cancelled_before_it_runs_passes_the_message_on(channel_layer):
     first = asyncio.create_task(channel_layer.receive("c"))
     second = asyncio.create_task(channel_layer.receive("c"))
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(channel_layer, "c")) == 2)
     await channel_layer.send("c", {"type": "x"})  # wakes `first`
     first.cancel()
     async with asyncio.timeout(1):
@@ -391,7 +444,7 @@ async def test_a_woken_receiver_cancelled_before_it_runs_passes_the_message_on(c
 
 async def test_cancelled_receive_leaves_nothing_behind(channel_layer):
     task = asyncio.create_task(channel_layer.receive("c"))
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(channel_layer, "c")) == 1)
     assert "c" in channel_layer.channels
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -401,7 +454,7 @@ async def test_cancelled_receive_leaves_nothing_behind(channel_layer):
 
 async def test_a_receiver_waiting_across_flush_still_gets_later_messages(channel_layer):
     task = asyncio.create_task(channel_layer.receive("c"))
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(channel_layer, "c")) == 1)
     await channel_layer.flush()
     await channel_layer.send("c", {"type": "after"})
     async with asyncio.timeout(1):
@@ -412,7 +465,7 @@ async def test_send_from_another_threads_event_loop_wakes_the_receiver(channel_l
     """What async_to_sync does in a plain thread (e.g. a commit hook outside the server loop)."""
     await channel_layer.group_add("g", "c")
     task = asyncio.create_task(channel_layer.receive("c"))
-    await asyncio.sleep(0)
+    await until(lambda: len(waiting_receivers(channel_layer, "c")) == 1)
     thread = threading.Thread(target=asyncio.run, args=(channel_layer.group_send("g", {"type": "x"}),))
     thread.start()
     async with asyncio.timeout(2):
@@ -447,13 +500,13 @@ def count_calls(monkeypatch, layer, name):
 async def big_layer(clock):
     """20,000 channels in 10,000 two-member groups, all also in one 20,000-member group; every
     channel has a queued message. The whole-layer structures are then swapped for ScanTraps."""
-    layer = InProcessChannelLayer(expiry=10)
+    layer = InProcessChannelLayer(expiry=10, clock=clock)
     for i in range(10_000):
         for channel in (f"c{2 * i}", f"c{2 * i + 1}"):
             await layer.group_add(f"g{i}", channel)
             await layer.group_add("everyone", channel)
             await layer.send(channel, {"type": "queued"})
-    clock[0] += 5
+    clock.advance(5)
     groups = ScanTrap(layer.groups)
     groups["everyone"] = ScanTrap(groups["everyone"])
     layer.groups = groups
@@ -477,7 +530,7 @@ async def test_group_send_to_a_small_group_touches_only_its_members(clock, monke
 async def test_expired_member_leaves_every_group_without_scanning(clock, monkeypatch):
     layer = await big_layer(clock)
     await layer.receive("c15")  # c15 drained; c14 keeps its now-old message
-    clock[0] += 6  # every queued message is now 11 s old: expired (expiry=10)
+    clock.advance(6)  # every queued message is now 11 s old: expired (expiry=10)
     monkeypatch.setattr(layer, "_due", {})  # keep the sweep out of it: group_send alone must notice
     expiries = count_calls(monkeypatch, layer, "_expire")
     await layer.group_send("g7", {"type": "news"})
@@ -486,7 +539,7 @@ async def test_expired_member_leaves_every_group_without_scanning(clock, monkeyp
     await assert_nothing_arrives(layer, "c14")
     assert dict.__contains__(layer.groups["everyone"], "c15")
     assert not dict.__contains__(layer.groups["everyone"], "c14")
-    assert dict.__getitem__(layer.groups, "g7") == {"c15": clock[0] - 11}
+    assert dict.__getitem__(layer.groups, "g7") == {"c15": clock.now - 11}
 
 
 async def test_connect_disconnect_churn_leaves_no_residue():
@@ -498,7 +551,7 @@ async def test_connect_disconnect_churn_leaves_no_residue():
         await layer.group_add(f"user-{i}", name)
         await layer.group_add(f"ride-{i % 100}", name)
     receivers = [asyncio.create_task(layer.receive(name)) for name in names]
-    await asyncio.sleep(0)
+    await until(lambda: all(waiting_receivers(layer, name) for name in names), timeout=10)
     for ride in range(100):
         await layer.group_send(f"ride-{ride}", {"type": "ride.update", "text": "{}"})
         await layer.group_send(f"ride-{ride}", {"type": "ride.update", "text": "{}"})
@@ -507,7 +560,7 @@ async def test_connect_disconnect_churn_leaves_no_residue():
     for name in names:
         await layer.receive(name)  # the second message
     leftover = [asyncio.create_task(layer.receive(name)) for name in names]  # blocked at disconnect
-    await asyncio.sleep(0)
+    await until(lambda: all(waiting_receivers(layer, name) for name in names), timeout=10)
     for i, name in enumerate(names):
         await layer.group_discard(f"user-{i}", name)
         await layer.group_discard(f"ride-{i % 100}", name)

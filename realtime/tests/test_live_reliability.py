@@ -69,13 +69,49 @@ async def ride_in_progress(api):
 
 def run_in_a_process_that_dies_before_publishing(server, code):
     """Run `code` in a separate Django process whose publish step never happens (as if it was
-    killed right after its transaction committed)."""
+    killed right after its transaction committed); returns what it printed."""
     prelude = "from realtime import eventlog; eventlog.publish = lambda *args: False; "
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", prelude + code],
         cwd=REPO_ROOT, env=server.env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+RELAY_WAIT = 20  # seconds the relay may take to publish an orphaned event (rounds of ~2 s + grace)
+
+
+async def wait_until_published(database, *event_ids, timeout=RELAY_WAIT):
+    """Until the outbox says each of `event_ids` was handed to the channel layer (`published_at`
+    set, which happens after the send): the relay's own progress, however slow its rounds."""
+    ids = sorted({int(event_id) for event_id in event_ids})
+    sql = f"SELECT id FROM realtime_event WHERE published_at IS NULL AND id IN ({', '.join(map(str, ids))})"
+    deadline = time.monotonic() + timeout
+    while unpublished := await asyncio.to_thread(database.query, sql):
+        assert time.monotonic() < deadline, f"events {sorted(row[0] for row in unpublished)} never published"
+        await asyncio.sleep(0.1)
+
+
+def orphaned_probe_code(driver_user_id):
+    """A reliable event for the (unconnected) driver, committed and never published, dated before
+    the relay's grace so that its next round takes it; prints its id."""
+    return (
+        "from datetime import timedelta; from django.utils import timezone; from realtime import events; "
+        "from realtime.models import Event; from drivers.models import Driver; "
+        f"driver = Driver.objects.get(user_id='{driver_user_id}'); "
+        "event = eventlog.record(events.driver_availability_changed(driver), user_ids=[driver.user_id]); "
+        "Event.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(minutes=1)); "
+        "print(event.pk)"
+    )
+
+
+async def wait_for_a_later_relay_round(server, database, driver_user_id):
+    """Until a relay round that started after everything published so far has run: an orphaned
+    probe event committed now is published only by such a round, which would also have re-sent
+    anything the relay wrongly sends twice."""
+    output = await asyncio.to_thread(run_in_a_process_that_dies_before_publishing, server, orphaned_probe_code(driver_user_id))
+    await wait_until_published(database, output.split()[-1])
 
 
 def arrive_code(ride_id, driver_id):
@@ -109,7 +145,9 @@ async def test_a_passenger_away_mid_ride_gets_exactly_the_missed_events_in_order
         await assert_quiet(websocket)
 
 
-async def test_an_event_whose_process_died_before_publishing_reaches_connected_clients_within_seconds(server, api):
+async def test_an_event_whose_process_died_before_publishing_reaches_connected_clients_within_seconds(
+    server, database, api
+):
     passenger, driver, ride_id = await ride_in_progress(api)
     async with websockets.connect(ws_uri(server.ws_url, passenger["access"])) as websocket:
         await recv_type(websocket, "connected")
@@ -118,7 +156,8 @@ async def test_an_event_whose_process_died_before_publishing_reaches_connected_c
         arrived = await recv_type(websocket, "driver_arrived", timeout=10)
         assert time.monotonic() - began < 8
         assert arrived["data"]["ride_id"] == ride_id
-        await asyncio.sleep(2.5)  # another relay round: it must not come twice
+        await wait_until_published(database, arrived["id"])
+        await wait_for_a_later_relay_round(server, database, driver["id"])  # it must not come twice
         await assert_quiet(websocket)
 
 
@@ -149,7 +188,8 @@ async def test_a_killed_server_restarts_and_resuming_apps_lose_nothing(database,
             started = await recv_type(websocket, "ride_started")
             assert last_seen < arrived["id"] < started["id"]
             await recv_type(websocket, "driver_location_update")
-            await asyncio.sleep(2.5)  # the relay publishes the orphaned arrival now: not twice
+            # The relay publishes the orphaned arrival (replayed above from the log): not twice.
+            await wait_until_published(database, arrived["id"])
             await assert_quiet(websocket)
     finally:
         second.stop()

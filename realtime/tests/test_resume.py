@@ -193,11 +193,14 @@ async def test_a_rolled_back_change_logs_nothing(accepted_ride):
     assert await db(Event.objects.count)() == before
 
 
-def _record_in_thread(driver, started, release, results):
+def _record_in_thread(driver, started, release, results, backend_pids):
     from django.db import connection
 
     try:
         with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backend_pids.append(cursor.fetchone()[0])
             started.set()
             event = eventlog.record(events.driver_availability_changed(driver), user_ids=[driver.pk])
             results.append(("recorded", event.pk))
@@ -205,6 +208,23 @@ def _record_in_thread(driver, started, release, results):
         results.append(("committed", event.pk))
     finally:
         connection.close()
+
+
+def _waits_for_a_lock(pid):
+    """Whether PostgreSQL backend `pid` is blocked waiting for a lock (advisory, row, any)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = %s AND NOT granted)", [pid])
+        return cursor.fetchone()[0]
+
+
+async def _until(condition, what, timeout=10):
+    """Poll `condition` (sync; run in a thread with its own connection) until it is true."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await db(condition)():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.01)
 
 
 @pytest.mark.postgres_only
@@ -215,16 +235,22 @@ async def test_ids_are_handed_out_in_commit_order_so_a_resuming_client_misses_no
     baseline = data["last_event_id"]
 
     first_started, first_release, second_started, second_release = (threading.Event() for _ in range(4))
-    first_results, second_results = [], []
-    first = threading.Thread(target=_record_in_thread, args=(driver, first_started, first_release, first_results))
-    second = threading.Thread(target=_record_in_thread, args=(driver, second_started, second_release, second_results))
+    first_results, second_results, first_pid, second_pid = [], [], [], []
+    first = threading.Thread(
+        target=_record_in_thread, args=(driver, first_started, first_release, first_results, first_pid)
+    )
+    second = threading.Thread(
+        target=_record_in_thread, args=(driver, second_started, second_release, second_results, second_pid)
+    )
     first.start()
-    await asyncio.to_thread(first_started.wait, 5)
-    await asyncio.sleep(0.2)  # the first transaction holds the id lock
+    assert await asyncio.to_thread(first_started.wait, 5)
+    # The first transaction has drawn its id (so it holds the id lock) and stays open.
+    await _until(lambda: first_results, "the first transaction recorded its event")
     second_release.set()  # the second would commit at once if it could draw an id
     second.start()
-    await asyncio.to_thread(second_started.wait, 5)
-    await asyncio.sleep(0.3)
+    assert await asyncio.to_thread(second_started.wait, 5)
+    # Either the second is blocked on a lock (as it must be) or it drew an id anyway: no timing.
+    await _until(lambda: second_results or _waits_for_a_lock(second_pid[0]), "the second transaction blocked or recorded")
     assert second_results == [], "the second transaction drew an id while the first was open"
 
     # A client resuming now, between the two, sees neither yet...
