@@ -33,6 +33,20 @@ def _pg_connect(url):
     return psycopg.connect(urlunsplit(("postgresql",) + tuple(parts)[1:]), autocommit=True)
 
 
+def migrate(env):
+    """`manage.py migrate` with the environment a server process will get."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"migrate failed:\n{result.stdout}\n{result.stderr}")
+
+
 class LiveDatabase:
     """A fresh database for server processes: a temp SQLite file, or a new PostgreSQL database
     beside the one in DATABASE_URL. `env` holds what a process needs to use it."""
@@ -50,16 +64,7 @@ class LiveDatabase:
             self.env = {"SQLITE_PATH": str(Path(workdir) / "live.sqlite3")}
 
     def migrate(self, env):
-        result = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"migrate failed:\n{result.stdout}\n{result.stderr}")
+        migrate(env)
 
     def query(self, sql, params=()):
         """The rows of `sql` (placeholders `%s`) on this database, read from the test process
