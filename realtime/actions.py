@@ -26,6 +26,15 @@ class RideNotJoinable(NotFound):
         super().__init__("Ride not found.")
 
 
+# Messages only a driver may send; anyone else gets `not_a_driver` before any field is validated.
+DRIVER_MESSAGES = {"driver_online", "driver_offline", "location_update"}
+
+
+def require_role(user, message_type):
+    if message_type in DRIVER_MESSAGES and not user.is_driver:
+        driver_services.get_driver_profile(user)  # raises not_a_driver, as the REST endpoints do
+
+
 async def ride_access(user, raw_ride_id):
     return await db_call(_ride_access)(user, raw_ride_id)
 

@@ -1,5 +1,6 @@
 """WebSocket authentication (JWT access token in the query string) and Origin checking."""
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
 from channels.security.websocket import WebsocketDenier
@@ -20,6 +21,12 @@ CLOSE_TOKEN_EXPIRED = 4002  # refresh the token, reconnect with last_event_id
 CLOSE_ACCOUNT_DISABLED = 4003  # the account was deactivated or deleted
 CLOSE_RATE_LIMITED = 4008  # sustained flooding
 CLOSE_SLOW_CONSUMER = 4009  # not reading; reconnect and resume
+
+
+def seconds_until_expiry(scope):
+    """How long the connection's access token stays valid (None: no expiry known)."""
+    expires_at = scope.get("token_expires_at")
+    return None if not expires_at else max(0.0, expires_at - time.time())
 
 
 def query_param(scope, name):

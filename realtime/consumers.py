@@ -5,11 +5,9 @@ realtime.dispatch, payloads in realtime.events."""
 
 import asyncio
 import logging
-import time
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.utils import timezone
 
 from rideshare.kernel.errors import DomainError
 
@@ -18,9 +16,6 @@ from .delivery import Decision, DeliveryCursor
 from .limits import ConnectionLimiter
 
 logger = logging.getLogger(__name__)
-
-# Messages only a driver may send; anyone else gets `not_a_driver` before any validation.
-DRIVER_MESSAGES = {"driver_online", "driver_offline", "location_update"}
 
 
 class RealtimeConsumer(AsyncJsonWebsocketConsumer):
@@ -71,10 +66,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await actions.remove_connection(self.channel_name, self.user)
 
     async def _close_when_token_expires(self):
-        expires_at = self.scope.get("token_expires_at")
-        if not expires_at:
+        seconds = auth.seconds_until_expiry(self.scope)
+        if seconds is None:
             return
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await asyncio.sleep(seconds)
         await self.send_error("token_expired", "The access token expired: refresh it and reconnect.")
         await self.close(code=auth.CLOSE_TOKEN_EXPIRED)
 
@@ -109,8 +104,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if not self.limiter.allow(message_type):
             return await self._rate_limited(message_type)
         try:
-            if message_type in DRIVER_MESSAGES and not self.user.is_driver:
-                raise DomainError("This action needs a driver account.", code="not_a_driver")
+            actions.require_role(self.user, message_type)
             await self.handle(wire.client_message(message_type, raw))
         except wire.ClientMessageError as exc:
             await self.send_error(exc.code, exc.message, request_type=message_type, **exc.extra)
@@ -149,9 +143,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def location_update(self, message):
         """The hot path (every few seconds per driver): relayed to the passenger of the active
         ride at once, written to the database at once or in the next batch (positions.WriteThrough)."""
-        position = {"latitude": message.latitude, "longitude": message.longitude, "heading": message.heading,
-                    "speed": message.speed, "recorded_at": timezone.now()}
-        await positions.store(self.user.pk, self.position_policy, **position)
+        position = await positions.store(self.user.pk, self.position_policy, message)
         if self.assignment is not None:
             await dispatch.send_position(self.user.pk, *self.assignment, **position)
 
@@ -171,9 +163,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_text(self, text, event_type, *, committed_at=None, latest_key=None):
         """Every server message leaves through here: one place to count, time and check them."""
-        metrics.count_sent(event_type)
-        if committed_at is not None:
-            metrics.commit_to_send_seconds.observe(max(0.0, time.time() - committed_at))
+        metrics.count_sent(event_type, committed_at)
         if latest_key:
             # The server (realtime.server) may merge these for a client that lags behind.
             await self.base_send({"type": "websocket.send", "text": text, "latest_key": latest_key})
@@ -191,13 +181,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def realtime_event(self, message):
         """An event already encoded once for all its recipients: latest-wins (no id), observed
         (an id, no `prev`) or on the user's own stream (`id` and `prev`: see realtime.delivery)."""
-        event_id = message.get("id")
-        if event_id is None:
-            decision = Decision.SEND
-        elif "prev" not in message:
-            decision = self.cursor.observed(event_id)
-        else:
-            decision = self.cursor.live(event_id, message["prev"])
+        decision = self.cursor.decide(message)
         if decision is Decision.CATCH_UP:
             return await self._send_logged(await actions.events_after(self.user, self.cursor.position))
         if decision is Decision.SEND:

@@ -25,6 +25,16 @@ class DeliveryCursor:
         self.position = position  # the last reliable id delivered on this user's stream
         self.recent = deque(maxlen=memory)  # ids delivered lately by any route
 
+    def decide(self, message):
+        """For a message from realtime.dispatch: latest-wins (no id) is always sent; an id
+        without `prev` was heard as an observer; with `prev`, it is on the user's own stream."""
+        event_id = message.get("id")
+        if event_id is None:
+            return Decision.SEND
+        if "prev" not in message:
+            return self.observed(event_id)
+        return self.live(event_id, message["prev"])
+
     def live(self, event_id, prev):
         """For an event on the user's own stream (it carries `prev`)."""
         if event_id <= self.position:

@@ -1,5 +1,7 @@
 """Prometheus metrics of the real-time layer (one registry per server process)."""
 
+import time
+
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 # One series per metric: the `_created` timestamps only add noise to every scrape.
@@ -22,9 +24,12 @@ commit_to_send_seconds = Histogram(
 _sent_by_type = {}
 
 
-def count_sent(event_type):
-    """events_sent for one type; the labelled child is looked up once per type, not per message."""
+def count_sent(event_type, committed_at=None):
+    """events_sent for one type (the labelled child is looked up once per type, not per message),
+    and the time from the change's commit to this send when it is known."""
     child = _sent_by_type.get(event_type)
     if child is None:
         child = _sent_by_type[event_type] = events_sent.labels(event_type)
     child.inc()
+    if committed_at is not None:
+        commit_to_send_seconds.observe(max(0.0, time.time() - committed_at))

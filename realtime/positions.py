@@ -14,6 +14,7 @@ import time
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from drivers.models import Driver
 
@@ -88,16 +89,18 @@ def write(batch):
         cursor.executemany(sql, rows)
 
 
-async def store(driver_id, policy, *, latitude, longitude, heading, speed, recorded_at):
-    """A position from the socket: written at once when the connection's policy says so, else
-    kept for the next flush (a newer one for the same driver replaces it)."""
-    position = {"latitude": latitude, "longitude": longitude, "heading": heading, "speed": speed,
-                "recorded_at": recorded_at}
+async def store(driver_id, policy, location):
+    """A position from the socket (a `wire.LocationUpdate`), stamped now: written at once when
+    the connection's policy says so, else kept for the next flush (a newer one for the same
+    driver replaces it). Returns the stamped position."""
+    position = {"latitude": location.latitude, "longitude": location.longitude, "heading": location.heading,
+                "speed": location.speed, "recorded_at": timezone.now()}
     if policy.due():
         buffer.discard(driver_id)
         await db_call(write)({driver_id: tuple(position.values())})
     else:
         buffer.put(driver_id, **position)
+    return position
 
 
 async def flush():

@@ -48,3 +48,12 @@ def test_the_memory_of_recent_ids_is_bounded():
         assert cursor.observed(event_id) is Decision.SEND
     assert cursor.observed(1) is Decision.SEND  # forgotten: only the position protects old ids
     assert cursor.observed(4) is Decision.DROP
+
+
+def test_a_dispatched_message_is_routed_by_what_it_carries():
+    cursor = DeliveryCursor(position=1)
+    assert cursor.decide({"text": "position"}) is Decision.SEND  # latest-wins: no id
+    assert cursor.decide({"id": 3, "prev": 2}) is Decision.CATCH_UP
+    assert cursor.decide({"id": 2, "prev": 1}) is Decision.SEND
+    assert cursor.decide({"id": 2}) is Decision.DROP  # the same event heard as an observer
+    assert cursor.decide({"id": 9}) is Decision.SEND
