@@ -13,7 +13,7 @@ from rides.matching import active_assignment
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
 from rideshare.kernel.errors import NotFound
 
-from . import eventlog, events, presence
+from . import eventlog, events, presence, wire
 from .db import db_call
 
 
@@ -93,14 +93,6 @@ class ResumeOutcome:
     driver_position: dict | None = None
 
 
-def _event_id(value):
-    if isinstance(value, bool):
-        raise ValueError(value)
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError(value)
-    return int(value)
-
-
 async def resume(user, requested):
     return await db_call(_resume)(user, requested)
 
@@ -108,7 +100,7 @@ async def resume(user, requested):
 def _resume(user, requested):
     latest = eventlog.latest_event_id(user.pk)
     try:
-        after = _event_id(requested)
+        after = wire.event_id(requested)
     except (TypeError, ValueError, OverflowError):
         return ResumeOutcome(latest=latest, problem="unknown_event_id")
     problem = eventlog.resume_problem(after)

@@ -110,14 +110,6 @@ async def relay_once(**kwargs):
     return sent
 
 
-def republish_unpublished(**kwargs):
-    """The relay from sync code (tests, a process without a server): hands each event over."""
-    batch = unpublished(**kwargs)
-    for event, deliveries, groups in batch:
-        publish(event, deliveries, groups, event.created_at.timestamp())
-    return len(batch)
-
-
 # --- reading the log ------------------------------------------------------------------------
 
 

@@ -164,9 +164,9 @@ async def test_an_event_whose_publish_never_happened_is_republished_once(accepte
     monkeypatch.undo()
     assert await comm.receive_nothing(timeout=0.2)
 
-    assert await db(eventlog.republish_unpublished)(older_than_seconds=0) == 1
+    assert await eventlog.relay_once(older_than_seconds=0) == 1
     await receive_type(comm, "driver_arrived")
-    assert await db(eventlog.republish_unpublished)(older_than_seconds=0) == 0
+    assert await eventlog.relay_once(older_than_seconds=0) == 0
     await assert_nothing_more(comm)
     await comm.disconnect()
 
@@ -176,7 +176,7 @@ async def test_the_relay_leaves_fresh_events_to_their_own_publish(accepted_ride,
     monkeypatch.setattr(eventlog, "publish", lambda *args: False)
     await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
     monkeypatch.undo()
-    assert await db(eventlog.republish_unpublished)(older_than_seconds=60) == 0
+    assert await eventlog.relay_once(older_than_seconds=60) == 0
 
 
 async def test_a_rolled_back_change_logs_nothing(accepted_ride):
