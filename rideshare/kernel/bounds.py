@@ -34,3 +34,7 @@ ETA_MINUTES_MIN = 1
 # Reliable event ids start at 1; a cursor (what a client has seen) starts at 0.
 EVENT_ID_MIN = 1
 EVENT_CURSOR_MIN = 0
+
+# A JSON request body: deeper nesting than this is refused (400 parse_error) before any
+# serializer sees it. No request of the API nests more than 3 levels.
+JSON_MAX_DEPTH = 32

@@ -4,6 +4,7 @@ Domain code raises `DomainError` subclasses; the REST exception handler and the 
 both turn them into their wire form, so a rule broken over either channel reads the same.
 """
 
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -54,6 +55,12 @@ def first_error_message(errors):
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own answer is a 400 (it is a SuspiciousOperation); the body is simply too large.
+        return Response(
+            {"detail": "The request body is too large.", "code": "request_too_large"},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
 
     response = exception_handler(exc, context)
     if response is None:
