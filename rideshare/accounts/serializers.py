@@ -2,7 +2,8 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
 from drivers.serializers import DriverProfileInputSerializer, DriverSerializer
 from drivers.services import create_driver_profile
@@ -80,3 +81,15 @@ class PhoneTokenObtainPairSerializer(TokenObtainPairSerializer):
         except InvalidPhoneNumber:
             pass  # authentication fails below with the usual message
         return super().validate(attrs)
+
+
+class RefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh (rotating; the token it replaces is blacklisted), where the token of a
+    user deleted since it was issued is refused like any invalid token (simplejwt looks the user
+    up unguarded: a 500)."""
+
+    def validate(self, attrs):
+        try:
+            return super().validate(attrs)
+        except (User.DoesNotExist, DjangoValidationError, ValueError):
+            raise InvalidToken("The token's user does not exist.") from None

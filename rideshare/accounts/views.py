@@ -3,9 +3,9 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.views import TokenObtainPairView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from .serializers import PhoneTokenObtainPairSerializer, RegisterSerializer, UserSerializer
+from .serializers import PhoneTokenObtainPairSerializer, RefreshSerializer, RegisterSerializer, UserSerializer
 
 
 class RegisterView(APIView):
@@ -28,3 +28,7 @@ class MeView(APIView):
 
 class PhoneTokenObtainPairView(TokenObtainPairView):
     serializer_class = PhoneTokenObtainPairSerializer
+
+
+class RefreshView(TokenRefreshView):
+    serializer_class = RefreshSerializer

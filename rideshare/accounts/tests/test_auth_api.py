@@ -258,3 +258,46 @@ def test_token_of_a_deleted_user_is_refused(db):
     user.delete()
     response = client.get(ME)
     assert response.status_code == 401
+
+
+def login(user):
+    return api_client_for(None).post(TOKEN, {"phone_number": user.phone_number, "password": PASSWORD}, format="json").data
+
+
+def test_refresh_token_of_a_deleted_user_is_401_token_not_valid(db):
+    user = UserFactory()
+    refresh = login(user)["refresh"]
+    user.delete()
+
+    response = api_client_for(None).post(REFRESH, {"refresh": refresh}, format="json")
+
+    assert response.status_code == 401, response.content
+    assert response.data["code"] == "token_not_valid"
+    assert isinstance(response.data["detail"], str)
+
+
+def test_refresh_token_of_an_inactive_user_is_401(db):
+    user = UserFactory()
+    refresh = login(user)["refresh"]
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    response = api_client_for(None).post(REFRESH, {"refresh": refresh}, format="json")
+
+    assert response.status_code == 401
+    assert response.data["code"] == "no_active_account"
+
+
+def test_a_refresh_token_rotated_out_is_refused(db):
+    user = UserFactory()
+    first = login(user)["refresh"]
+    second = api_client_for(None).post(REFRESH, {"refresh": first}, format="json")
+    assert second.status_code == 200
+
+    replayed = api_client_for(None).post(REFRESH, {"refresh": first}, format="json")
+
+    assert replayed.status_code == 401
+    assert replayed.data["code"] == "token_not_valid"
+    # The token it was rotated into still works, once.
+    third = api_client_for(None).post(REFRESH, {"refresh": second.data["refresh"]}, format="json")
+    assert third.status_code == 200
+    assert api_client_for(None).post(REFRESH, {"refresh": second.data["refresh"]}, format="json").status_code == 401
