@@ -142,3 +142,66 @@ def test_a_form_body_over_the_upload_limit_is_a_413(db):
 def test_a_body_under_the_upload_limit_is_parsed(passenger):
     response = post_raw(api_client_for(passenger), "/api/v1/rides/estimate/", json.dumps(TRIP))
     assert response.status_code == 200, response.content
+
+
+# --- every error under /api/ is JSON -----------------------------------------------------------
+
+
+def assert_error_shape(response, status, code):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = json.loads(response.content)
+    assert body["code"] == code
+    assert isinstance(body["detail"], str)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v1/rides/x/y/z/", "/api/nothing", "/api/"])
+def test_unknown_api_path_is_a_json_404(db, path):
+    assert_error_shape(api_client_for(None).get(path), 404, "not_found")
+
+
+def test_unknown_api_path_is_a_json_404_for_a_user_too(passenger):
+    assert_error_shape(api_client_for(passenger).post("/api/v1/rides/nope/nope/", {}, format="json"), 404, "not_found")
+
+
+def test_wrong_method_is_a_json_405(passenger):
+    response = api_client_for(passenger).delete("/api/v1/rides/estimate/")
+    assert_error_shape(response, 405, "method_not_allowed")
+    assert "POST" in response["Allow"]
+    assert_error_shape(api_client_for(None).put("/api/v1/auth/token/", {}, format="json"), 405, "method_not_allowed")
+
+
+def test_an_unhandled_exception_under_api_is_a_json_500(passenger, monkeypatch):
+    from rides import selectors
+
+    def broken(user):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(selectors, "rides_of", broken)
+    client = api_client_for(passenger)
+    client.raise_request_exception = False
+    response = client.get("/api/v1/rides/")
+    assert_error_shape(response, 500, "server_error")
+    assert "boom" not in response.content.decode()
+
+
+def test_a_body_too_large_outside_drf_is_a_json_413(rf):
+    from django.core.exceptions import RequestDataTooBig
+    from django.http import HttpResponseBadRequest
+
+    from rideshare.kernel.middleware import ApiErrorMiddleware
+
+    request = rf.post("/api/v1/anything/")
+    middleware = ApiErrorMiddleware(lambda r: HttpResponseBadRequest("<h1>Bad Request (400)</h1>"))
+    middleware.process_exception(request, RequestDataTooBig())
+    response = middleware(request)
+    assert_error_shape(response, 413, "request_too_large")
+
+
+def test_the_admin_keeps_its_html_errors(db):
+    response = api_client_for(None).get("/admin/nope/")
+    assert response.status_code in (302, 404)
+    assert not response.get("Content-Type", "").startswith("application/json")
+    response = api_client_for(None).get("/not-api/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
