@@ -1,4 +1,7 @@
+import uuid
+
 import pytest
+from django.conf import settings as django_settings
 from django.test.utils import override_settings
 
 from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, api_client_for
@@ -11,6 +14,15 @@ pytest_plugins = ["realtime.tests.contract"]
 def fast_password_hashing():
     """Tests create many users; the production hasher costs ~0.3 s per password."""
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def isolated_throttles():
+    """Each test counts its requests from zero: the throttles' counters (the default cache, Redis
+    in CI's second pass) get a key prefix of their own. Rates stay the production defaults."""
+    cache = {**django_settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}"}
+    with override_settings(CACHES={**django_settings.CACHES, "default": cache}):
         yield
 
 

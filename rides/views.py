@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drivers.serializers import NearbyDriverSerializer, NearbyQuerySerializer
+from rideshare.kernel.throttles import RideRequestAddressThrottle, RideRequestThrottle
 
 from . import fares, selectors, services
 from .models import DRIVER_ACTIVE_STATUSES, PASSENGER_ACTIVE_STATUSES
@@ -21,6 +22,12 @@ def _ride_response(ride, status_code=status.HTTP_200_OK):
 
 
 class RideListCreateView(APIView):
+    def get_throttles(self):
+        # Requesting a ride offers it to drivers: throttled per passenger and per address.
+        if self.request.method == "POST":
+            return [RideRequestThrottle(), RideRequestAddressThrottle()]
+        return super().get_throttles()
+
     @extend_schema(parameters=[RideListQuerySerializer], responses=RideSerializer(many=True))
     def get(self, request):
         query = RideListQuerySerializer(data=request.query_params)

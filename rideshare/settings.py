@@ -42,6 +42,12 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_rate(name, default):
+    """A DRF throttle rate like "10/min"; "off" (or "none") turns the throttle off."""
+    value = os.environ.get(name, "").strip() or default
+    return None if value.lower() in {"off", "none"} else value
+
+
 DEBUG = env_bool("DEBUG", True)
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
@@ -168,6 +174,23 @@ else:
     # channel and group on each receive and group_send and collapses at a few thousand sockets.
     CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer"}}
 
+# --- Cache (throttle counters) -------------------------------------------------------------
+# With Redis, every server process counts in the same place; embedded, each process counts alone.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("CACHE_REDIS_URL", REDIS_URL),
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "rideshare"),
+            "OPTIONS": {
+                "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 30.0),
+                "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 5.0),
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rideshare"}}
+
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
@@ -190,6 +213,19 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": ["rideshare.kernel.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    # Throttled views name their throttles (rideshare/kernel/throttles.py); these are the rates.
+    # Per address limits are generous: mobile carriers put many phones behind one address (CGNAT).
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_rate("THROTTLE_LOGIN_RATE", "10/min"),  # per address
+        "login_account": env_rate("THROTTLE_LOGIN_ACCOUNT_RATE", "20/hour"),  # per phone number
+        "register": env_rate("THROTTLE_REGISTER_RATE", "20/hour"),  # per address
+        "token_refresh": env_rate("THROTTLE_TOKEN_REFRESH_RATE", "60/min"),  # per address
+        "ride_request": env_rate("THROTTLE_RIDE_REQUEST_RATE", "10/min"),  # per passenger
+        "ride_request_address": env_rate("THROTTLE_RIDE_REQUEST_ADDRESS_RATE", "120/min"),  # per address
+    },
+    # 0: the client address is REMOTE_ADDR. Behind N reverse proxies that append to
+    # X-Forwarded-For, N: the address the outermost proxy saw (clients cannot spoof it).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
 SIMPLE_JWT = {

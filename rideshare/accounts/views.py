@@ -5,12 +5,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from rideshare.kernel.throttles import LoginThrottle, RegisterThrottle, TokenRefreshThrottle
+
 from .serializers import PhoneTokenObtainPairSerializer, RefreshSerializer, RegisterSerializer, UserSerializer
+from .throttles import LoginAccountThrottle
 
 
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = [RegisterThrottle]
 
     @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
     def post(self, request):
@@ -28,7 +32,9 @@ class MeView(APIView):
 
 class PhoneTokenObtainPairView(TokenObtainPairView):
     serializer_class = PhoneTokenObtainPairSerializer
+    throttle_classes = [LoginThrottle, LoginAccountThrottle]
 
 
 class RefreshView(TokenRefreshView):
     serializer_class = RefreshSerializer
+    throttle_classes = [TokenRefreshThrottle]

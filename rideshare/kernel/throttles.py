@@ -1,0 +1,75 @@
+"""Request throttles (DRF), per client address or per user, on the endpoints worth abusing.
+
+Counters live in Django's default cache: Redis with REDIS_URL (shared by every server process),
+local memory embedded. Rates come from settings (`REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`,
+from `THROTTLE_*_RATE`), read at request time; a rate of None turns a throttle off. An exceeded
+rate is a 429 `{detail, code: "throttled"}` with `Retry-After` (the exception handler).
+
+If the cache is unreachable the request goes through (logged): a Redis outage must not lock every
+user out of logging in.
+"""
+
+import logging
+
+from django.core.exceptions import ImproperlyConfigured
+from redis.exceptions import RedisError
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
+
+
+class RateThrottle(SimpleRateThrottle):
+    def get_rate(self):
+        # DRF binds the rates to the class at import; read them now (settings can change).
+        try:
+            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        except KeyError:
+            raise ImproperlyConfigured(f"No throttle rate set for the {self.scope!r} scope") from None
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError):
+            logger.warning("throttle %s: cache unavailable, request let through", self.scope, exc_info=True)
+            return True
+
+    def key_for(self, ident):
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class AddressRateThrottle(RateThrottle):
+    """Per client address: REMOTE_ADDR, or with NUM_PROXIES the address that many proxies saw."""
+
+    def get_cache_key(self, request, view):
+        return self.key_for(self.get_ident(request))
+
+
+class UserRateThrottle(RateThrottle):
+    """Per authenticated user (anonymous requests are not counted here)."""
+
+    def get_cache_key(self, request, view):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return self.key_for(user.pk)
+
+
+class LoginThrottle(AddressRateThrottle):
+    scope = "login"
+
+
+class RegisterThrottle(AddressRateThrottle):
+    scope = "register"
+
+
+class TokenRefreshThrottle(AddressRateThrottle):
+    scope = "token_refresh"
+
+
+class RideRequestThrottle(UserRateThrottle):
+    scope = "ride_request"
+
+
+class RideRequestAddressThrottle(AddressRateThrottle):
+    scope = "ride_request_address"
