@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 from drivers.serializers import NearbyDriverSerializer, NearbyQuerySerializer
 from rideshare.kernel.throttles import RideRequestAddressThrottle, RideRequestThrottle
 
-from . import fares, selectors, services
+from . import fares, selectors, services, trips
 from .models import DRIVER_ACTIVE_STATUSES, PASSENGER_ACTIVE_STATUSES
 from .serializers import (
     CancelInputSerializer,
@@ -15,6 +15,15 @@ from .serializers import (
     RideSerializer,
     TripInputSerializer,
 )
+
+
+def _trip(request):
+    """The trip in the body: valid fields (400 validation_error), then inside the bounds (400
+    outside_service_area / trip_too_long)."""
+    trip = TripInputSerializer(data=request.data)
+    trip.is_valid(raise_exception=True)
+    trips.check_trip(**trip.validated_data)
+    return trip.validated_data
 
 
 def _ride_response(ride, status_code=status.HTTP_200_OK):
@@ -44,18 +53,14 @@ class RideListCreateView(APIView):
 
     @extend_schema(request=TripInputSerializer, responses={201: RideSerializer})
     def post(self, request):
-        trip = TripInputSerializer(data=request.data)
-        trip.is_valid(raise_exception=True)
-        ride = services.request_ride(passenger=request.user, **trip.validated_data)
+        ride = services.request_ride(passenger=request.user, **_trip(request))
         return _ride_response(ride, status.HTTP_201_CREATED)
 
 
 class RideEstimateView(APIView):
     @extend_schema(request=TripInputSerializer, responses=EstimateSerializer)
     def post(self, request):
-        trip = TripInputSerializer(data=request.data)
-        trip.is_valid(raise_exception=True)
-        return Response(fares.estimate(**trip.validated_data))
+        return Response(fares.estimate(**_trip(request)))
 
 
 class RideDetailView(APIView):

@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from rideshare.kernel import bounds
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -40,6 +42,25 @@ def env_list(name, default):
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_boxes(name, default):
+    """Boxes "min_lat,min_lon,max_lat,max_lon", several separated by ";"."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return [tuple(default)]
+    boxes = []
+    for part in value.split(";"):
+        if not part.strip():
+            continue
+        try:
+            numbers = [float(item) for item in part.split(",")]
+        except ValueError:
+            numbers = []
+        if len(numbers) != 4 or numbers[0] > numbers[2] or numbers[1] > numbers[3]:
+            raise ImproperlyConfigured(f"{name}: each box is min_lat,min_lon,max_lat,max_lon, got {part!r}")
+        boxes.append(tuple(numbers))
+    return boxes
 
 
 def env_rate(name, default):
@@ -270,6 +291,11 @@ NEARBY_LIMIT = env_int("NEARBY_LIMIT", 20)
 DRIVER_POSITION_MAX_AGE_SECONDS = env_int("DRIVER_POSITION_MAX_AGE_SECONDS", 120)
 # Average city speed used for ETAs (minutes from the driver's last position to the pickup).
 ETA_AVERAGE_SPEED_KMH = env_float("ETA_AVERAGE_SPEED_KMH", 20.0)
+
+# Sanity bounds of a trip (estimate and request): 400 trip_too_long / outside_service_area.
+RIDE_MAX_DISTANCE_KM = env_float("RIDE_MAX_DISTANCE_KM", bounds.RIDE_MAX_DISTANCE_KM)
+# Pickups must be inside one of these boxes (min_lat, min_lon, max_lat, max_lon); default: Cameroon.
+SERVICE_AREA = env_boxes("SERVICE_AREA", bounds.SERVICE_AREA_CAMEROON)
 
 RIDE_OFFER_RADIUS_KM = env_float("RIDE_OFFER_RADIUS_KM", 5.0)
 RIDE_OFFER_MAX_DRIVERS = env_int("RIDE_OFFER_MAX_DRIVERS", 10)

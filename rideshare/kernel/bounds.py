@@ -38,3 +38,9 @@ EVENT_CURSOR_MIN = 0
 # A JSON request body: deeper nesting than this is refused (400 parse_error) before any
 # serializer sees it. No request of the API nests more than 3 levels.
 JSON_MAX_DEPTH = 32
+
+# Trips (REST estimate and request). The longest trip served, great-circle km, and the service
+# area: boxes (min_lat, min_lon, max_lat, max_lon) a pickup must be inside. The default box covers
+# Cameroon (Yaoundé, Douala and every other city); settings can narrow it (SERVICE_AREA).
+RIDE_MAX_DISTANCE_KM = 100
+SERVICE_AREA_CAMEROON = (1.6, 8.4, 13.1, 16.2)
