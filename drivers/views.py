@@ -7,6 +7,8 @@ from .serializers import DriverSerializer, LocationSerializer
 
 
 class DriverMeView(APIView):
+    schema_errors = (403,)  # not_a_driver
+
     @extend_schema(responses=DriverSerializer)
     def get(self, request):
         return Response(DriverSerializer(services.get_driver_profile(request.user)).data)
@@ -21,6 +23,7 @@ class DriverMeView(APIView):
 
 
 class DriverOnlineView(APIView):
+    schema_errors = (403,)  # not_a_driver
     online = True
 
     @extend_schema(request=None, responses=DriverSerializer)
@@ -34,6 +37,8 @@ class DriverOfflineView(DriverOnlineView):
 
 
 class DriverLocationView(APIView):
+    schema_errors = (403,)  # not_a_driver
+
     @extend_schema(request=LocationSerializer, responses=DriverSerializer)
     def post(self, request):
         services.get_driver_profile(request.user)

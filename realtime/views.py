@@ -47,7 +47,10 @@ class RideTimelineView(APIView):
                 "type": serializers.CharField(),
                 "data": serializers.DictField(),
                 "timestamp": serializers.CharField(),
-                "recipients": serializers.ListField(child=serializers.UUIDField(), help_text="staff only"),
+                "metadata": serializers.DictField(required=False, help_text="as on the socket (`ride_id`)"),
+                "recipients": serializers.ListField(
+                    child=serializers.UUIDField(), required=False, help_text="staff only: absent for participants"
+                ),
             },
             many=True,
         )

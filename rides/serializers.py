@@ -3,7 +3,7 @@ from rest_framework import serializers
 from drivers.models import VehicleType
 from rideshare.kernel.fields import latitude_field, longitude_field
 
-from .models import Ride, RideStatus
+from .models import CancelledBy, Ride, RideStatus
 
 
 class TripInputSerializer(serializers.Serializer):
@@ -46,6 +46,8 @@ class RideSerializer(serializers.ModelSerializer):
     passenger_id = serializers.UUIDField(read_only=True)
     driver_id = serializers.UUIDField(read_only=True, allow_null=True)
     driver = RideDriverSerializer(read_only=True, allow_null=True)
+    # "" until the ride is cancelled (what the apps read today); declared so the schema says so.
+    cancelled_by = serializers.ChoiceField(choices=CancelledBy.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Ride

@@ -31,9 +31,11 @@ def _ride_response(ride, status_code=status.HTTP_200_OK):
 
 
 class RideListCreateView(APIView):
+    schema_errors = {"post": (409,)}  # active_ride_exists
+
     def get_throttles(self):
         # Requesting a ride offers it to drivers: throttled per passenger and per address.
-        if self.request.method == "POST":
+        if getattr(self.request, "method", None) == "POST":
             return [RideRequestThrottle(), RideRequestAddressThrottle()]
         return super().get_throttles()
 
@@ -76,6 +78,7 @@ class RideTransitionView(APIView):
     """POST /rides/{id}/<action>/: one state-machine transition, no body."""
 
     transition = None
+    schema_errors = (403, 409)
 
     @extend_schema(request=None, responses=RideSerializer)
     def post(self, request, ride_id):
@@ -100,6 +103,8 @@ class CompleteRideView(RideTransitionView):
 
 
 class CancelRideView(APIView):
+    schema_errors = (409,)  # invalid_transition
+
     @extend_schema(request=CancelInputSerializer, responses=RideSerializer)
     def post(self, request, ride_id):
         body = CancelInputSerializer(data=request.data)

@@ -224,7 +224,8 @@ PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "CM")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rideshare.accounts.authentication.JWTAuthenticationWithLogContext"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, documenting the {detail, code} error responses of every operation.
+    "DEFAULT_SCHEMA_CLASS": "rideshare.kernel.schema.AutoSchema",
     "EXCEPTION_HANDLER": "rideshare.kernel.errors.api_exception_handler",
     # JSON that is too deep, not text or too large is a 400/413, never a 500 (rideshare/kernel).
     "DEFAULT_PARSER_CLASSES": [

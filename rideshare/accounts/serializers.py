@@ -83,12 +83,19 @@ class PhoneTokenObtainPairSerializer(TokenObtainPairSerializer):
         return super().validate(attrs)
 
 
+class TokenPairSerializer(serializers.Serializer):
+    """What a login returns (OpenAPI only)."""
+
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
 class RefreshSerializer(TokenRefreshSerializer):
-    """simplejwt's refresh (rotating; the token it replaces is blacklisted), where the token of a
-    user deleted since it was issued is refused like any invalid token (simplejwt looks the user
-    up unguarded: a 500)."""
+    """A new access and refresh token; the refresh token sent is blacklisted (used once)."""
 
     def validate(self, attrs):
+        # simplejwt looks the token's user up unguarded (a 500 for a user deleted since): such a
+        # token is refused like any invalid one.
         try:
             return super().validate(attrs)
         except (User.DoesNotExist, DjangoValidationError, ValueError):

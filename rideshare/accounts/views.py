@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -7,7 +7,13 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from rideshare.kernel.throttles import LoginThrottle, RegisterThrottle, TokenRefreshThrottle
 
-from .serializers import PhoneTokenObtainPairSerializer, RefreshSerializer, RegisterSerializer, UserSerializer
+from .serializers import (
+    PhoneTokenObtainPairSerializer,
+    RefreshSerializer,
+    RegisterSerializer,
+    TokenPairSerializer,
+    UserSerializer,
+)
 from .throttles import LoginAccountThrottle
 
 
@@ -30,6 +36,7 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
 
+@extend_schema_view(post=extend_schema(responses=TokenPairSerializer))
 class PhoneTokenObtainPairView(TokenObtainPairView):
     serializer_class = PhoneTokenObtainPairSerializer
     throttle_classes = [LoginThrottle, LoginAccountThrottle]
