@@ -161,7 +161,7 @@ async def test_an_expired_token_is_closed_with_4002_and_no_event():
 async def test_an_expired_refresh_token_is_still_invalid_not_expired():
     """Expiry is checked first by the JWT library; either way no session starts."""
     user = await db(UserFactory)()
-    token = RefreshToken.for_user(user)
+    token = await db(RefreshToken.for_user)(user)  # writes its outstanding-token row (token_blacklist)
     token.set_exp(lifetime=-timedelta(seconds=1))
     comm = communicator(str(token))
     assert (await comm.connect(timeout=RECEIVE_TIMEOUT))[0] is True
