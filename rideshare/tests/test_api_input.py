@@ -205,3 +205,14 @@ def test_the_admin_keeps_its_html_errors(db):
     response = api_client_for(None).get("/not-api/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@override_settings(DEBUG=True)
+def test_with_debug_on_api_errors_are_json_too(passenger, monkeypatch):
+    from rides import selectors
+
+    assert_error_shape(api_client_for(None).get("/api/v1/nope/"), 404, "not_found")
+    monkeypatch.setattr(selectors, "rides_of", lambda user: 1 / 0)
+    client = api_client_for(passenger)
+    client.raise_request_exception = False
+    assert_error_shape(client.get("/api/v1/rides/"), 500, "server_error")
