@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from rideshare.kernel import proxies as _proxies
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -275,6 +277,14 @@ WS_ABUSE_WINDOW_SECONDS = env_float("WS_ABUSE_WINDOW_SECONDS", 10.0)
 READINESS_TIMEOUT_SECONDS = env_float("READINESS_TIMEOUT_SECONDS", 2.0)
 # /metrics answers these networks without authentication (Prometheus scrapers); staff anywhere.
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"])
+# Reverse proxies whose X-Forwarded-For is believed: the client is the rightmost address of the
+# header that is not one of these, and only when the direct peer is one of these (see
+# rideshare/kernel/proxies.py). The default fits nginx on the same host.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"])
+try:
+    _proxies.networks(tuple(TRUSTED_PROXIES)) and _proxies.networks(tuple(METRICS_ALLOWED_NETWORKS))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES / METRICS_ALLOWED_NETWORKS: {exc}") from None
 
 # --- i18n / static --------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
