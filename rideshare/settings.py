@@ -135,6 +135,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 # --- Channel layer --------------------------------------------------------------------------
+def channel_layer_prefix(redis_url, prefix):
+    """The channel layer's key prefix for `redis_url`: CHANNEL_LAYER_PREFIX, plus the database
+    number when it is not 0. Redis pub/sub ignores database numbers (a PUBLISH on db 1 reaches a
+    subscriber on db 0), so two deployments told apart only by `/0` and `/1` in REDIS_URL would
+    hear each other's events; their prefixes keep them apart."""
+    from redis.connection import parse_url
+
+    try:
+        database = int(parse_url(redis_url).get("db") or 0)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"REDIS_URL {redis_url!r}: {exc}") from None
+    return prefix if database == 0 else f"{prefix}.db{database}"
+
+
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -157,7 +171,7 @@ if REDIS_URL:
                         "retry_on_timeout": True,
                     }
                 ],
-                "prefix": env_str("CHANNEL_LAYER_PREFIX", "rideshare"),
+                "prefix": channel_layer_prefix(REDIS_URL, env_str("CHANNEL_LAYER_PREFIX", "rideshare")),
             },
         }
     }
