@@ -17,7 +17,12 @@ Async code awaits the verbs. Sync code (an on-commit hook, in whatever thread co
 database thread never waits on the loop, so a loop that is stopping (SIGTERM) cannot hang it.
 What is handed over after the loop stopped is dropped; for reliable events the outbox relay
 (realtime.eventlog) sends them again from the log. In a process without a server loop (a
-management command, the shell, a test that runs no server) `soon` sends before it returns.
+management command, the shell, a test that runs no server) `soon` sends before it returns when the
+channel layer is shared (Redis): a server process's consumers hear it. With an in-process layer
+(the embedded default) nothing in such a process can hear it, so nothing is sent: reliable events
+stay unpublished in the log and the server's relay sends them within
+EVENT_RELAY_INTERVAL_SECONDS + EVENT_RELAY_GRACE_SECONDS; positions and control messages made
+there are not relayed (the server's presence job closes sockets of accounts disabled elsewhere).
 """
 
 import asyncio
@@ -25,10 +30,11 @@ import logging
 import time
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from . import events, metrics
 from .groups import ride_group_name, user_group_name
+from .layers import InProcessChannelLayer
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +143,7 @@ class _Handoff:
         self.worker = None
         self.accepting = False
         self.dropped = 0
+        self.left_to_relay = 0  # sends not made: no loop, and a layer nobody here listens to
 
     def start(self):
         self.loop = asyncio.get_running_loop()
@@ -182,10 +189,19 @@ class _Handoff:
 _handoff = _Handoff()
 
 
+def layer_is_process_local():
+    """Whether the channel layer reaches only this process's own consumers (no Redis)."""
+    return isinstance(get_channel_layer(), (InProcessChannelLayer, InMemoryChannelLayer))
+
+
 def soon(job, *args, **kwargs):
     """Run `await job(*args, **kwargs)` on the server's loop without waiting for it (sync code)."""
     if _handoff.loop is not None:
         _handoff.hand_off(job, args, kwargs)
+    elif layer_is_process_local():
+        # No server loop and a layer only this process hears: no socket can receive the send.
+        # Reliable events stay unpublished for the relay of the server process that has them.
+        _handoff.left_to_relay += 1
     else:
         # No server loop in this process: nothing can stop under this call, so send now.
         async_to_sync(job)(*args, **kwargs)

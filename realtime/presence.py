@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from drivers.models import Driver
 from drivers.services import set_online
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
 
+from . import dispatch
 from .db import db_call
 from .models import Connection
 
@@ -141,22 +143,40 @@ def _offline_if_unconnected(user_ids):
 def refresh(open_sockets, server_id=SERVER_ID):
     """Mark this process's sockets (`open_sockets`, a snapshot taken on the loop) as alive:
     recreate rows swept while it stalled, remove rows of sockets it no longer has (a disconnect
-    whose clean-up never ran)."""
+    whose clean-up never ran).
+
+    Returns {user_id: reason} for the users of these sockets whose account was deactivated
+    ("account_disabled") or deleted ("account_deleted") meanwhile, maybe by another process whose
+    disconnect never reached this one (an in-process channel layer): the caller closes their
+    sockets. Rows are never recreated for them (a deleted user's row would break the foreign key).
+    """
     now = timezone.now()
-    refreshed = Connection.objects.filter(server_id=server_id).update(last_seen=now)
+    mine = Connection.objects.filter(server_id=server_id)
+    refreshed = mine.update(last_seen=now)
+    gone = dict.fromkeys(mine.filter(user__is_active=False).values_list("user_id", flat=True), "account_disabled")
     if refreshed != len(open_sockets):
-        ghosts = Connection.objects.filter(server_id=server_id).exclude(channel_name__in=list(open_sockets))
+        ghosts = mine.exclude(channel_name__in=list(open_sockets))
         ghost_drivers = list(ghosts.filter(is_driver=True).values_list("user_id", flat=True))
         ghosts.delete()
+        present = set(mine.values_list("channel_name", flat=True))
+        missing = {name: entry for name, entry in open_sockets.items() if name not in present}
+        users = {user_id for user_id, _ in missing.values()}
+        known = dict(get_user_model().objects.filter(pk__in=users).values_list("pk", "is_active"))
+        for user_id in users:
+            if user_id not in known:
+                gone[user_id] = "account_deleted"
+            elif not known[user_id]:
+                gone[user_id] = "account_disabled"
         Connection.objects.bulk_create(
             [
                 Connection(channel_name=name, user_id=user_id, is_driver=is_driver, server_id=server_id, last_seen=now)
-                for name, (user_id, is_driver) in open_sockets.items()
+                for name, (user_id, is_driver) in missing.items()
+                if user_id not in gone
             ],
             ignore_conflicts=True,
         )
         _offline_if_unconnected(ghost_drivers)
-    return len(open_sockets)
+    return gone
 
 
 def sweep():
@@ -199,4 +219,8 @@ async def sync_now():
 
 
 async def refresh_now():
-    await db_call(refresh)(dict(local.open))
+    """The heartbeat; sockets of accounts deactivated or deleted elsewhere are closed (4003)."""
+    gone = await db_call(refresh)(dict(local.open))
+    for user_id, reason in gone.items():
+        await dispatch.send_control(user_id, dispatch.disconnect(reason))
+    return gone

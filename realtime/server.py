@@ -5,6 +5,9 @@ Takes every daphne option. On top of daphne:
 - SIGTERM/SIGINT close every WebSocket with 1001 (going away) before the process exits, so apps
   reconnect to another process at once and resume, instead of waiting to notice a dead socket.
 - The access log goes through `logging` (JSON with LOG_FORMAT=json) with access tokens redacted.
+- `--proxy-headers` believes X-Forwarded-For / -Proto / -Port only from TRUSTED_PROXIES, and takes
+  the client as the header's rightmost untrusted address (daphne takes the leftmost, which any
+  client writes: `X-Forwarded-For: 127.0.0.1` would pass for loopback, in the access log too).
 - Slow readers: once a connection has more than WS_LATEST_WINS_BUFFER_BYTES waiting in its send
   buffer, latest-wins messages (driver positions) are held back and merged, newest per key, until
   it drains; past WS_MAX_BUFFERED_BYTES the connection is closed with 4009 and the app resumes.
@@ -14,11 +17,15 @@ import logging
 import socket
 
 import daphne.server  # noqa: F401  (installs the asyncio reactor; must come before twisted.internet.reactor)
+from daphne import http_protocol, ws_protocol
 from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import defer, reactor
+from twisted.web.http_headers import Headers
+
+from rideshare.kernel import proxies
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_SLOW_CONSUMER = 4009
@@ -30,6 +37,49 @@ PING_TIMEOUT_SECONDS = 20
 
 def _buffered_bytes(transport):
     return len(getattr(transport, "dataBuffer", b"")) + getattr(transport, "_tempDataLen", 0)
+
+
+def _header_values(headers, name):
+    """All values of header `name` (bytes, lower case) from daphne's two header shapes."""
+    if isinstance(headers, Headers):
+        headers = dict(headers.getAllRawHeaders())
+    values = []
+    for key, value in headers.items():
+        if key.lower() == name:
+            values.extend(value if isinstance(value, list) else [value])
+    return [v.decode("latin1") for v in values]
+
+
+def trusted_proxy_parser(trusted):
+    """A replacement for daphne.utils.parse_x_forwarded_for (same signature) that believes the
+    forwarding headers only from `trusted` peers and reads the client from the right."""
+
+    def parse_x_forwarded_for(headers, address_header_name="X-Forwarded-For", port_header_name="X-Forwarded-Port",
+                              proto_header_name="X-Forwarded-Proto", original_addr=None, original_scheme=None):
+        if not address_header_name or not original_addr or not proxies.is_trusted(original_addr[0], trusted):
+            return original_addr, original_scheme
+        forwarded = _header_values(headers, address_header_name.lower().encode())
+        if not forwarded:
+            return original_addr, original_scheme
+        client = [proxies.client_address(original_addr[0], forwarded, trusted), 0]
+        if port_header_name and (ports := _header_values(headers, port_header_name.lower().encode())):
+            try:
+                client[1] = int(ports[-1].split(",")[-1])
+            except ValueError:
+                pass
+        scheme = original_scheme
+        if proto_header_name and (protos := _header_values(headers, proto_header_name.lower().encode())):
+            scheme = protos[-1].split(",")[-1].strip()
+        return client, scheme
+
+    return parse_x_forwarded_for
+
+
+def install_trusted_proxy_parser(trusted):
+    # daphne's HTTP and WebSocket protocols call the module-level name they imported.
+    parser = trusted_proxy_parser(trusted)
+    http_protocol.parse_x_forwarded_for = parser
+    ws_protocol.parse_x_forwarded_for = parser
 
 
 class FleetWebSocketProtocol(WebSocketProtocol):
@@ -103,6 +153,7 @@ class FleetServer(Server):
             "max_buffered": settings.WS_MAX_BUFFERED_BYTES,
             "socket_send_buffer": settings.WS_SOCKET_SEND_BUFFER_BYTES,
         }
+        install_trusted_proxy_parser(proxies.networks(tuple(settings.TRUSTED_PROXIES)))
         reactor.callWhenRunning(self._install_fleet_protocol)
         reactor.addSystemEventTrigger("before", "shutdown", self.close_websockets_going_away)
         super().run()

@@ -5,9 +5,10 @@ from django.contrib import admin, messages
 from rideshare.kernel.errors import DomainError
 
 from .models import CancelledBy, Ride
-from .services import cancel_ride_as
+from .services import cancel_ride_as, end_ride_as_operator
 
 ADMIN_CANCEL_REASON = "cancelled_by_operator"
+ADMIN_END_REASON = "ended_by_operator"
 
 
 @admin.register(Ride)
@@ -27,7 +28,7 @@ class RideAdmin(admin.ModelAdmin):
     search_fields = ["passenger__phone_number", "driver__user__phone_number", "driver__vehicle_plate"]
     list_select_related = ["passenger", "driver__user"]
     date_hierarchy = "requested_at"
-    actions = ["cancel_rides"]
+    actions = ["cancel_rides", "end_rides"]
     fieldsets = [
         ("Ride", {"fields": ["id", "status", "ride_type", "passenger", "driver"]}),
         ("Trip", {"fields": ["pickup_latitude", "pickup_longitude", "dropoff_latitude", "dropoff_longitude",
@@ -92,5 +93,21 @@ class RideAdmin(admin.ModelAdmin):
                 skipped.append(f"{ride_id} ({exc.detail})")
         if cancelled:
             self.message_user(request, f"Cancelled {cancelled} ride(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Skipped {len(skipped)}: " + "; ".join(skipped), messages.WARNING)
+
+    @admin.action(description="End selected rides, started ones included (operator)", permissions=["change"])
+    def end_rides(self, request, queryset):
+        # For a ride nobody else can end (its driver deactivated mid-trip): any active ride ends
+        # cancelled by admin, through rides.services.end_ride_as_operator, announced like any cancel.
+        ended, skipped = 0, []
+        for ride_id in queryset.values_list("pk", flat=True):
+            try:
+                end_ride_as_operator(ride_id=ride_id, reason=ADMIN_END_REASON)
+                ended += 1
+            except DomainError as exc:
+                skipped.append(f"{ride_id} ({exc.detail})")
+        if ended:
+            self.message_user(request, f"Ended {ended} ride(s).", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"Skipped {len(skipped)}: " + "; ".join(skipped), messages.WARNING)

@@ -1,7 +1,8 @@
 """Every ride state transition, each one short: lock the row, check the from-state, save.
 
 requested → accepted → driver_arrived → started → completed;
-cancelled from requested, accepted or driver_arrived. Nothing else.
+cancelled from requested, accepted or driver_arrived; and, by an operator only
+(`end_ride_as_operator`), from any active status, `started` included. Nothing else.
 Events are not sent from here: realtime's signal receivers announce each saved transition once
 its transaction commits.
 """
@@ -165,6 +166,10 @@ def complete_ride(*, ride_id, user):
 
 def _cancel(ride, *, by, reason):
     _require_status(ride, CANCELLABLE_STATUSES, "cancel")
+    return _end_cancelled(ride, by=by, reason=reason)
+
+
+def _end_cancelled(ride, *, by, reason):
     ride.status = RideStatus.CANCELLED
     ride.cancelled_at = timezone.now()
     ride.cancelled_by = by
@@ -195,3 +200,37 @@ def expire_request(*, ride_id, reason="no_driver_found"):
     ride = _lock(ride_id)
     _require_status(ride, [RideStatus.REQUESTED], "expire")
     return _cancel(ride, by=CancelledBy.SYSTEM, reason=reason)
+
+
+OPERATOR_END_REASON = "ended_by_operator"
+
+
+@transaction.atomic
+def end_ride_as_operator(*, ride_id, reason=OPERATOR_END_REASON):
+    """End, as `admin`, a ride nobody else can end any more (its driver was deactivated mid-trip,
+    the driver's phone died, ...), from any active status: requested, accepted, driver_arrived or
+    started. It ends `cancelled` (`cancelled_by: admin`, `cancel_reason: reason`), with no final
+    fare: the operator settles what a trip cut short costs outside the app, and the passenger and
+    the driver hear `ride_cancelled` like any other cancel."""
+    ride = _lock(ride_id)
+    _require_status(ride, PASSENGER_ACTIVE_STATUSES, "end")
+    return _end_cancelled(ride, by=CancelledBy.ADMIN, reason=reason or OPERATOR_END_REASON)
+
+
+def active_ride_ids_of(user):
+    """The user's rides still active, as passenger or as driver (at most one of each)."""
+    as_passenger = Ride.objects.filter(passenger_id=user.pk, status__in=PASSENGER_ACTIVE_STATUSES)
+    as_driver = Ride.objects.filter(driver_id=user.pk, status__in=DRIVER_ACTIVE_STATUSES)
+    return list(as_passenger.values_list("pk", flat=True)) + list(as_driver.values_list("pk", flat=True))
+
+
+def end_active_rides_of(user, *, reason=OPERATOR_END_REASON):
+    """End every active ride of `user` through `end_ride_as_operator` (one ride at a time; a ride
+    that ended meanwhile is skipped). Returns the rides ended."""
+    ended = []
+    for ride_id in active_ride_ids_of(user):
+        try:
+            ended.append(end_ride_as_operator(ride_id=ride_id, reason=reason))
+        except InvalidTransition:
+            pass  # it ended on its own meanwhile
+    return ended

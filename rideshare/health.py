@@ -1,7 +1,6 @@
 """Liveness (/healthz), readiness (/readyz) and Prometheus metrics (/metrics) for operators."""
 
 import asyncio
-import ipaddress
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -11,6 +10,8 @@ from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+
+from rideshare.kernel import proxies
 
 
 async def healthz(request):
@@ -51,11 +52,12 @@ async def readyz(request):
 
 
 def _from_allowed_network(request):
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_NETWORKS)
+    # REMOTE_ADDR is the client as the server resolved it (realtime.server trusts X-Forwarded-For
+    # only from TRUSTED_PROXIES). Resolved again here, the same way, in case the server took the
+    # header's leftmost entry (plain `daphne --proxy-headers`) or ignored it (no --proxy-headers:
+    # every proxied request would otherwise come from the proxy's own, allowed, address).
+    client = proxies.request_client(request)
+    return proxies.is_trusted(client, proxies.networks(tuple(settings.METRICS_ALLOWED_NETWORKS)))
 
 
 def _is_staff(request):

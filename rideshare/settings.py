@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from rideshare.kernel import bounds
+from rideshare.kernel import proxies as _proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -164,6 +165,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 # --- Channel layer --------------------------------------------------------------------------
+def channel_layer_prefix(redis_url, prefix):
+    """The channel layer's key prefix for `redis_url`: CHANNEL_LAYER_PREFIX, plus the database
+    number when it is not 0. Redis pub/sub ignores database numbers (a PUBLISH on db 1 reaches a
+    subscriber on db 0), so two deployments told apart only by `/0` and `/1` in REDIS_URL would
+    hear each other's events; their prefixes keep them apart."""
+    from redis.connection import parse_url
+
+    try:
+        database = int(parse_url(redis_url).get("db") or 0)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"REDIS_URL {redis_url!r}: {exc}") from None
+    return prefix if database == 0 else f"{prefix}.db{database}"
+
+
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -186,7 +201,7 @@ if REDIS_URL:
                         "retry_on_timeout": True,
                     }
                 ],
-                "prefix": env_str("CHANNEL_LAYER_PREFIX", "rideshare"),
+                "prefix": channel_layer_prefix(REDIS_URL, env_str("CHANNEL_LAYER_PREFIX", "rideshare")),
             },
         }
     }
@@ -247,7 +262,6 @@ REST_FRAMEWORK = {
     },
     # 0: the client address is REMOTE_ADDR. Behind N reverse proxies that append to
     # X-Forwarded-For, N: the address the outermost proxy saw (clients cannot spoof it).
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
 SIMPLE_JWT = {
@@ -348,6 +362,14 @@ WS_ABUSE_WINDOW_SECONDS = env_float("WS_ABUSE_WINDOW_SECONDS", 10.0)
 READINESS_TIMEOUT_SECONDS = env_float("READINESS_TIMEOUT_SECONDS", 2.0)
 # /metrics answers these networks without authentication (Prometheus scrapers); staff anywhere.
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"])
+# Reverse proxies whose X-Forwarded-For is believed: the client is the rightmost address of the
+# header that is not one of these, and only when the direct peer is one of these (see
+# rideshare/kernel/proxies.py). The default fits nginx on the same host.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"])
+try:
+    _proxies.networks(tuple(TRUSTED_PROXIES)) and _proxies.networks(tuple(METRICS_ALLOWED_NETWORKS))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES / METRICS_ALLOWED_NETWORKS: {exc}") from None
 
 # --- i18n / static --------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -361,6 +383,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Probes and scrapers talk plain HTTP to the process port, not through the TLS proxy: a
+    # redirect to https would fail every health check. (Paths without the leading slash.)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)

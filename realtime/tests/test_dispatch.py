@@ -67,7 +67,8 @@ def test_a_hand_off_to_a_closed_loop_is_dropped():
     assert handoff.dropped == 1
 
 
-def test_without_a_server_loop_soon_sends_before_it_returns():
+def test_without_a_server_loop_and_a_shared_layer_soon_sends_before_it_returns(monkeypatch):
+    monkeypatch.setattr(dispatch, "layer_is_process_local", lambda: False)  # as with Redis
     ran = []
 
     async def job(value):
@@ -75,6 +76,20 @@ def test_without_a_server_loop_soon_sends_before_it_returns():
 
     dispatch.soon(job, "now")
     assert ran == ["now"]
+
+
+def test_without_a_server_loop_and_an_in_process_layer_nothing_is_sent(settings):
+    """A management command or the shell on the embedded default: no socket can hear this
+    process's layer, so nothing is sent (and no reliable event marked published)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer"}}
+    ran = []
+
+    async def job(value):
+        ran.append(value)
+
+    left = dispatch._handoff.left_to_relay
+    dispatch.soon(job, "now")
+    assert ran == [] and dispatch._handoff.left_to_relay == left + 1
 
 
 @pytest.mark.parametrize("ride_id, passenger_id", [("r1", "p1"), ("r2", "p2")])

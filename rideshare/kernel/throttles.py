@@ -16,6 +16,8 @@ from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from . import proxies
+
 logger = logging.getLogger(__name__)
 
 
@@ -39,7 +41,11 @@ class RateThrottle(SimpleRateThrottle):
 
 
 class AddressRateThrottle(RateThrottle):
-    """Per client address: REMOTE_ADDR, or with NUM_PROXIES the address that many proxies saw."""
+    """Per client address, as rideshare.kernel.proxies reads it (X-Forwarded-For believed only as
+    far as TRUSTED_PROXIES wrote it)."""
+
+    def get_ident(self, request):
+        return proxies.request_client(request)
 
     def get_cache_key(self, request, view):
         return self.key_for(self.get_ident(request))

@@ -42,3 +42,26 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = run_manage("check", DEBUG="false", ALLOWED_HOSTS="api.example.com")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+PROBE = """
+from django.test import Client
+client = Client(HTTP_HOST="api.example.com")
+for path in ("/healthz", "/readyz", "/metrics", "/api/v1/auth/me/"):
+    response = client.get(path)
+    print(path, response.status_code, response.get("Location", "-"))
+"""
+
+
+def test_with_production_settings_probes_are_not_redirected_to_https_but_the_api_is(tmp_path):
+    result = run_manage(
+        "shell", "-c", PROBE,
+        DEBUG="false", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="api.example.com",
+        SQLITE_PATH=str(tmp_path / "probe.sqlite3"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    answers = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines() if line.startswith("/")}
+    assert answers["/healthz"] == ["200", "-"]
+    assert answers["/readyz"][0] in ("200", "503")  # whatever the dependencies say, not a redirect
+    assert answers["/metrics"] == ["200", "-"]  # the test client's address is loopback
+    assert answers["/api/v1/auth/me/"] == ["301", "https://api.example.com/api/v1/auth/me/"]

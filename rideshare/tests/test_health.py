@@ -96,3 +96,21 @@ def test_the_log_filter_redacts_arguments_and_adds_the_bound_context():
     assert line["message"] == "connect /ws?token=[redacted]"
     assert (line["user_id"], line["ride_id"], line["level"], line["logger"]) == ("u-1", "r-1", "INFO", "rideshare.test")
     assert line["time"].endswith("Z")
+
+
+@pytest.mark.parametrize("forwarded_for", ["127.0.0.1", "127.0.0.1, 203.0.113.9", "::1,203.0.113.9"])
+def test_a_forged_forwarded_for_through_the_local_proxy_does_not_open_metrics(forwarded_for):
+    """Behind nginx on the same host the peer is 127.0.0.1 and nginx appends the real client:
+    a client-written `X-Forwarded-For: 127.0.0.1` ends up on the left, and is not believed."""
+    through_proxy = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"{forwarded_for}, 198.51.100.4")
+    assert through_proxy.get("/metrics").status_code == 403
+
+
+def test_a_scraper_on_the_proxy_host_reads_metrics_through_it():
+    assert Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="127.0.0.1").get("/metrics").status_code == 200
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(settings):
+    settings.METRICS_ALLOWED_NETWORKS = ["192.0.2.0/24"]
+    direct = Client(REMOTE_ADDR="192.0.2.7", HTTP_X_FORWARDED_FOR="198.51.100.4")
+    assert direct.get("/metrics").status_code == 200

@@ -124,9 +124,8 @@ def test_behind_a_proxy_the_address_it_saw_is_counted(db):
     rest = settings.REST_FRAMEWORK
     behind_one_proxy = {
         **rest,
-        "NUM_PROXIES": 1,
         "DEFAULT_THROTTLE_RATES": {**rest["DEFAULT_THROTTLE_RATES"], "login": "2/min"},
-    }
+    }  # the proxy is 127.0.0.1, in the default TRUSTED_PROXIES
     user = UserFactory()
     body = {"phone_number": user.phone_number, "password": PASSWORD}
     with override_settings(REST_FRAMEWORK=behind_one_proxy):
