@@ -8,6 +8,8 @@ which the consumer turns into `error` events.
 import uuid
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from drivers import services as driver_services
 from rides.matching import active_assignment
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
@@ -84,6 +86,9 @@ def _connection_opened(channel_name, user, write_presence):
     return eventlog.latest_event_id(user.pk), assignment
 
 
+TOO_MANY = "too_many"  # resync reason: more than WS_MAX_REPLAY_EVENTS to replay
+
+
 @dataclass
 class ResumeOutcome:
     latest: int
@@ -106,12 +111,12 @@ def _resume(user, requested):
     problem = eventlog.resume_problem(after)
     if problem:
         return ResumeOutcome(latest=latest, problem=problem)
-    return ResumeOutcome(
-        latest=latest,
-        after=after,
-        events=eventlog.events_after(user.pk, after),
-        driver_position=_driver_position_for(user),
-    )
+    # Bounded: a resume from 0 or a very old id would otherwise read and send the user's whole log.
+    cap = settings.WS_MAX_REPLAY_EVENTS
+    missed = eventlog.events_after(user.pk, after, limit=cap + 1)
+    if len(missed) > cap:
+        return ResumeOutcome(latest=latest, problem=TOO_MANY)
+    return ResumeOutcome(latest=latest, after=after, events=missed, driver_position=_driver_position_for(user))
 
 
 def _driver_position_for(user):

@@ -341,7 +341,11 @@ class ConnectedData(EventData):
 class ResyncRequiredData(EventData):
     """The log cannot replay from the requested id: reload state over REST."""
 
-    reason: Literal["too_old", "unknown_event_id"]
+    reason: Annotated[
+        Literal["too_old", "unknown_event_id", "too_many"],
+        Meta(description="too_old: before the retention; unknown_event_id: never issued; "
+             "too_many: more than WS_MAX_REPLAY_EVENTS to replay"),
+    ]
     last_event_id: EventCursor
 
 
