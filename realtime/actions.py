@@ -15,7 +15,7 @@ from rides.matching import active_assignment
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
 from rideshare.kernel.errors import NotFound
 
-from . import eventlog, events, presence, wire
+from . import cap, eventlog, events, presence, wire
 from .db import db_call
 
 
@@ -61,9 +61,10 @@ async def set_driver_online(user, online):
 
 
 async def open_connection(channel_name, user):
-    """Count the socket (on the loop, first), then (newest event id, driver's assignment)."""
+    """Count the socket (on the loop, first), then (newest event id, driver's assignment, the
+    user's older sockets to close: realtime.cap)."""
     write_now = presence.local.opened(channel_name, user)
-    return await db_call(_connection_opened)(channel_name, user, write_now)
+    return await db_call(_connection_opened)(channel_name, user, write_now, cap.local_view(user.pk))
 
 
 def forget_connection(channel_name):
@@ -76,14 +77,14 @@ async def remove_connection(channel_name, user):
     await db_call(presence.remove_row)(channel_name, user.pk, user.is_driver)
 
 
-def _connection_opened(channel_name, user, write_presence):
+def _connection_opened(channel_name, user, write_presence, local_sockets):
     """The database side of a connect: the presence row when it is written at once, the newest
-    event id the user can see and, for a driver, where their positions go: (ride_id,
-    passenger_id) of their active ride, or None."""
+    event id the user can see, for a driver where their positions go ((ride_id, passenger_id)
+    of their active ride, or None), and the channels of the user's sockets over the cap."""
     if write_presence:
         presence.write_row(channel_name, user.pk, user.is_driver)
     assignment = active_assignment(user.pk) if user.is_driver else None
-    return eventlog.latest_event_id(user.pk), assignment
+    return eventlog.latest_event_id(user.pk), assignment, cap.replaced(channel_name, local_sockets, user.pk)
 
 
 TOO_MANY = "too_many"  # resync reason: more than WS_MAX_REPLAY_EVENTS to replay

@@ -40,7 +40,9 @@ class RealtimeConsumer(ConnectionBase):
         await dispatch.listen_to_user(self.channel_name, self.user.pk)
         metrics.open_connections.inc()
         self.counted = True
-        latest, self.assignment = await actions.open_connection(self.channel_name, self.user)
+        latest, self.assignment, replaced = await actions.open_connection(self.channel_name, self.user)
+        for channel_name in replaced:  # over WS_MAX_CONNECTIONS_PER_USER: the oldest go (4010)
+            await dispatch.close_replaced(channel_name)
         self.expiry_task = asyncio.create_task(self.guarded("token expiry", self._close_when_token_expires()))
         await self.send_event(events.connected(self.user, last_event_id=latest))
         requested = auth.query_param(self.scope, "last_event_id")
@@ -162,6 +164,11 @@ class RealtimeConsumer(ConnectionBase):
     async def realtime_assignment(self, message):
         """The driver's active ride changed (accepted, completed, cancelled)."""
         self.assignment = (message["ride_id"], message["passenger_id"]) if message["ride_id"] else None
+
+    async def realtime_replaced(self, message):
+        """A newer connection of this user took this one's place (realtime.cap)."""
+        await self.close(code=auth.CLOSE_REPLACED, reason="replaced by a newer connection")
+        await self.clean_up()  # at once: it no longer counts, whenever its close completes
 
     async def realtime_disconnect(self, message):
         await self.send_error(message.get("reason", "account_disabled"), "This account can no longer connect.")
