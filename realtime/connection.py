@@ -117,12 +117,12 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
         task = self.expiry_task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
-        steps = [dispatch.stop_listening(self.channel_name, self.user.pk, set(self.observed_rides))]
+        steps = [lambda: dispatch.stop_listening(self.channel_name, self.user.pk, set(self.observed_rides))]
         if remove_row:
-            steps.append(actions.remove_connection(self.channel_name, self.user))
+            steps.append(lambda: actions.remove_connection(self.channel_name, self.user))
         for step in steps:
             try:
-                await step
+                await step()
             except Exception:
                 # The presence heartbeat removes a row this process no longer has a socket for.
                 logger.exception("clean-up step failed for user %s", self.user.pk)

@@ -47,6 +47,13 @@ async def assert_cleaned_up(driver, before_gauge):
     assert (await db(presence.stats)())["total_connections"] == 0
 
 
+def handler_tracebacks(caplog):
+    """What the socket's own code logged as an error (background jobs of other tests aside)."""
+    return [
+        r for r in caplog.records if r.name in ("realtime.consumers", "realtime.connection") and r.levelno >= logging.ERROR
+    ]
+
+
 def connection_errors(caplog):
     return [r for r in caplog.records if r.name == "realtime.connection" and r.levelno >= logging.WARNING]
 
@@ -177,7 +184,7 @@ async def test_a_lone_surrogate_in_the_ping_timestamp_gets_a_pong_with_server_ti
     assert_iso_utc(data["timestamp"])
     await assert_nothing_more(comm)
     await comm.disconnect()
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not handler_tracebacks(caplog)
 
 
 @pytest.mark.parametrize(
@@ -205,4 +212,4 @@ async def test_no_reply_echoes_a_string_utf8_cannot_carry(frame, caplog):
         message = json.loads(output["text"])
         assert message.get("data", {}).get("code") != "internal_error", message
     await comm.disconnect()
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not handler_tracebacks(caplog)
