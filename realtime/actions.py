@@ -8,12 +8,14 @@ which the consumer turns into `error` events.
 import uuid
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from drivers import services as driver_services
 from rides.matching import active_assignment
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
 from rideshare.kernel.errors import NotFound
 
-from . import eventlog, events, presence, wire
+from . import cap, eventlog, events, presence, wire
 from .db import db_call
 
 
@@ -59,9 +61,10 @@ async def set_driver_online(user, online):
 
 
 async def open_connection(channel_name, user):
-    """Count the socket (on the loop, first), then (newest event id, driver's assignment)."""
+    """Count the socket (on the loop, first), then (newest event id, driver's assignment, the
+    user's older sockets to close: realtime.cap)."""
     write_now = presence.local.opened(channel_name, user)
-    return await db_call(_connection_opened)(channel_name, user, write_now)
+    return await db_call(_connection_opened)(channel_name, user, write_now, cap.local_view(user.pk))
 
 
 def forget_connection(channel_name):
@@ -74,14 +77,17 @@ async def remove_connection(channel_name, user):
     await db_call(presence.remove_row)(channel_name, user.pk, user.is_driver)
 
 
-def _connection_opened(channel_name, user, write_presence):
+def _connection_opened(channel_name, user, write_presence, local_sockets):
     """The database side of a connect: the presence row when it is written at once, the newest
-    event id the user can see and, for a driver, where their positions go: (ride_id,
-    passenger_id) of their active ride, or None."""
+    event id the user can see, for a driver where their positions go ((ride_id, passenger_id)
+    of their active ride, or None), and the channels of the user's sockets over the cap."""
     if write_presence:
         presence.write_row(channel_name, user.pk, user.is_driver)
     assignment = active_assignment(user.pk) if user.is_driver else None
-    return eventlog.latest_event_id(user.pk), assignment
+    return eventlog.latest_event_id(user.pk), assignment, cap.replaced(channel_name, local_sockets, user.pk)
+
+
+TOO_MANY = "too_many"  # resync reason: more than WS_MAX_REPLAY_EVENTS to replay
 
 
 @dataclass
@@ -106,12 +112,12 @@ def _resume(user, requested):
     problem = eventlog.resume_problem(after)
     if problem:
         return ResumeOutcome(latest=latest, problem=problem)
-    return ResumeOutcome(
-        latest=latest,
-        after=after,
-        events=eventlog.events_after(user.pk, after),
-        driver_position=_driver_position_for(user),
-    )
+    # Bounded: a resume from 0 or a very old id would otherwise read and send the user's whole log.
+    cap = settings.WS_MAX_REPLAY_EVENTS
+    missed = eventlog.events_after(user.pk, after, limit=cap + 1)
+    if len(missed) > cap:
+        return ResumeOutcome(latest=latest, problem=TOO_MANY)
+    return ResumeOutcome(latest=latest, after=after, events=missed, driver_position=_driver_position_for(user))
 
 
 def _driver_position_for(user):

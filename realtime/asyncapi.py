@@ -15,8 +15,10 @@ from . import wire
 from .auth import (
     CLOSE_ACCOUNT_DISABLED,
     CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
     CLOSE_INVALID_TOKEN,
     CLOSE_RATE_LIMITED,
+    CLOSE_REPLACED,
     CLOSE_SLOW_CONSUMER,
     CLOSE_TOKEN_EXPIRED,
 )
@@ -55,6 +57,8 @@ CLOSE_CODES = {
     CLOSE_ACCOUNT_DISABLED: "The account was deactivated or deleted.",
     CLOSE_RATE_LIMITED: "Sustained flooding after rate_limited errors.",
     CLOSE_SLOW_CONSUMER: "The client stopped reading: reconnect with last_event_id.",
+    CLOSE_REPLACED: "A newer connection of the same user replaced this one (WS_MAX_CONNECTIONS_PER_USER): do not reconnect.",
+    CLOSE_INTERNAL_ERROR: "The server failed handling this connection: reconnect with last_event_id (with backoff).",
 }
 
 

@@ -1,4 +1,5 @@
 """The one WebSocket per app: routing plus connection state. What a message does lives elsewhere:
+the socket's life (every send, every failure, the clean-up run once) in realtime.connection,
 validation in realtime.wire, what it does in realtime.actions, the delivery cursor in
 realtime.delivery, the position write policy in realtime.positions, the channel layer behind
 realtime.dispatch, payloads in realtime.events."""
@@ -6,23 +7,19 @@ realtime.dispatch, payloads in realtime.events."""
 import asyncio
 import logging
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from rideshare.kernel.errors import DomainError
 
 from . import actions, auth, dispatch, events, metrics, positions, wire
+from .connection import ConnectionBase, SocketGone
 from .delivery import Decision, DeliveryCursor
 from .limits import ConnectionLimiter
 
 logger = logging.getLogger(__name__)
 
 
-class RealtimeConsumer(AsyncJsonWebsocketConsumer):
-    user = None
-    counted = False
-    expiry_task = None
-
+class RealtimeConsumer(ConnectionBase):
     # --- connection -----------------------------------------------------------------------
 
     async def connect(self):
@@ -43,27 +40,16 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await dispatch.listen_to_user(self.channel_name, self.user.pk)
         metrics.open_connections.inc()
         self.counted = True
-        latest, self.assignment = await actions.open_connection(self.channel_name, self.user)
-        self.expiry_task = asyncio.create_task(self._close_when_token_expires())
+        latest, self.assignment, replaced = await actions.open_connection(self.channel_name, self.user)
+        for channel_name in replaced:  # over WS_MAX_CONNECTIONS_PER_USER: the oldest go (4010)
+            await dispatch.close_replaced(channel_name)
+        self.expiry_task = asyncio.create_task(self.guarded("token expiry", self._close_when_token_expires()))
         await self.send_event(events.connected(self.user, last_event_id=latest))
         requested = auth.query_param(self.scope, "last_event_id")
         if requested is None:
             self.cursor.position = latest
         else:
             await self.resume(requested)
-
-    async def disconnect(self, code):
-        if self.user is None:
-            return
-        remove_row = actions.forget_connection(self.channel_name)  # before any await
-        if self.counted:
-            metrics.open_connections.dec()
-            self.counted = False
-        if self.expiry_task is not None:
-            self.expiry_task.cancel()
-        await dispatch.stop_listening(self.channel_name, self.user.pk, self.observed_rides)
-        if remove_row:
-            await actions.remove_connection(self.channel_name, self.user)
 
     async def _close_when_token_expires(self):
         seconds = auth.seconds_until_expiry(self.scope)
@@ -110,6 +96,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error(exc.code, exc.message, request_type=message_type, **exc.extra)
         except DomainError as exc:
             await self.send_error(exc.code, exc.detail, request_type=message_type, **exc.extra)
+        except SocketGone:
+            raise  # nobody to answer: realtime.connection closes and cleans up
         except Exception:
             logger.exception("handler for %s failed (user %s)", message_type, self.user.pk)
             await self.send_error("internal_error", "The server could not handle this message.")
@@ -159,23 +147,6 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=auth.CLOSE_RATE_LIMITED)
         await self.send_error("rate_limited", "Too many messages of this type; slow down.", request_type=message_type)
 
-    # --- outbound -------------------------------------------------------------------------
-
-    async def send_text(self, text, event_type, *, committed_at=None, latest_key=None):
-        """Every server message leaves through here: one place to count, time and check them."""
-        metrics.count_sent(event_type, committed_at)
-        if latest_key:
-            # The server (realtime.server) may merge these for a client that lags behind.
-            await self.base_send({"type": "websocket.send", "text": text, "latest_key": latest_key})
-        else:
-            await self.send(text_data=text)
-
-    async def send_event(self, message):
-        await self.send_text(events.encode(message), message["type"])
-
-    async def send_error(self, code, message, **extra):
-        await self.send_event(events.error(code, message, **extra))
-
     # --- from realtime.dispatch -------------------------------------------------------------
 
     async def realtime_event(self, message):
@@ -193,6 +164,11 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def realtime_assignment(self, message):
         """The driver's active ride changed (accepted, completed, cancelled)."""
         self.assignment = (message["ride_id"], message["passenger_id"]) if message["ride_id"] else None
+
+    async def realtime_replaced(self, message):
+        """A newer connection of this user took this one's place (realtime.cap)."""
+        await self.close(code=auth.CLOSE_REPLACED, reason="replaced by a newer connection")
+        await self.clean_up()  # at once: it no longer counts, whenever its close completes
 
     async def realtime_disconnect(self, message):
         await self.send_error(message.get("reason", "account_disabled"), "This account can no longer connect.")

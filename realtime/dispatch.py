@@ -10,7 +10,8 @@ Three kinds of message, one verb each, and where each lands in `realtime.consume
   Who hears it is decided here once, in `position_groups`. Lands in `realtime_event`.
 - `send_control`: a message for the consumers themselves, never forwarded to the app: the
   driver's active ride changed (`realtime_assignment`), or the account was disabled or deleted
-  (`realtime_disconnect`).
+  (`realtime_disconnect`). `close_replaced` is its one-connection form: a user's newer
+  connection replaced this one (`realtime_replaced`, realtime.cap).
 
 Async code awaits the verbs. Sync code (an on-commit hook, in whatever thread committed) calls
 `soon(verb, ...)`, which hands the send to the server's event loop and returns at once: a
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 EVENT = "realtime.event"  # RealtimeConsumer.realtime_event
 ASSIGNMENT = "realtime.assignment"  # RealtimeConsumer.realtime_assignment
 DISCONNECT = "realtime.disconnect"  # RealtimeConsumer.realtime_disconnect
+REPLACED = "realtime.replaced"  # RealtimeConsumer.realtime_replaced
 
 
 async def _group_send(group, message, kind):
@@ -115,6 +117,18 @@ async def send_position(driver_id, ride_id, passenger_id, *, latitude, longitude
 
 async def send_control(user_id, message):
     await _group_send(user_group_name(user_id), message, "control")
+
+
+async def close_replaced(channel_name):
+    """Close one connection, in whatever process holds it: a newer connection of its user took
+    its place (WS_MAX_CONNECTIONS_PER_USER, realtime.cap). Best effort, like every send."""
+    try:
+        await get_channel_layer().send(channel_name, {"type": REPLACED})
+        return True
+    except Exception:
+        metrics.layer_send_failures.labels("control").inc()
+        logger.exception("channel layer send to %s failed", channel_name)
+        return False
 
 
 def assignment(ride_id=None, passenger_id=None):

@@ -48,12 +48,14 @@ class LocalSockets:
 
     def __init__(self):
         self.open = {}  # channel name -> (user id, is_driver); rows are rebuilt from it
+        self.by_user = {}  # user id -> {channel name: opened at}: the connection cap's view
         self.unsynced_adds = set()
         self.unsynced_removes = set()
 
     def opened(self, channel_name, user):
         """Record a new socket; True when its row must be written now (else it goes in a batch)."""
         self.open[channel_name] = (user.pk, user.is_driver)
+        self.by_user.setdefault(user.pk, {})[channel_name] = timezone.now()
         if written_at_once(user):
             self.unsynced_removes.discard(channel_name)
             return True
@@ -65,6 +67,11 @@ class LocalSockets:
         cut short at shutdown or under load leaves no row kept alive forever). True when its row
         must be removed now; a batched row is removed with the next batch."""
         entry = self.open.pop(channel_name, None)
+        if entry is not None:
+            sockets = self.by_user.get(entry[0], {})
+            sockets.pop(channel_name, None)
+            if not sockets:
+                self.by_user.pop(entry[0], None)
         if channel_name in self.unsynced_adds:
             self.unsynced_adds.discard(channel_name)  # never written: nothing to remove
             return False
@@ -76,9 +83,17 @@ class LocalSockets:
         self.unsynced_removes.add(channel_name)
         return False
 
+    def opened_at(self, channel_name):
+        user_id, _ = self.open[channel_name]
+        return self.by_user[user_id][channel_name]
+
+    def sockets_of(self, user_id):
+        """[(opened at, channel name)] of the user's sockets in this process, written or not."""
+        return [(opened_at, name) for name, opened_at in self.by_user.get(user_id, {}).items()]
+
     def take_unsynced(self):
         """The batch to write, leaving empty sets for what comes next."""
-        adds = [(name, *self.open[name]) for name in self.unsynced_adds if name in self.open]
+        adds = [(name, *self.open[name], self.opened_at(name)) for name in self.unsynced_adds if name in self.open]
         removes = list(self.unsynced_removes)
         self.unsynced_adds.clear()
         self.unsynced_removes.clear()
@@ -123,11 +138,20 @@ def write_batch(adds, removes, server_id=SERVER_ID):
             Connection.objects.filter(channel_name__in=removes).delete()
         Connection.objects.bulk_create(
             [
-                Connection(channel_name=name, user_id=user_id, is_driver=is_driver, server_id=server_id, last_seen=now)
-                for name, user_id, is_driver in adds
+                Connection(
+                    channel_name=name, user_id=user_id, is_driver=is_driver, server_id=server_id,
+                    connected_at=opened_at, last_seen=now,
+                )
+                for name, user_id, is_driver, opened_at in adds
             ],
             ignore_conflicts=True,
         )
+
+
+def other_processes_sockets(user_id, server_id=SERVER_ID):
+    """[(connected_at, channel name)] of the user's live sockets in other server processes."""
+    rows = fresh_connections().filter(user_id=user_id).exclude(server_id=server_id)
+    return list(rows.values_list("connected_at", "channel_name"))
 
 
 def _offline_if_unconnected(user_ids):

@@ -28,6 +28,8 @@ from twisted.web.http_headers import Headers
 from rideshare.kernel import proxies
 
 CLOSE_GOING_AWAY = 1001
+# Valid for a server to send, refused by autobahn's sendClose(): these go through the frame-level call.
+FRAME_LEVEL_CLOSE_CODES = {1001, 1011}
 CLOSE_SLOW_CONSUMER = 4009
 DRAIN_CHECK_SECONDS = 0.25
 SHUTDOWN_GRACE_SECONDS = 1.0
@@ -106,6 +108,13 @@ class FleetWebSocketProtocol(WebSocketProtocol):
         if self.state == self.STATE_OPEN and _buffered_bytes(self.transport) > self.server.fleet_limits["latest_wins_buffer"]:
             # Only sockets with a backlog are watched, so 10,000 idle ones cost nothing here.
             self.server.backlogged.add(self)
+
+    def serverClose(self, code=None):
+        """The application's close (`websocket.close`); 1011 (realtime.connection) and 1001 too."""
+        if code in FRAME_LEVEL_CLOSE_CODES:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            super().serverClose(code)
 
     def check_backlog(self):
         """Flush merged updates once drained, close a client that stays full; True while watched."""

@@ -11,8 +11,9 @@ Bounds come from `rideshare.kernel.bounds`, like the REST serializers' do.
 
 A Struct says what a well-formed message is. The server is more forgiving in a few places, as it
 always was: extra keys are ignored; coordinates given as numeric strings are accepted (the REST
-serializer's rules); a non-string ping timestamp is ignored; a malformed ride id reads as an
-unknown ride; and a resume id the server could not have issued asks for a resync, not an error.
+serializer's rules); a non-string ping timestamp, or one that is not valid Unicode (a lone
+surrogate such as "\\ud800", which JSON can spell but UTF-8 cannot carry), is ignored and the pong
+carries server time; a malformed ride id reads as an unknown ride; and a resume id the server could not have issued asks for a resync, not an error.
 """
 
 import json
@@ -197,9 +198,19 @@ def _require(raw, name, message_type):
     return raw[name]
 
 
+def sendable(text):
+    """Whether a decoded client string can go back out in a text frame: JSON's \\u escapes can
+    spell lone surrogates, which UTF-8 (and so the socket) cannot carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _ping(raw, message_type):
     timestamp = raw.get("timestamp")
-    return Ping(timestamp=timestamp if isinstance(timestamp, str) else None)
+    return Ping(timestamp=timestamp if isinstance(timestamp, str) and sendable(timestamp) else None)
 
 
 def _resume(raw, message_type):
@@ -230,7 +241,7 @@ def _location_update(raw, message_type):
     fields = {name: raw[name] for name in _LOCATION_FIELDS if name in raw}
     try:
         message = msgspec.convert(fields, LocationUpdate)
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, UnicodeEncodeError):  # msgspec cannot read a lone surrogate
         # Numeric strings are accepted (the REST serializer's rules); and what is refused is
         # explained in the REST API's words.
         serializer = LocationSerializer(data=fields)
@@ -330,7 +341,11 @@ class ConnectedData(EventData):
 class ResyncRequiredData(EventData):
     """The log cannot replay from the requested id: reload state over REST."""
 
-    reason: Literal["too_old", "unknown_event_id"]
+    reason: Annotated[
+        Literal["too_old", "unknown_event_id", "too_many"],
+        Meta(description="too_old: before the retention; unknown_event_id: never issued; "
+             "too_many: more than WS_MAX_REPLAY_EVENTS to replay"),
+    ]
     last_event_id: EventCursor
 
 

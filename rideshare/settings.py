@@ -335,6 +335,10 @@ EVENT_RETENTION_SECONDS = env_int("EVENT_RETENTION_SECONDS", 24 * 3600)
 # The outbox relay republishes events whose own publish did not happen within this grace.
 EVENT_RELAY_INTERVAL_SECONDS = env_float("EVENT_RELAY_INTERVAL_SECONDS", 2.0)
 EVENT_RELAY_GRACE_SECONDS = env_float("EVENT_RELAY_GRACE_SECONDS", 2.0)
+# A resume with more events than this to replay gets `resync_required` (`too_many`) instead.
+WS_MAX_REPLAY_EVENTS = env_int("WS_MAX_REPLAY_EVENTS", 500)
+# Open sockets per user; a connection beyond it closes the user's oldest one (4010).
+WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 5)
 # Client messages above this size get an error (daphne's own 1 MiB frame limit stays in place).
 WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
 # A client that does not read: positions are merged past the first figure, and the connection

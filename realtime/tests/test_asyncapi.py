@@ -37,7 +37,7 @@ def test_every_message_and_operation_refers_to_something_that_exists():
         assert operation["action"] in ("send", "receive")
         for message in operation["messages"]:
             assert resolve(message["$ref"])
-    assert set(document["x-close-codes"]) == {"1001", "4001", "4002", "4003", "4008", "4009"}
+    assert set(document["x-close-codes"]) == {"1001", "1011", "4001", "4002", "4003", "4008", "4009", "4010"}
 
 
 GUIDE_CLIENT_MESSAGES = [

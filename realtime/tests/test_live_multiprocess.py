@@ -105,3 +105,27 @@ async def test_a_ride_driven_through_one_process_is_heard_through_the_other_and_
             [api_b], ops["access"], lambda f: f["total_connections"] == 1 and f["server_processes"] == 1, 20
         )
         assert figures[0]["total_connections"] == 1
+
+
+async def test_a_connection_over_the_per_user_cap_closes_the_oldest_one_held_by_the_other_process(two_servers):
+    (first, second), _ = two_servers
+    api = Api(first.base_url)
+    passenger = await api.register("Many Devices")
+    sockets = []
+    try:
+        for _ in range(5):  # WS_MAX_CONNECTIONS_PER_USER (5) on the first process
+            websocket = await websockets.connect(ws_uri(first.ws_url, passenger["access"]))
+            await recv_type(websocket, "connected")
+            sockets.append(websocket)
+        await asyncio.sleep(1.5)  # passenger rows are written in batches (PRESENCE_SYNC_SECONDS)
+        newest = await websockets.connect(ws_uri(second.ws_url, passenger["access"]))
+        sockets.append(newest)
+        await recv_type(newest, "connected")
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(sockets[0])
+        assert closed.value.rcvd.code == 4010
+        for websocket in sockets[1:]:
+            await assert_quiet(websocket)
+    finally:
+        for websocket in sockets:
+            await websocket.close()

@@ -393,3 +393,56 @@ async def test_no_access_token_appears_in_any_server_log_line(database, workdir)
         for part in token.split("."):
             assert part not in log, "an access or refresh token reached the log"
     assert "[redacted]" in log
+
+
+async def metric(api, name):
+    """A gauge of the server process, read from /metrics (open to 127.0.0.1)."""
+    status, text = await asyncio.to_thread(http_text, f"{api.base_url}/metrics")
+    assert status == 200, text[:300]
+    for line in text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def http_text(url):
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.read().decode()
+
+
+async def test_after_a_4009_close_the_next_send_ends_in_the_clean_up_and_leaves_no_ghost_driver(database, workdir):
+    """After the slow-reader close the consumer's next send raises ("Attempt to send on a closed
+    protocol"): the connection's clean-up still runs, so the driver is not left online for offers."""
+    env = server_env(
+        database, WS_MAX_BUFFERED_BYTES=8 * 1024, WS_LATEST_WINS_BUFFER_BYTES=2 * 1024, WS_SOCKET_SEND_BUFFER_BYTES=4096
+    )
+    process = ServerProcess(env, workdir).start()
+    try:
+        api = Api(process.base_url)
+        driver = await api.driver("Ghost Driver", at=PICKUP)
+        passenger = await api.register("Flooding Passenger")
+        sock = await asyncio.to_thread(raw_socket_that_never_reads, process.port, driver["access"])
+        try:
+            assert await metric(api, "rideshare_ws_open_connections") == 1
+            # Each request and cancellation is an offer to the driver's socket, which reads nothing.
+            offered = 0
+            while (await api.call("GET", "/drivers/me/", token=driver["access"]))["is_online"]:
+                assert offered < 300, "the driver stayed online: the dead connection was never cleaned up"
+                ride = await api.request_ride(passenger)
+                await api.step(ride["ride_id"], "cancel", passenger)
+                offered += 1
+            assert offered > 20  # it went offline because its socket was closed, not before
+            deadline = time.monotonic() + 10
+            while await metric(api, "rideshare_ws_open_connections") != 0:
+                assert time.monotonic() < deadline, "the socket is still counted"
+                await asyncio.sleep(0.2)
+            sql = "SELECT count(*) FROM realtime_connection WHERE user_id = %s"  # no presence row left
+            assert await asyncio.to_thread(database.query, sql, (uuid.UUID(driver["id"]).hex,)) == [(0,)]
+        finally:
+            sock.close()
+    finally:
+        process.stop()
+    log = process.log()
+    assert "Exception inside application" not in log, log[-3000:]

@@ -269,3 +269,45 @@ async def test_ids_are_handed_out_in_commit_order_so_a_resuming_client_misses_no
         assert [m["id"] for m in got] == [first_id, second_id]
         await assert_nothing_more(conn)
         await conn.disconnect()
+
+
+async def test_a_replay_longer_than_the_bound_requires_a_resync_instead(accepted_ride, settings):
+    settings.WS_MAX_REPLAY_EVENTS = 2
+    ride, passenger, driver = accepted_ride
+    await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
+    await db(services.start_ride)(ride_id=ride.pk, user=driver.user)
+    await db(services.complete_ride)(ride_id=ride.pk, user=driver.user)
+    ids = await db(lambda: list(Event.objects.filter(ride=ride).order_by("id").values_list("id", flat=True)))()
+    assert len(ids) == 3
+
+    comm, data = await connect(passenger, last_event_id=0)  # three to replay: one too many
+    message = await receive_type(comm, "resync_required")
+    assert message["data"] == {"reason": "too_many", "last_event_id": ids[-1]}
+    await assert_nothing_more(comm)
+    await send(comm, {"type": "resume", "last_event_id": 0})  # the same on an open socket
+    assert (await receive_type(comm, "resync_required"))["data"] == {"reason": "too_many", "last_event_id": ids[-1]}
+    await send(comm, {"type": "resume", "last_event_id": ids[0]})  # two: replayed
+    assert [(await receive(comm))["id"] for _ in range(2)] == ids[1:]
+    await assert_nothing_more(comm)
+    await comm.disconnect()
+
+
+async def test_after_a_too_many_resync_the_connection_goes_on_live_from_last_event_id(accepted_ride, settings):
+    settings.WS_MAX_REPLAY_EVENTS = 1
+    ride, passenger, driver = accepted_ride
+    await db(services.mark_arrived)(ride_id=ride.pk, user=driver.user)
+    await db(services.start_ride)(ride_id=ride.pk, user=driver.user)
+    comm, _ = await connect(passenger, last_event_id=0)
+    resync = await receive_type(comm, "resync_required")
+    await db(services.complete_ride)(ride_id=ride.pk, user=driver.user)
+    completed = await receive_type(comm, "ride_completed")  # no gap fill of what the resync covered
+    assert completed["id"] > resync["data"]["last_event_id"]
+    await assert_nothing_more(comm)
+    await comm.disconnect()
+
+
+def test_the_asyncapi_document_lists_the_too_many_resync_reason():
+    from realtime import asyncapi
+
+    reason = asyncapi.server_event_schema("resync_required")["properties"]["data"]["properties"]["reason"]
+    assert set(reason["enum"]) == {"too_old", "unknown_event_id", "too_many"}

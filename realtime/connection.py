@@ -1,0 +1,165 @@
+"""A socket's life, below the protocol: every message in and out goes through here, and so does
+every way it can end.
+
+- `dispatch` wraps every handler channels calls (connect, each frame, each channel-layer message,
+  disconnect): an exception escaping any of them, or a send that raised (a socket the server
+  already closed, e.g. 4009: "Attempt to send on a closed protocol"), is logged once, closes the
+  socket with 1011 if it was still ours to close, runs the clean-up and ends the consumer.
+- `clean_up` runs exactly once however the socket ended (a close by the client, by the server,
+  a failure): presence forgotten and its row removed (a driver whose last connection it was goes
+  offline), the open-connections metric decremented, groups left, the token-expiry task stopped.
+  Each step runs even if one before it failed.
+- `send_text` is the one way out to the app; a failed send raises `SocketGone`, which handlers
+  let through (there is nobody left to answer).
+"""
+
+import asyncio
+import logging
+
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from . import actions, auth, dispatch, events, metrics
+
+logger = logging.getLogger(__name__)
+
+
+class SocketGone(Exception):
+    """A send to the app raised: the socket is closed or broken; only the clean-up is left."""
+
+
+class ConnectionBase(AsyncJsonWebsocketConsumer):
+    user = None
+    counted = False  # in metrics.open_connections
+    expiry_task = None
+    closing = False  # a close was sent (or the client's arrived): nothing more goes out
+    cleaned_up = False
+    clean_up_done = None  # an asyncio.Event while or once the clean-up ran
+    failed = False
+    observed_rides = frozenset()
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self.cleaned_up:
+                # Cancelled (daphne's application_close_timeout, shutdown): no await is safe here.
+                # Stop counting it; the presence heartbeat removes the row of a socket it no
+                # longer has (and takes a driver offline whose last one it was).
+                self.cleaned_up = True
+                self._forget()
+
+    async def dispatch(self, message):
+        try:
+            await super().dispatch(message)
+        except StopConsumer:
+            raise
+        except Exception as exc:
+            await self.fail(message.get("type"), exc)
+            raise StopConsumer() from None
+
+    async def fail(self, during, exc):
+        """The one failure path: log once, close with 1011 if still open, clean up once."""
+        if not self.failed:
+            self.failed = True
+            user_id = getattr(self.user, "pk", None)
+            if isinstance(exc, SocketGone):
+                logger.warning("socket of user %s gone during %s: %s", user_id, during, exc.__cause__ or exc)
+            else:
+                logger.error("connection of user %s failed during %s", user_id, during, exc_info=exc)
+        if not self.closing:
+            await self._close_after_failure()
+        await self.clean_up()
+
+    async def _close_after_failure(self):
+        try:
+            await self.close(code=auth.CLOSE_INTERNAL_ERROR)
+            return
+        except Exception:
+            pass
+        try:
+            # Plain daphne refuses 1011 from an application (realtime.server passes it on): 1000.
+            await self.base_send({"type": "websocket.close", "code": 1000, "reason": "internal error"})
+        except Exception:
+            pass  # the transport is gone already; the clean-up is what matters
+
+    async def close(self, code=None, reason=None):
+        self.closing = True
+        await super().close(code=code, reason=reason)
+
+    async def websocket_receive(self, message):
+        if not self.closing:  # frames still queued behind our close are not handled
+            await super().websocket_receive(message)
+
+    async def websocket_disconnect(self, message):
+        self.closing = True
+        await super().websocket_disconnect(message)
+
+    async def disconnect(self, code):
+        await self.clean_up()
+
+    async def clean_up(self):
+        if self.user is None:
+            return
+        if self.cleaned_up:
+            if self.clean_up_done is not None:
+                await self.clean_up_done.wait()  # begun by another task of this connection
+            return
+        self.cleaned_up = True
+        self.clean_up_done = asyncio.Event()
+        try:
+            await self._clean_up()
+        finally:
+            self.clean_up_done.set()
+
+    async def _clean_up(self):
+        remove_row = self._forget()  # before any await
+        task = self.expiry_task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        steps = [lambda: dispatch.stop_listening(self.channel_name, self.user.pk, set(self.observed_rides))]
+        if remove_row:
+            steps.append(lambda: actions.remove_connection(self.channel_name, self.user))
+        for step in steps:
+            try:
+                await step()
+            except Exception:
+                # The presence heartbeat removes a row this process no longer has a socket for.
+                logger.exception("clean-up step failed for user %s", self.user.pk)
+
+    def _forget(self):
+        """The clean-up's synchronous part; True when the presence row must be removed now."""
+        if self.counted:
+            metrics.open_connections.dec()
+            self.counted = False
+        return self.user is not None and actions.forget_connection(self.channel_name)
+
+    async def guarded(self, during, coroutine):
+        """Run a background coroutine of this connection under the same failure path."""
+        try:
+            await coroutine
+        except Exception as exc:
+            await self.fail(during, exc)
+
+    # --- outbound -------------------------------------------------------------------------
+
+    async def send_text(self, text, event_type, *, committed_at=None, latest_key=None):
+        """Every server message leaves through here: one place to count, time and check them."""
+        if self.closing:
+            return  # a socket being closed takes no more messages
+        metrics.count_sent(event_type, committed_at)
+        if latest_key:
+            # The server (realtime.server) may merge these for a client that lags behind.
+            message = {"type": "websocket.send", "text": text, "latest_key": latest_key}
+        else:
+            message = {"type": "websocket.send", "text": text}
+        try:
+            await self.base_send(message)
+        except Exception as exc:
+            raise SocketGone(str(exc)) from exc
+
+    async def send_event(self, message):
+        await self.send_text(events.encode(message), message["type"])
+
+    async def send_error(self, code, message, **extra):
+        await self.send_event(events.error(code, message, **extra))

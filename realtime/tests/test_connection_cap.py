@@ -1,0 +1,115 @@
+"""WS_MAX_CONNECTIONS_PER_USER: a new connection over the cap closes the user's oldest (4010),
+wherever it is held (realtime.cap)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from drivers.models import Driver
+from realtime import metrics, presence
+from realtime.models import Connection
+from rideshare.tests.factories import DriverFactory, UserFactory
+
+from .helpers import assert_nothing_more, db, expect_close, open_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def rows_of(user_id):
+    return db(lambda: set(Connection.objects.filter(user_id=user_id).values_list("channel_name", flat=True)))()
+
+
+def channel_of(comm):
+    """The consumer's channel name: the newest socket this process opened."""
+    return max(presence.local.open, key=lambda name: presence.local.by_user[presence.local.open[name][0]][name])
+
+
+async def test_a_connection_over_the_cap_closes_the_users_oldest_with_4010(settings):
+    settings.WS_MAX_CONNECTIONS_PER_USER = 2
+    user = await db(UserFactory)()
+    gauge = metrics.open_connections._value.get()
+    first = await open_socket(user)
+    second = await open_socket(user)
+    third = await open_socket(user)
+    await expect_close(first, 4010)
+    # It stopped counting at once, before its close handshake is done.
+    assert len(await rows_of(user.pk)) == 2
+    assert metrics.open_connections._value.get() == gauge + 2
+    await first.disconnect()
+    for comm in (second, third):
+        await assert_nothing_more(comm)
+    assert len(await rows_of(user.pk)) == 2
+    fourth = await open_socket(user)
+    await expect_close(second, 4010)
+    await second.disconnect()
+    for comm in (third, fourth):
+        await assert_nothing_more(comm)
+        await comm.disconnect()
+    assert await rows_of(user.pk) == set()
+    assert metrics.open_connections._value.get() == gauge
+
+
+async def test_other_users_connections_do_not_count(settings):
+    settings.WS_MAX_CONNECTIONS_PER_USER = 1
+    alice, bob = await db(UserFactory)(), await db(UserFactory)()
+    a, b = await open_socket(alice), await open_socket(bob)
+    await assert_nothing_more(a)
+    await assert_nothing_more(b)
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_a_driver_replaced_by_a_newer_connection_stays_online(settings):
+    settings.WS_MAX_CONNECTIONS_PER_USER = 1
+    driver = await db(DriverFactory)(is_online=True)
+    old = await open_socket(driver.user)
+    new = await open_socket(driver.user)
+    await expect_close(old, 4010)
+    await old.disconnect()
+    assert await db(lambda: Driver.objects.get(pk=driver.pk).is_online)() is True
+    assert len(await rows_of(driver.pk)) == 1
+    await assert_nothing_more(new)
+    await new.disconnect()
+    assert await db(lambda: Driver.objects.get(pk=driver.pk).is_online)() is False
+
+
+async def test_passenger_sockets_whose_rows_are_not_written_yet_count(settings):
+    settings.PRESENCE_SYNC_SECONDS = 60  # rows in batches: none written during this test
+    settings.WS_MAX_CONNECTIONS_PER_USER = 2
+    user = await db(UserFactory)()
+    socks = [await open_socket(user) for _ in range(3)]
+    assert await rows_of(user.pk) == set()
+    await expect_close(socks[0], 4010)
+    for comm in socks:
+        await comm.disconnect()
+
+
+async def test_the_oldest_connection_held_by_another_process_is_closed_through_the_channel_layer(settings):
+    settings.WS_MAX_CONNECTIONS_PER_USER = 2
+    user = await db(UserFactory)()
+    remote = await open_socket(user)
+    # Make it another process's socket: this process no longer holds it, its row says elsewhere.
+    name = channel_of(remote)
+    presence.local.closed(name)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    await db(lambda: Connection.objects.filter(channel_name=name).update(server_id="elsewhere:1", connected_at=long_ago))()
+    local = await open_socket(user)
+    await assert_nothing_more(remote)  # two: within the cap
+    newest = await open_socket(user)
+    await expect_close(remote, 4010)
+    await remote.disconnect()
+    for comm in (local, newest):
+        await assert_nothing_more(comm)
+        await comm.disconnect()
+    # Only the simulated remote row is left (its own process would remove it; here it has none).
+    assert await rows_of(user.pk) == {name}
+
+
+async def test_no_cap_when_the_setting_is_zero(settings):
+    settings.WS_MAX_CONNECTIONS_PER_USER = 0
+    user = await db(UserFactory)()
+    socks = [await open_socket(user) for _ in range(7)]
+    for comm in socks:
+        await assert_nothing_more(comm)
+        await comm.disconnect()
