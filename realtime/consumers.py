@@ -167,8 +167,9 @@ class RealtimeConsumer(ConnectionBase):
 
     async def realtime_replaced(self, message):
         """A newer connection of this user took this one's place (realtime.cap)."""
+        # Clean up first: it no longer counts (row, metric, groups) by the time the app sees 4010.
+        await self.clean_up()
         await self.close(code=auth.CLOSE_REPLACED, reason="replaced by a newer connection")
-        await self.clean_up()  # at once: it no longer counts, whenever its close completes
 
     async def realtime_disconnect(self, message):
         await self.send_error(message.get("reason", "account_disabled"), "This account can no longer connect.")
