@@ -84,30 +84,29 @@ class RideAdmin(admin.ModelAdmin):
     def cancel_rides(self, request, queryset):
         # Through the service, one ride at a time: it locks the row and checks the state, and the
         # signal receivers announce each cancel like any other.
-        cancelled, skipped = 0, []
-        for ride_id in queryset.values_list("pk", flat=True):
-            try:
-                cancel_ride_as(ride_id=ride_id, by=CancelledBy.ADMIN, reason=ADMIN_CANCEL_REASON)
-                cancelled += 1
-            except DomainError as exc:
-                skipped.append(f"{ride_id} ({exc.detail})")
-        if cancelled:
-            self.message_user(request, f"Cancelled {cancelled} ride(s).", messages.SUCCESS)
-        if skipped:
-            self.message_user(request, f"Skipped {len(skipped)}: " + "; ".join(skipped), messages.WARNING)
+        self._one_by_one(
+            request, queryset, "Cancelled",
+            lambda ride_id: cancel_ride_as(ride_id=ride_id, by=CancelledBy.ADMIN, reason=ADMIN_CANCEL_REASON),
+        )
 
     @admin.action(description="End selected rides, started ones included (operator)", permissions=["change"])
     def end_rides(self, request, queryset):
         # For a ride nobody else can end (its driver deactivated mid-trip): any active ride ends
         # cancelled by admin, through rides.services.end_ride_as_operator, announced like any cancel.
-        ended, skipped = 0, []
+        self._one_by_one(
+            request, queryset, "Ended", lambda ride_id: end_ride_as_operator(ride_id=ride_id, reason=ADMIN_END_REASON)
+        )
+
+    def _one_by_one(self, request, queryset, done, service):
+        """Run `service` on each selected ride; rides it refuses are skipped and listed."""
+        count, skipped = 0, []
         for ride_id in queryset.values_list("pk", flat=True):
             try:
-                end_ride_as_operator(ride_id=ride_id, reason=ADMIN_END_REASON)
-                ended += 1
+                service(ride_id)
+                count += 1
             except DomainError as exc:
                 skipped.append(f"{ride_id} ({exc.detail})")
-        if ended:
-            self.message_user(request, f"Ended {ended} ride(s).", messages.SUCCESS)
+        if count:
+            self.message_user(request, f"{done} {count} ride(s).", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"Skipped {len(skipped)}: " + "; ".join(skipped), messages.WARNING)

@@ -6,16 +6,9 @@ import pytest
 from django.test import override_settings
 
 from rides.models import Ride, RideStatus
-from rideshare.tests.factories import DriverFactory, UserFactory, api_client_for, ride_in_status
+from rideshare.tests.factories import TRIP, DriverFactory, UserFactory, api_client_for, ride_in_status
 
 S = RideStatus
-TRIP = {
-    "ride_type": "moto",
-    "pickup_latitude": 3.848,
-    "pickup_longitude": 11.502,
-    "dropoff_latitude": 3.866,
-    "dropoff_longitude": 11.516,
-}
 
 
 def request_ride(user, **overrides):

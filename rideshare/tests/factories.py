@@ -12,6 +12,14 @@ from rides.models import Ride, RideStatus
 from rideshare.accounts.models import User
 
 YAOUNDE = (3.848, 11.502)
+# A short moto trip inside Yaoundé: the request body most API tests send.
+TRIP = {
+    "ride_type": "moto",
+    "pickup_latitude": 3.848,
+    "pickup_longitude": 11.502,
+    "dropoff_latitude": 3.866,
+    "dropoff_longitude": 11.516,
+}
 PASSWORD = "test-pass-2026"
 _phone_numbers = itertools.count(1)
 

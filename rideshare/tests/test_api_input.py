@@ -8,15 +8,8 @@ from django.test import override_settings
 from rideshare.kernel import bounds
 from rideshare.kernel.parsers import check_structure
 from rideshare.kernel.renderers import JSONRenderer
-from rideshare.tests.factories import DriverFactory, UserFactory, api_client_for
+from rideshare.tests.factories import TRIP, DriverFactory, UserFactory, api_client_for
 
-TRIP = {
-    "ride_type": "moto",
-    "pickup_latitude": 3.848,
-    "pickup_longitude": 11.502,
-    "dropoff_latitude": 3.866,
-    "dropoff_longitude": 11.516,
-}
 REGISTRATION = {"phone_number": "6 71 23 45 67", "password": "mango-tree-2026", "full_name": "Awa Ngono"}
 ANONYMOUS = ["/api/v1/auth/token/", "/api/v1/auth/register/", "/api/v1/auth/token/refresh/"]
 AUTHENTICATED = ["/api/v1/rides/", "/api/v1/rides/estimate/", "/api/v1/drivers/me/location/"]

@@ -11,15 +11,7 @@ import re
 import jsonschema
 import pytest
 
-from rideshare.tests.factories import DriverFactory, UserFactory, api_client_for, ride_in_status
-
-TRIP = {
-    "ride_type": "moto",
-    "pickup_latitude": 3.848,
-    "pickup_longitude": 11.502,
-    "dropoff_latitude": 3.866,
-    "dropoff_longitude": 11.516,
-}
+from rideshare.tests.factories import TRIP, DriverFactory, UserFactory, api_client_for, ride_in_status
 
 
 @pytest.fixture(scope="module")

@@ -7,19 +7,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
 
-from rideshare.tests.factories import PASSWORD, UserFactory, api_client_for
+from rideshare.tests.factories import PASSWORD, TRIP, UserFactory, api_client_for
 
 TOKEN = "/api/v1/auth/token/"
 REGISTER = "/api/v1/auth/register/"
 REFRESH = "/api/v1/auth/token/refresh/"
 RIDES = "/api/v1/rides/"
-TRIP = {
-    "ride_type": "moto",
-    "pickup_latitude": 3.848,
-    "pickup_longitude": 11.502,
-    "dropoff_latitude": 3.866,
-    "dropoff_longitude": 11.516,
-}
 
 
 def rates(**overrides):
