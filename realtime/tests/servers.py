@@ -82,16 +82,21 @@ class LiveDatabase:
     def query(self, sql, params=()):
         """The rows of `sql` (placeholders `%s`) on this database, read from the test process
         (e.g. the outbox state the server processes leave in it)."""
-        if self.name:
-            with _pg_connect(self.env["DATABASE_URL"]) as conn:
-                return conn.execute(sql, params).fetchall()
-        with sqlite3.connect(self.env["SQLITE_PATH"], timeout=10) as conn:
-            return conn.execute(sql.replace("%s", "?"), params).fetchall()
+        return query(self.env, sql, params)
 
     def drop(self):
         if self.name:
             with _pg_connect(self.base_url) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def query(env, sql, params=()):
+    """The rows of `sql` (placeholders `%s`) on the database a live server's `env` names."""
+    if env.get("DATABASE_URL", "").startswith("postgres"):
+        with _pg_connect(env["DATABASE_URL"]) as conn:
+            return conn.execute(sql, params).fetchall()
+    with sqlite3.connect(env["SQLITE_PATH"], timeout=10) as conn:
+        return conn.execute(sql.replace("%s", "?"), params).fetchall()
 
 
 class ServerProcess:

@@ -56,7 +56,7 @@ async def test_a_request_expired_by_the_command_reaches_the_passengers_socket(se
     ride = await api.request_ride(passenger)
     async with websockets.connect(ws_uri(server.ws_url, passenger["access"])) as websocket:
         await recv_type(websocket, "connected")
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(1.1)  # the scenario: the request must be older than --older-than 1s
         output = await asyncio.to_thread(manage, server, "expire_rides", "--older-than", "1s")
         assert f"Cancelled ride {ride['ride_id']}" in output
         cancelled = await recv_type(websocket, "ride_cancelled", timeout=WITHIN)
@@ -77,7 +77,9 @@ async def test_an_account_removed_from_the_shell_loses_its_socket(server, api, h
         with pytest.raises(ConnectionClosed) as closed:
             await recv(websocket)
         assert closed.value.rcvd.code == 4003
-    await asyncio.sleep(2)  # a few more heartbeats with the deleted user's socket gone
+    # An absence is watched over a window: two more heartbeats (PRESENCE_REFRESH_SECONDS=1 here)
+    # with the removed user's socket gone must not fail.
+    await asyncio.sleep(2)
     assert "background job presence failed" not in server.log(), server.log()[-3000:]
 
 
