@@ -60,6 +60,10 @@ def _ratio(a, b):
     return round(a / b, 2) if a is not None and b else None
 
 
+def _times(ratio):
+    return "-" if ratio is None else f"{ratio:.2f}×"
+
+
 def _mean(values):
     values = [v for v in values if v is not None]
     return round(sum(values) / len(values), 1) if values else None
@@ -100,7 +104,7 @@ def connect_rows(results, layer, full_size):
             continue
         ratio = _ratio(mine["rate"], theirs and theirs["rate"])
         rows.append(Row(f"{label} /s ({sockets:,} sockets, ≤ {project[0]['result'].get('concurrency')} in flight)",
-                        _num(mine["rate"]), _num(theirs and theirs["rate"]), _num(ratio, "×"),
+                        _num(mine["rate"]), _num(theirs and theirs["rate"]), _times(ratio),
                         f"≥ {RATIO_CONNECT}× bare consumer", None if ratio is None else ratio >= RATIO_CONNECT,
                         sockets < full_size, rerun))
         rows.append(Row(f"{label}: failed handshakes", f"{mine['failed']} of {mine['attempted']}",
@@ -130,20 +134,20 @@ def relay_rows(results, layer):
         target = f"≥ {RATE_RELAY_REDIS:,}/s and ≥ {RATIO_RELAY_REDIS}× bare relay"
         met = mine["max_ok_rate"] >= RATE_RELAY_REDIS and ratio is not None and ratio >= RATIO_RELAY_REDIS
     rows = [Row(f"positions relayed: max rate at p99 < {P99_MS} ms, 0 lost ({mine['rides']} rides)",
-                _num(mine["max_ok_rate"], "/s"), _num(theirs and theirs["max_ok_rate"], "/s"), _num(ratio, "×"),
+                _num(mine["max_ok_rate"], "/s"), _num(theirs and theirs["max_ok_rate"], "/s"), _times(ratio),
                 target, met, rerun=rerun)]
     at, base_at = _step(mine, RATE_RELAY_REDIS), theirs and _step(theirs, RATE_RELAY_REDIS)
     if at:
         p99, base_p99 = at["latency_ms"]["p99"], base_at and base_at["latency_ms"]["p99"]
         rows.append(Row(f"positions relayed at {RATE_RELAY_REDIS:,}/s: p99 ms", _num(p99), _num(base_p99),
-                        _num(_ratio(p99, base_p99), "×"), f"< {P99_MS} ms", p99 is not None and p99 < P99_MS,
+                        _times(_ratio(p99, base_p99)), f"< {P99_MS} ms", p99 is not None and p99 < P99_MS,
                         rerun=rerun))
         rows.append(Row(f"positions relayed at {RATE_RELAY_REDIS:,}/s: lost", _num(at["lost"]),
                         _num(base_at and base_at["lost"]), "-", "0", at["lost"] == 0, rerun=rerun))
     if floor:
         base = floor[0]["result"]["max_ok_rate"]
         rows.append(Row("positions relayed: vs plain websockets relay (the floor)", _num(mine["max_ok_rate"], "/s"),
-                        _num(base, "/s"), _num(_ratio(mine["max_ok_rate"], base), "×"), "(reported)"))
+                        _num(base, "/s"), _times(_ratio(mine["max_ok_rate"], base)), "(reported)"))
     return rows
 
 
@@ -161,13 +165,13 @@ def rest_rows(results, layer):
         rerun = _rerun_params(config, order=["location"], rounds=1, window_seconds=10)
         ratio = r["location_to_healthz"]
         rows.append(Row(f"POST drivers/me/location/ req/s ({r['clients']} keep-alive clients, closed loop)",
-                        _num(loc["rate"]), _num(health["rate"]) + " (healthz)", _num(ratio, "×"),
+                        _num(loc["rate"]), _num(health["rate"]) + " (healthz)", _times(ratio),
                         f"≥ {RATE_REST}/s and ≥ {RATIO_REST}× healthz",
                         (loc["rate"] or 0) >= RATE_REST and ratio is not None and ratio >= RATIO_REST, rerun=rerun))
         p99, h99 = loc["latency_ms"]["p99"], health["latency_ms"]["p99"]
         rows.append(Row("POST drivers/me/location/: p50 / p99 ms",
                         f"{_num(loc['latency_ms']['p50'])} / {_num(p99)}",
-                        f"{_num(health['latency_ms']['p50'])} / {_num(h99)}", _num(_ratio(p99, h99), "×"),
+                        f"{_num(health['latency_ms']['p50'])} / {_num(h99)}", _times(_ratio(p99, h99)),
                         f"p99 < {P99_MS} ms", p99 is not None and p99 < P99_MS, rerun=rerun))
         rows.append(Row("POST drivers/me/location/: errors", _num(loc["error_count"]), _num(health["error_count"]),
                         "-", "0", loc["error_count"] == 0, rerun=rerun))
@@ -279,7 +283,7 @@ def workers_rows(results, layer):
             if n == base_n:
                 continue
             rows.append(Row(f"workers: {label}, N={n} vs N={base_n}", _num(value), _num(by_n[base_n]),
-                            _num(_ratio(value, by_n[base_n]), "×"), "(scaling, reported)"))
+                            _times(_ratio(value, by_n[base_n])), "(scaling, reported)"))
         if len(by_n) == 1:
             rows.append(Row(f"workers: {label}, N={base_n}", _num(by_n[base_n]), target="(reported)"))
     for note in results.get("workers_notes", []):
