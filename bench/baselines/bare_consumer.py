@@ -35,6 +35,7 @@ class BareConsumer(AsyncWebsocketConsumer):
         try:
             user_id = AccessToken(query.get("token", [""])[0])["user_id"]
         except (TokenError, KeyError):
+            await self.accept()  # a close code reaches the client only on an accepted socket
             await self.close(code=CLOSE_INVALID_TOKEN)
             return
         self.group = f"user.{user_id}"
