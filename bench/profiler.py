@@ -11,6 +11,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WAITING = ("select (", "poll (", "_worker (", "wait (", "epoll")  # idle waits, not work
+# Frames every stack passes through (threads, the event loop, the reactor): 100 % inclusive, no news.
+PLUMBING = ("(threading.py)", "(concurrent/futures/thread.py)", "(asyncio/events.py)", "(asyncio/base_events.py)",
+            "(twisted/internet/asyncioreactor.py)", "(twisted/internet/base.py)", "(daphne/server.py)",
+            "(daphne/cli.py)", "(runpy.py)", "(<frozen runpy>)", "<module> (")
 
 
 def py_spy():
@@ -80,5 +84,6 @@ def summarise(path, top=15):
     waiting = {f for f in own if any(w in f for w in WAITING)}
     idle = sum(own[f] for f in waiting)
     busy = Counter({f: n for f, n in own.items() if f not in waiting})
+    work = Counter({f: n for f, n in inclusive.items() if not any(p in f for p in PLUMBING) and f not in waiting})
     return {"samples": total, "idle_pct": round(100 * idle / total, 1), "top_own": pct(own),
-            "top_own_busy": pct(busy), "top_inclusive": pct(inclusive), "raw": str(path)}
+            "top_own_busy": pct(busy), "top_inclusive": pct(work), "raw": str(path)}

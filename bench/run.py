@@ -56,7 +56,7 @@ PROFILES = {
         # Project, baseline, baseline, project: a machine that gets busier or quieter during the
         # run weighs on both sides alike.
         "connect_order": ["project", "baseline", "baseline", "project"],
-        "deadline_seconds": 1800,
+        "deadline_seconds": 2400,
     },
 }
 FULL_SIZES = {"connect": 2000, "idle": 10000, "storm": 10000, "offers": 10000}
