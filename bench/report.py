@@ -212,14 +212,18 @@ def render(results):
 
 
 def log_problems(path):
-    """Distinct error/exception lines in the servers' log, with counts (numbers blanked)."""
+    """Distinct error/exception lines in the servers' log, with counts (numbers blanked), each
+    prefixed with the kind of server that wrote it (the project or a baseline)."""
     path = Path(path)
     if not path.exists():
         return {}
-    counts = {}
+    counts, kind = {}, "?"
     for line in path.read_text(errors="replace").splitlines():
-        if re.search(r"ERROR|CRITICAL|Traceback|Exception|Error:", line) and not line.startswith("==="):
-            key = re.sub(r"0x[0-9a-f]+|\d+", "N", line.strip())[:200]
+        if line.startswith("=== "):
+            kind = line.split()[1]
+            continue
+        if re.search(r"ERROR|CRITICAL|Traceback|Exception|Error:", line):
+            key = f"[{kind}] " + re.sub(r"0x[0-9a-f]+|\d+", "N", line.strip())[:200]
             counts[key] = counts.get(key, 0) + 1
     return counts
 
