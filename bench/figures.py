@@ -281,14 +281,17 @@ def workers_rows(results, layer):
         return []
     rows = []
 
-    def figure(config):
-        r = config["result"]
-        if "error" in r or "unsupported" in r:
-            return None
-        return r["connect"]["rate"] if config["scenario"] == "connect" else r["max_ok_rate"]
+    def lowest_p99(result):
+        steps = result.get("steps") or [{"offered_rate": None, "latency_ms": {"p99": None}}]
+        return steps[0]["latency_ms"]["p99"]
 
-    for scenario, label in (("connect", "connect /s"), ("rides", "positions relayed, max ok /s")):
-        by_n = {c["workers"]: figure(c) for c in configs if c["scenario"] == scenario}
+    extractors = (("connect", "connect /s", lambda r: r["connect"]["rate"]),
+                  ("rides", "positions relayed, max ok /s", lambda r: r["max_ok_rate"]),
+                  # Both sides may miss every step: the first step's p99 still compares them.
+                  ("rides", "positions relayed, p99 ms at the lowest step", lowest_p99))
+    for scenario, label, extract in extractors:
+        by_n = {c["workers"]: extract(c["result"]) for c in configs if c["scenario"] == scenario
+                and "error" not in c["result"] and "unsupported" not in c["result"]}
         if not by_n:
             continue
         base_n = min(by_n)
@@ -299,6 +302,9 @@ def workers_rows(results, layer):
                             _times(_ratio(value, by_n[base_n])), "(scaling, reported)"))
         if len(by_n) == 1:
             rows.append(Row(f"workers: {label}, N={base_n}", _num(by_n[base_n]), target="(reported)"))
+    for config in configs:
+        if "error" in config["result"]:
+            rows.append(Row(f"workers: N={config['workers']} {config['scenario']}", "ERROR " + config["result"]["error"]))
     for note in results.get("workers_notes", []):
         rows.append(Row("workers", note))
     return rows
