@@ -11,9 +11,10 @@ import json
 import resource
 import sys
 
-from bench.scenarios import idle, offers, rides, storm
+from bench.scenarios import connect, idle, offers, rest_positions, rides, storm
 
-SCENARIOS = {"rides": rides.run, "offers": offers.run, "idle": idle.run, "storm": storm.run}
+SCENARIOS = {"rides": rides.run, "offers": offers.run, "idle": idle.run, "storm": storm.run, "connect": connect.run,
+             "rest_positions": rest_positions.run}
 
 
 def raise_nofile_limit():

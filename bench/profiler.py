@@ -9,6 +9,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WAITING = ("select (", "poll (", "_worker (", "wait (", "epoll")  # idle waits, not work
+# Frames every stack passes through (threads, the event loop, the reactor): 100 % inclusive, no news.
+PLUMBING = ("(threading.py)", "(concurrent/futures/thread.py)", "(asyncio/events.py)", "(asyncio/base_events.py)",
+            "(twisted/internet/asyncioreactor.py)", "(twisted/internet/base.py)", "(daphne/server.py)",
+            "(daphne/cli.py)", "(runpy.py)", "(<frozen runpy>)", "<module> (")
+
 
 def py_spy():
     candidate = Path(sys.executable).parent / "py-spy"
@@ -45,7 +52,7 @@ def _frame_name(frame):
     # py-spy raw frames look like "function (module/path.py:123)"; keep function + file, drop the line.
     name, _, where = frame.partition(" (")
     where = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", "lib/python3.11/", "wt-bench/"):
+    for marker in ("site-packages/", "lib/python3.11/", f"{REPO_ROOT}/"):
         if marker in where:
             where = where.split(marker, 1)[1]
     return f"{name} ({where})" if where else name
@@ -72,7 +79,11 @@ def summarise(path, top=15):
     def pct(counter):
         return [{"function": f, "pct": round(100 * n / total, 1)} for f, n in counter.most_common(top)]
 
-    # Idle waiting (epoll, thread pool queues) is not work: show it, but also the share without it.
-    idle = sum(n for f, n in own.items() if any(w in f for w in ("select (", "poll (", "_worker (", "wait (", "epoll")))
+    # Idle waiting (epoll, thread pool queues) is not work: its share is shown, and the busy list
+    # leaves it out.
+    waiting = {f for f in own if any(w in f for w in WAITING)}
+    idle = sum(own[f] for f in waiting)
+    busy = Counter({f: n for f, n in own.items() if f not in waiting})
+    work = Counter({f: n for f, n in inclusive.items() if not any(p in f for p in PLUMBING) and f not in waiting})
     return {"samples": total, "idle_pct": round(100 * idle / total, 1), "top_own": pct(own),
-            "top_inclusive": pct(inclusive), "raw": str(path)}
+            "top_own_busy": pct(busy), "top_inclusive": pct(work), "raw": str(path)}

@@ -1,16 +1,19 @@
-"""Turn a run's results into the table (with ratios to the baselines and the targets), a plot
-if matplotlib happens to be importable, and a list of problems found in the servers' log."""
+"""Turn a run's results into text: each scenario's details, then one table per layer (figure |
+this project | baseline, same run | ratio | target | met?, from bench/figures.py), the profiles'
+top frames, a plot if matplotlib happens to be importable, and the problems in the servers' log."""
 
 import re
 from pathlib import Path
 
-TARGET_RATE_WS = 1000
-TARGET_RATE_REST = 300
+from bench import figures
+
+TABLE_HEADER = ("figure", "this project", "baseline (same run)", "ratio", "target", "met?")
+PROFILE_TOP = 10
 
 
 def _configs(results, **match):
     return [c for c in results["configs"] if all(c.get(k) == v for k, v in match.items())
-            and c.get("purpose") != "profile"]
+            and c.get("purpose") != "profile" and isinstance(c.get("result"), dict)]
 
 
 def _fmt(value, unit=""):
@@ -24,83 +27,21 @@ def _at_rate(result, rate):
     return None
 
 
-# --- targets ----------------------------------------------------------------------------------
-
-
-def targets(results):
-    """[(target, figure, met)] for everything this run measured."""
-    rows = []
-    for c in _configs(results, scenario="rides"):
-        r = c["result"]
-        if "error" in r or c["server"] not in ("daphne", "uvicorn"):
-            continue
-        goal = TARGET_RATE_REST if c["transport"] == "rest" else TARGET_RATE_WS
-        what = f"rides {c['transport']} {c['layer']} {c['server']}: ≥ {goal}/s at p99 < 100 ms, 0 lost"
-        rows.append((what, f"max {r['max_ok_rate']}/s (of {r['rides']} rides)", r["max_ok_rate"] >= goal))
-    for c in _configs(results, scenario="offers"):
-        r = c["result"]
-        if "error" in r:
-            rows.append((f"offers {c['layer']}", r["error"], False))
-            continue
-        p99 = r["offer_delay_ms"]["p99"]
-        met = (p99 is not None and p99 < 50 and r["rides_with_wrong_recipients"] == 0 and r["connected"] >= 10000)
-        rows.append((f"offers {c['layer']} {c['server']}: 10,000 drivers, nearest 10, p99 < 50 ms",
-                     f"{r['connected']} drivers, p99 {p99} ms, {r['rides_with_wrong_recipients']}/{r['requests']} "
-                     f"wrong recipient sets", met))
-    for c in _configs(results, scenario="idle"):
-        r = c["result"]
-        if "error" in r:
-            rows.append((f"idle {c['layer']} {c['server']}", r["error"], False))
-            continue
-        met = (r["connected"] >= 10000 and r["rss_per_connection_kb"] <= 40 and r["failed_handshakes"] == 0
-               and r["consumers_lost"] == 0 and r["hold_seconds"] >= 60)
-        rows.append((f"idle {c['layer']} {c['server']}: 10,000 sockets ≤ 40 KB, 0 failed, 0 lost over 60 s",
-                     f"{r['connected']}/{r['sockets']}, {r['rss_per_connection_kb']} KB each, {r['failed_handshakes']} "
-                     f"failed, {r['consumers_lost']} lost over {r['hold_seconds']} s", met))
-    for c in _configs(results, scenario="storm"):
-        r = c["result"]
-        if "error" in r:
-            rows.append((f"storm {c['layer']} {c['server']}", r["error"], False))
-            continue
-        met = (r["reconnected"] >= 10000 and r["failed_handshakes"] == 0 and r["reliable_events_lost"] == 0
-               and r["reconnect_rate"] >= 400)
-        rows.append((f"storm {c['layer']} {c['server']}: 10,000 resumes, 0 failed, 0 lost, ≥ 400/s",
-                     f"{r['reconnected']}/{r['sockets']} at {r['reconnect_rate']}/s, {r['failed_handshakes']} failed, "
-                     f"{r['reliable_events_lost']}/{r['reliable_events_expected']} events lost", met))
-    return rows
-
-
-def missed_targets(results, layer):
-    """(name, scenario, params) to re-run under the profiler, for the primary server's misses."""
-    missed = []
-    for c in _configs(results, layer=layer, server="daphne"):
-        r = c["result"]
-        if "error" in r or "params" not in r:
-            continue
-        params = dict(r["params"])
-        if c["scenario"] == "rides":
-            goal = TARGET_RATE_REST if c["transport"] == "rest" else TARGET_RATE_WS
-            if r["max_ok_rate"] < goal:
-                missed.append((c["name"], "rides", {**params, "rates": [goal], "step_seconds": 10}))
-        elif c["scenario"] == "offers" and ((r["offer_delay_ms"]["p99"] or 1e9) >= 50 or r["rides_with_wrong_recipients"]):
-            missed.append((c["name"], "offers", params))
-        elif c["scenario"] == "idle" and (r["rss_per_connection_kb"] > 40 or r["consumers_lost"] or r["failed_handshakes"]):
-            missed.append((c["name"], "idle", {**params, "hold_seconds": min(10, params["hold_seconds"])}))
-        elif c["scenario"] == "storm" and (r["reconnect_rate"] < 400 or r["failed_handshakes"] or r["reliable_events_lost"]):
-            missed.append((c["name"], "storm", params))
-    return missed
-
-
 # --- table ------------------------------------------------------------------------------------
 
 
 def _rides_table(results):
+    if not _configs(results, scenario="rides"):
+        return []
     lines = ["", "rides: position → passenger (per offered rate: achieved/s, p50/p95/p99 ms, lost, server CPU %, RSS MB,\n  load generator CPU %, CPU % used by every other process on the machine — PostgreSQL, Redis, other users — in % of one core)"]
     relay = {c["layer"]: c["result"] for c in _configs(results, server="channels_relay")}
     plain = next((c["result"] for c in _configs(results, server="websockets_relay")), None)
     for c in _configs(results, scenario="rides"):
         r = c["result"]
-        lines.append(f"  {c['name']}")
+        lines.append(f"  {c['name']}" + (f" (workers {c['workers']})" if c.get("workers") else ""))
+        if "unsupported" in r:
+            lines.append(f"    unsupported: {r['unsupported']}")
+            continue
         if "error" in r:
             lines.append(f"    ERROR {r['error']}")
             continue
@@ -128,11 +69,97 @@ def _rides_table(results):
     return lines
 
 
+def _connect_details(results):
+    lines = []
+    for c in _configs(results, scenario="connect"):
+        r = c["result"]
+        lines += ["", f"connect {c['name']}" + (f" (workers {c['workers']})" if c.get("workers") else "")]
+        if "error" in r or "unsupported" in r:
+            lines.append(f"  {'ERROR ' + r['error'] if 'error' in r else 'unsupported: ' + r['unsupported']}")
+            continue
+        for wave in ("connect", "reconnect"):
+            w = r.get(wave)
+            if not w:
+                continue
+            h = w["handshake_ms"]
+            lines.append(f"  {wave:>9}: {w['ok']}/{w['attempted']} in {w['seconds']} s = {w['rate']}/s, failed {w['failed']} "
+                         f"{w['failure_kinds'] or ''}; handshake p50 {h['p50']} p99 {h['p99']} ms; server cpu "
+                         f"{w.get('server_cpu_pct')}% loadgen {w.get('loadgen_cpu_pct')}% others {w.get('other_cpu_pct')}%")
+    return lines
+
+
+def _rest_details(results):
+    lines = []
+    for c in _configs(results, scenario="rest_positions"):
+        r = c["result"]
+        lines += ["", f"rest {c['name']} (closed loop, windows in run order)"]
+        if "error" in r:
+            lines.append(f"  ERROR {r['error']}")
+            continue
+        for w in r["windows"]:
+            lat = w["latency_ms"]
+            lines.append(f"  {w['kind']:>8}: {w['requests']} in {w['seconds']} s = {w['rate']}/s  p50 {lat['p50']} "
+                         f"p99 {lat['p99']} ms  errors {w['errors'] or 0}  server cpu {w.get('server_cpu_pct')}% "
+                         f"loadgen {w.get('loadgen_cpu_pct')}% others {w.get('other_cpu_pct')}%")
+        lines.append(f"  location / healthz = {r['location_to_healthz']}×")
+    return lines
+
+
+def _cell(text, width):
+    return text + " " * (width - len(text))
+
+
+def _table(rows, quick):
+    header = list(TABLE_HEADER)
+    body = []
+    for row in rows:
+        met = {True: "yes", False: "NO", None: "-"}[row.met]
+        if row.smaller and row.met is not None:
+            met += "*"
+        body.append([row.figure, row.project, row.baseline, row.ratio, row.target, met])
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+    lines = ["  " + " | ".join(_cell(h, w) for h, w in zip(header, widths)),
+             "  " + "-+-".join("-" * w for w in widths)]
+    lines += ["  " + " | ".join(_cell(v, w) for v, w in zip(r, widths)) for r in body]
+    if any(row.smaller for row in rows):
+        lines.append("  * measured below the target's size" + (" (quick run)" if quick else "") + ": indicative only")
+    return lines
+
+
+def _profiles(results, layer):
+    lines = []
+    for c in results["configs"]:
+        prof = c["result"].get("profile") if isinstance(c.get("result"), dict) else None
+        if not prof or c.get("layer") != layer:
+            continue
+        lines += ["", f"  profile {c['name']}: {prof.get('samples', 0)} samples, waiting {prof.get('idle_pct')}%"
+                  + (f" ERROR {prof['error']}" if "error" in prof else "") + "; top own time by function, waits left out:"]
+        for row in prof.get("top_own_busy", prof.get("top_own", []))[:PROFILE_TOP]:
+            lines.append(f"    {row['pct']:>5}%  {row['function']}")
+        inclusive = prof.get("top_inclusive", [])[:PROFILE_TOP]
+        if inclusive:
+            lines.append("    inclusive:")
+            lines += [f"    {row['pct']:>5}%  {row['function']}" for row in inclusive]
+        if prof.get("raw"):
+            lines.append(f"    collapsed stacks: {prof['raw']}")
+    return lines
+
+
+def layers(results):
+    seen = []
+    for c in results["configs"]:
+        if c.get("layer") not in (None, "none") and c["layer"] not in seen:
+            seen.append(c["layer"])
+    return seen
+
+
 def render(results):
     lines = [f"== rideshare realtime benchmark {results['stamp']} backend={results['backend']}"
              f"{' (quick: small sizes, targets are judged at full size)' if results['quick'] else ''}"
              f" {results.get('seconds', '?')} s"]
     lines += _rides_table(results)
+    lines += _connect_details(results)
+    lines += _rest_details(results)
     for c in _configs(results, scenario="offers"):
         r = c["result"]
         lines += ["", f"offers {c['name']}"]
@@ -168,18 +195,14 @@ def render(results):
                      f"{r['failure_kinds'] or ''}; never back {r['never_reconnected']}")
         lines.append(f"  reliable events lost {r['reliable_events_lost']}/{r['reliable_events_expected']}, duplicates "
                      f"{r['duplicates']}, out of order {r['out_of_order']}; REST {r['rest_statuses']}")
-    lines += ["", "targets (full-size figures; a quick run only indicates)"]
-    for what, figure, met in targets(results):
-        lines.append(f"  [{'MET ' if met else 'MISS'}] {what}: {figure}")
-    for c in results["configs"]:
-        prof = c["result"].get("profile") if isinstance(c.get("result"), dict) else None
-        if prof:
-            lines += ["", f"profile {c['name']}: {prof.get('samples', 0)} samples, idle {prof.get('idle_pct')}%"
-                      + (f" ERROR {prof['error']}" if "error" in prof else "")]
-            for row in prof.get("top_own", [])[:10]:
-                lines.append(f"  own {row['pct']:>5}%  {row['function']}")
-            for row in prof.get("top_inclusive", [])[:12]:
-                lines.append(f"  incl {row['pct']:>5}%  {row['function']}")
+    for layer in layers(results):
+        lines += ["", f"== issue 10 figures, backend={results['backend']} layer={layer}"]
+        lines += _table(figures.rows(results, layer), results["quick"])
+        lines += _profiles(results, layer)
+    if results.get("workers_unsupported"):
+        lines += ["", f"workers: unsupported ({results['workers_unsupported']})"]
+    if results.get("skipped"):
+        lines += ["", f"skipped (out of time): {', '.join(results['skipped'])}"]
     problems = results.get("server_log_problems") or {}
     if problems:
         lines += ["", "server log problems (count: first line)"]
@@ -189,14 +212,18 @@ def render(results):
 
 
 def log_problems(path):
-    """Distinct error/exception lines in the servers' log, with counts (numbers blanked)."""
+    """Distinct error/exception lines in the servers' log, with counts (numbers blanked), each
+    prefixed with the kind of server that wrote it (the project or a baseline)."""
     path = Path(path)
     if not path.exists():
         return {}
-    counts = {}
+    counts, kind = {}, "?"
     for line in path.read_text(errors="replace").splitlines():
-        if re.search(r"ERROR|CRITICAL|Traceback|Exception|Error:", line) and not line.startswith("==="):
-            key = re.sub(r"0x[0-9a-f]+|\d+", "N", line.strip())[:200]
+        if line.startswith("=== "):
+            kind = line.split()[1]
+            continue
+        if re.search(r"ERROR|CRITICAL|Traceback|Exception|Error:", line):
+            key = f"[{kind}] " + re.sub(r"0x[0-9a-f]+|\d+", "N", line.strip())[:200]
             counts[key] = counts.get(key, 0) + 1
     return counts
 

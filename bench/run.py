@@ -1,12 +1,16 @@
-"""One command for the whole benchmark:
+"""One command per mode for the whole benchmark:
 
-    .venv/bin/python -m bench.run [--quick] [--backend embedded|redis] [--scenarios rides,rest,offers,idle,storm]
-                                  [--servers daphne,uvicorn] [--no-baselines] [--profile]
+    .venv/bin/python -m bench.run [--quick] [--backend embedded|redis]
+        [--scenarios connect,rides,rest,offers,idle,storm] [--layers core,pubsub] [--workers 1,2]
+        [--servers daphne,uvicorn] [--no-baselines] [--profile]
 
 For each channel layer of the backend (embedded: what rideshare.settings configures with no
-REDIS_URL; redis: RedisChannelLayer and RedisPubSubChannelLayer on PostgreSQL) it recreates the
-database, sets up the data, and runs every scenario against a fresh server process, then the same
-`rides` load against the two baselines. Prints a table, writes bench/results/<stamp>-<backend>.json.
+REDIS_URL; redis: RedisChannelLayer and RedisPubSubChannelLayer on PostgreSQL) it runs every
+scenario against a fresh server process, each next to its baseline on the same layer in the same
+run (connect: the bare Channels consumer; rides: the bare Channels relay; REST positions: the
+same server's /healthz). The database is recreated and the data set up once per run; later
+layers reuse them. Prints one table per layer (figure | project | baseline | ratio | target |
+met?), writes bench/results/<stamp>-<backend>[-quick].json with every figure.
 """
 
 import argparse
@@ -17,39 +21,51 @@ import sys
 import time
 from datetime import datetime
 
-from bench import db, report
+from bench import db, figures, report
 from bench.profiler import Recording
-from bench.servers import Server, uvicorn_available
+from bench.servers import Server, Unsupported, uvicorn_available
 
 PROFILES = {
     "quick": {
-        "setup": {"rides": 30, "offer_drivers": 200, "offer_passengers": 20, "sockets": 200, "storm_rides": 30},
-        "rides": {"rides": 30, "rates": [250, 1000, 2000], "step_seconds": 2},
-        "rest": {"rides": 30, "rates": [100, 300], "step_seconds": 2},
+        "setup": {"rides": 30, "offer_drivers": 200, "offer_passengers": 20, "sockets": 400, "storm_rides": 30,
+                  "rest_drivers": 32},
+        "connect": {"sockets": 400, "concurrency": 100, "max_connect_seconds": 30},
+        "rides": {"rides": 30, "rates": [250, 500, 1000, 1500, 2000, 3000], "step_seconds": 2, "late_seconds": 3},
+        "rest_positions": {"clients": 32, "window_seconds": 3, "rounds": 2},
+        "rest": {"rides": 30, "rates": [100, 300], "step_seconds": 2, "late_seconds": 3},
         "offers": {"drivers": 200, "requests": 20, "request_rate": 10, "concurrency": 50, "max_connect_seconds": 10},
         "idle": {"sockets": 200, "hold_seconds": 5, "concurrency": 50, "max_connect_seconds": 10},
         "storm": {"sockets": 200, "storm_rides": 30, "concurrency": 50, "storm_concurrency": 200,
                   "max_connect_seconds": 10},
-        "layers": {"redis": ["core"]},
-        "deadline_seconds": 110,
+        "layers": {"redis": ["core", "pubsub"]},
+        # Project, baseline, baseline, project, and the mean of each side: on a shared machine a
+        # neighbour's burst during one run weighs on both sides alike (one pair swung 0.5-0.9×).
+        "connect_order": ["project", "baseline", "baseline", "project"],
+        "deadline_seconds": 270,
     },
     "full": {
-        "setup": {"rides": 200, "offer_drivers": 10000, "offer_passengers": 200, "sockets": 10000, "storm_rides": 200},
+        "setup": {"rides": 200, "offer_drivers": 10000, "offer_passengers": 200, "sockets": 10000, "storm_rides": 200,
+                  "rest_drivers": 32},
+        "connect": {"sockets": 2000, "concurrency": 100, "max_connect_seconds": 120},
         "rides": {"rides": 200, "rates": [250, 500, 1000, 1500, 2000, 3000, 4000], "step_seconds": 8},
+        "rest_positions": {"clients": 32, "window_seconds": 10, "rounds": 3},
         "rest": {"rides": 100, "rates": [100, 200, 300, 500], "step_seconds": 8},
         "offers": {"drivers": 10000, "requests": 200, "request_rate": 10, "concurrency": 50, "max_connect_seconds": 90},
         "idle": {"sockets": 10000, "hold_seconds": 60, "concurrency": 100, "max_connect_seconds": 90},
         "storm": {"sockets": 10000, "storm_rides": 200, "concurrency": 100, "storm_concurrency": 1000,
                   "max_connect_seconds": 90},
         "layers": {"redis": ["core", "pubsub"]},
-        "deadline_seconds": 900,
+        "connect_order": ["project", "baseline", "baseline", "project"],
+        "deadline_seconds": 2400,
     },
 }
+FULL_SIZES = {"connect": 2000, "idle": 10000, "storm": 10000, "offers": 10000}
 LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
 LOADGEN_TIMEOUT = 420
+SCENARIOS = ["connect", "rides", "rest", "offers", "idle", "storm"]
 
 
 class Run:
@@ -61,7 +77,7 @@ class Run:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.started = time.monotonic()
         self.results = {"stamp": self.stamp, "backend": args.backend, "quick": args.quick, "configs": [],
-                        "machine": {"cpus": os.cpu_count()}}
+                        "machine": {"cpus": os.cpu_count()}, "full_sizes": FULL_SIZES}
 
     def time_left(self):
         return self.profile["deadline_seconds"] - (time.monotonic() - self.started)
@@ -69,12 +85,12 @@ class Run:
     def base_env(self, layer):
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH")}
         env.update({"DJANGO_SETTINGS_MODULE": "bench.settings_bench", "PYTHONUNBUFFERED": "1"})
-        # Production settings, as a deployment runs (DEBUG keeps every SQL query in memory).
+        # Production settings, as a deployment runs (DEBUG keeps every SQL query in memory). The
+        # baselines read SECRET_KEY (and so the JWT signing key) from the same variables.
         env.update({"DEBUG": "false", "SECRET_KEY": "bench-" + "k" * 60, "ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "SECURE_SSL_REDIRECT": "false"})
         if layer != "embedded":
             env["DATABASE_POOL"] = "true"
-        if layer != "embedded":
             env.update({"REDIS_URL": db.REDIS_URL, "CHANNEL_LAYER_BACKEND": LAYER_BACKENDS[layer],
                         "CHANNEL_LAYER_PREFIX": f"bench{self.stamp}{layer}"})
         return env
@@ -97,25 +113,32 @@ class Run:
             result["profile"] = profiled
         return result
 
-    def measure(self, kind, env, scenario, params, plan_path, name, **labels):
+    def measure(self, kind, env, scenario, params, plan_path, name, workers=None, profile=False, **labels):
         """A fresh server process, one scenario against it, the server stopped whatever happens."""
         if self.time_left() < 5:
             print(f"- skipped {name}: out of time", flush=True)
+            self.results.setdefault("skipped", []).append(name)
             return None
         print(f"- {name}", flush=True)
-        server = Server(kind, env, self.dir / "servers.log")
+        server = Server(kind, env, self.dir / "servers.log", workers=workers)
         started = time.monotonic()
         try:
             server.start()
-            result = self.loadgen(server, scenario, params, plan_path, name, profile=labels.pop("profile", False))
+            result = self.loadgen(server, scenario, params, plan_path, name, profile=profile)
+        except Unsupported as exc:
+            result = {"unsupported": str(exc)}
+            print(f"  unsupported: {exc}", flush=True)
         except Exception as exc:  # noqa: BLE001 - a config that cannot run is reported, the run goes on
             result = {"error": f"{type(exc).__name__}: {exc}"}
         finally:
             stopping = time.monotonic()
             exit_code = server.stop()
             stop_seconds = round(time.monotonic() - stopping, 1)
-        config = {"name": name, "server": kind, "scenario": scenario, **labels, "result": result,
-                  "server_exit_code": exit_code, "stop_seconds": stop_seconds, "seconds": round(time.monotonic() - started, 1)}
+        config = {"name": name, "server": kind, "scenario": scenario, "workers": workers, **labels, "result": result,
+                  "server_exit_code": exit_code, "stop_seconds": stop_seconds,
+                  "seconds": round(time.monotonic() - started, 1)}
+        if profile:
+            config["purpose"] = "profile"
         self.results["configs"].append(config)
         return config
 
@@ -130,60 +153,90 @@ class Run:
             cwd=db.REPO_ROOT, env=env, check=True, timeout=300)
         return plan_path
 
-    def layer_session(self, layer, first):
-        """Everything on the first layer; the same rides load (and its Channels baseline) on the others."""
-        env = self.base_env(layer)
-        plan_path = self.prepare(env)
-        wanted = self.args.scenarios
-        labels = {"backend": self.args.backend, "layer": layer}
-        p = self.profile
+    def session_plan(self, layer, first):
+        """(server, scenario, params, name, labels) in run order. Each project measurement sits next
+        to its baseline; the layer-independent ones (REST, offers, idle, storm) run on the first
+        layer only."""
+        wanted, p, baselines = self.args.scenarios, self.profile, self.args.baselines
         plan = []
+        if "connect" in wanted:
+            order = p["connect_order"] if baselines else ["project"]
+            for i, side in enumerate(order):
+                server = "daphne" if side == "project" else "bare_consumer"
+                plan.append((server, "connect", p["connect"], f"{layer}-{server}-connect-{i + 1}", {}))
         if "rides" in wanted:
             plan.append(("daphne", "rides", {**p["rides"], "mode": "ws"}, f"{layer}-daphne-rides-ws", {"transport": "ws"}))
-        if first and "rest" in wanted:
+            if baselines:
+                plan.append(("channels_relay", "rides", {**p["rides"], "mode": "relay"},
+                             f"{layer}-channels_relay-rides", {"transport": "relay"}))
+                if first and (self.args.backend == "embedded" or not self.args.quick):  # the floor, once
+                    plan.append(("websockets_relay", "rides", {**p["rides"], "mode": "relay"},
+                                 "websockets_relay-rides", {"transport": "relay", "layer": "none"}))
+        if not first:
+            return plan
+        if "rest" in wanted:
+            plan.append(("daphne", "rest_positions", p["rest_positions"], f"{layer}-daphne-rest-positions", {}))
             plan.append(("daphne", "rides", {**p["rest"], "mode": "rest"}, f"{layer}-daphne-rides-rest",
                          {"transport": "rest"}))
-        if self.args.baselines and "rides" in wanted:
-            plan.append(("channels_relay", "rides", {**p["rides"], "mode": "relay"}, f"{layer}-channels_relay-rides",
-                         {"transport": "relay"}))
-            if first:
-                plan.append(("websockets_relay", "rides", {**p["rides"], "mode": "relay"}, "websockets_relay-rides",
-                             {"transport": "relay", "layer": "none"}))
-        if first:
-            for scenario in ("offers", "idle", "storm"):
-                if scenario in wanted:
-                    plan.append(("daphne", scenario, p[scenario], f"{layer}-daphne-{scenario}", {}))
-            for server in self.args.servers[1:]:  # the alternative server(s): rides and idle
-                if "rides" in wanted:
-                    plan.append((server, "rides", {**p["rides"], "mode": "ws"}, f"{layer}-{server}-rides-ws",
-                                 {"transport": "ws"}))
-                if "idle" in wanted:
-                    plan.append((server, "idle", p["idle"], f"{layer}-{server}-idle", {}))
-        for server, scenario, params, name, extra in plan:
+        for scenario in ("offers", "idle", "storm"):
+            if scenario in wanted:
+                plan.append(("daphne", scenario, p[scenario], f"{layer}-daphne-{scenario}", {}))
+        for server in self.args.servers[1:]:  # the alternative server(s): rides and idle
+            if "rides" in wanted:
+                plan.append((server, "rides", {**p["rides"], "mode": "ws"}, f"{layer}-{server}-rides-ws",
+                             {"transport": "ws"}))
+            if "idle" in wanted:
+                plan.append((server, "idle", p["idle"], f"{layer}-{server}-idle", {}))
+        return plan
+
+    def layer_session(self, layer, first, env, plan_path):
+        labels = {"backend": self.args.backend, "layer": layer}
+        for server, scenario, params, name, extra in self.session_plan(layer, first):
             self.measure(server, env, scenario, params, plan_path, name, **{**labels, **extra})
+        if first and self.args.workers:
+            self.workers_session(layer, env, plan_path, labels)
         if self.args.profile:
             self.profile_misses(layer, env, plan_path, labels)
 
+    def workers_session(self, layer, env, plan_path, labels):
+        """connect and rides (ws) against `realtime.server --workers N` for each N."""
+        p = self.profile
+        for n in self.args.workers:
+            if n > 1 and layer == "embedded":
+                self.results.setdefault("workers_notes", []).append(f"N={n}: needs --backend redis")
+                continue
+            for scenario, params, extra in (("connect", p["connect"], {}),
+                                            ("rides", {**p["rides"], "mode": "ws"}, {"transport": "ws"})):
+                config = self.measure("daphne", env, scenario, params, plan_path, f"{layer}-workers{n}-{scenario}",
+                                      workers=n, purpose="workers", **labels, **extra)
+                if config and "unsupported" in config["result"]:
+                    self.results["workers_unsupported"] = config["result"]["unsupported"]
+                    return
+
     def profile_misses(self, layer, env, plan_path, labels):
         """Re-run what missed its target with py-spy attached to the server for the whole run."""
-        missed = report.missed_targets(self.results, layer)
-        for name, scenario, params in missed:
-            self.measure("daphne", env, scenario, params, plan_path, f"profile-{name}", profile=True,
-                         purpose="profile", **labels)
+        for name, scenario, params in figures.reruns(self.results, layer):
+            self.measure("daphne", env, scenario, params, plan_path, f"profile-{name}", profile=True, **labels)
 
     def run(self):
         layers = ["embedded"] if self.args.backend == "embedded" else self.profile["layers"]["redis"]
         if self.args.layers:
             layers = self.args.layers
         try:
+            env = self.base_env(layers[0])
+            plan_path = self.prepare(env)
+            database = {k: env[k] for k in ("DATABASE_URL", "SQLITE_PATH") if k in env}
             for i, layer in enumerate(layers):
                 if self.time_left() < 10:
+                    self.results.setdefault("skipped", []).append(f"layer {layer}")
                     break
-                self.layer_session(layer, first=(i == 0))
+                self.layer_session(layer, i == 0, {**self.base_env(layer), **database}, plan_path)
         finally:
             db.drop_database(self.args.backend)
             self.results["seconds"] = round(time.monotonic() - self.started, 1)
             self.results["server_log_problems"] = report.log_problems(self.dir / "servers.log")
+            self.results["tables"] = {layer: [row.as_dict() for row in figures.rows(self.results, layer)]
+                                      for layer in layers}
             path = db.RESULTS / f"{self.dir.name}.json"
             path.write_text(json.dumps(self.results, indent=1))
             print(report.render(self.results))
@@ -191,16 +244,35 @@ class Run:
             print(f"\nresults: {path}" + (f"\nplot: {plot}" if plot else "") + f"\nlogs and raw files: {self.dir}")
 
 
+def _list(kind):
+    def parse(text):
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        try:
+            return [kind(item) for item in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}") from None
+    return parse
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="small sizes, under 4 minutes per mode")
     parser.add_argument("--backend", choices=["embedded", "redis"], default="embedded")
-    parser.add_argument("--layers", type=lambda s: s.split(","), help="redis only: core,pubsub")
-    parser.add_argument("--scenarios", type=lambda s: s.split(","), default=["rides", "rest", "offers", "idle", "storm"])
-    parser.add_argument("--servers", type=lambda s: s.split(","), default=None)
+    parser.add_argument("--layers", type=_list(str), help="redis only: core,pubsub (default: both)")
+    parser.add_argument("--scenarios", type=_list(str), default=SCENARIOS, help=",".join(SCENARIOS))
+    parser.add_argument("--servers", type=_list(str), default=None, help="daphne[,uvicorn]")
+    parser.add_argument("--workers", type=_list(int), default=None,
+                        help="e.g. 1,2: connect and rides (ws) against realtime.server --workers N, for each N")
     parser.add_argument("--no-baselines", dest="baselines", action="store_false")
     parser.add_argument("--profile", action="store_true", help="re-run missed targets under py-spy")
     args = parser.parse_args()
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}; choose from {','.join(SCENARIOS)}")
+    if args.layers and (args.backend != "redis" or set(args.layers) - set(LAYER_BACKENDS)):
+        parser.error(f"--layers takes {','.join(LAYER_BACKENDS)} and needs --backend redis")
+    if args.workers and any(n < 1 for n in args.workers):
+        parser.error("--workers takes positive counts, e.g. 1,2")
     if args.servers is None:
         args.servers = ["daphne"] + (["uvicorn"] if uvicorn_available() and not args.quick else [])
     Run(args).run()

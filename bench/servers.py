@@ -28,16 +28,31 @@ def _child_setup():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def command(kind, port):
+# The project's launcher; overridable only to try a launcher that is not on main yet.
+SERVER_MODULE = os.environ.get("BENCH_SERVER_MODULE", "realtime.server")
+BASELINE_SETTINGS = {"channels_relay": "bench.baselines.relay_settings", "bare_consumer": "bench.baselines.bare_settings"}
+WORKERS_SETTLE_SECONDS = 2.0
+
+
+class Unsupported(RuntimeError):
+    """The server refused an option it does not have (argparse: "unrecognized arguments")."""
+
+
+def command(kind, port, workers=None):
     py = sys.executable
     if kind == "daphne":  # the server as shipped; -v 0: no access log line per request
-        return [py, "-m", "realtime.server", "-b", "127.0.0.1", "-p", str(port), "-v", "0", "rideshare.asgi:application"]
+        extra = [] if workers is None else ["--workers", str(workers)]
+        return [py, "-m", SERVER_MODULE, *extra, "-b", "127.0.0.1", "-p", str(port), "-v", "0",
+                "rideshare.asgi:application"]
     if kind == "uvicorn":
         return [py, "-m", "uvicorn", "rideshare.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                 "--no-access-log", "--log-level", "warning", "--lifespan", "off"]
     if kind == "channels_relay":
         return [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0",
                 "bench.baselines.channels_relay:application"]
+    if kind == "bare_consumer":
+        return [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0",
+                "bench.baselines.bare_consumer:application"]
     if kind == "websockets_relay":
         return [py, "-m", "bench.baselines.websockets_relay", "--port", str(port)]
     raise ValueError(kind)
@@ -52,11 +67,12 @@ def uvicorn_available():
 
 
 class Server:
-    def __init__(self, kind, env, log_path):
+    def __init__(self, kind, env, log_path, workers=None):
         self.kind = kind
+        self.workers = workers
         self.env = dict(env)
-        if kind == "channels_relay":
-            self.env["DJANGO_SETTINGS_MODULE"] = "bench.baselines.relay_settings"
+        if kind in BASELINE_SETTINGS:
+            self.env["DJANGO_SETTINGS_MODULE"] = BASELINE_SETTINGS[kind]
         self.port = free_port()
         self.log_path = log_path
         self.process = None
@@ -68,16 +84,25 @@ class Server:
         return self.process.pid
 
     def start(self):
+        cmd = command(self.kind, self.port, self.workers)
         with open(self.log_path, "ab") as log:
-            log.write(f"\n=== {self.kind} {' '.join(command(self.kind, self.port))}\n".encode())
+            log.write(f"\n=== {self.kind} {' '.join(cmd)}\n".encode())
             log.flush()
-            self.process = subprocess.Popen(command(self.kind, self.port), cwd=REPO_ROOT, env=self.env,
+            log_start = log.tell()
+            self.process = subprocess.Popen(cmd, cwd=REPO_ROOT, env=self.env,
                                             stdout=log, stderr=subprocess.STDOUT, preexec_fn=_child_setup)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
             if self.process.poll() is not None:
+                with open(self.log_path, "rb") as log:
+                    log.seek(log_start)
+                    output = log.read().decode(errors="replace")
+                if "unrecognized arguments" in output:
+                    raise Unsupported(output.strip().splitlines()[-1])
                 raise RuntimeError(f"{self.kind} exited with {self.process.returncode}; see {self.log_path}")
             if self._answers():
+                if self.workers and self.workers > 1:
+                    time.sleep(WORKERS_SETTLE_SECONDS)  # the first worker answers; give the others time
                 return self
             if time.monotonic() > deadline:
                 self.stop()

@@ -3,7 +3,8 @@ password hash, access tokens from simplejwt. Writes everything the load generato
 JSON file.
 
     DJANGO_SETTINGS_MODULE=bench.settings_bench python -m bench.setup_data --out plan.json \
-        --rides 200 --offer-drivers 10000 --offer-passengers 200 --sockets 10000 --storm-rides 200
+        --rides 200 --offer-drivers 10000 --offer-passengers 200 --sockets 10000 --storm-rides 200 \
+        --rest-drivers 32
 
 Signals are not fired by bulk_create: no events are logged for the data set up here.
 """
@@ -137,6 +138,16 @@ def build(args):
         for i, (r, d) in enumerate(zip(accepted, storm_drivers))
     ]
 
+    # rest_positions: C online car drivers around Yaoundé reporting positions over REST. Car, so
+    # the offers scenario's moto requests never match them, wherever their positions go.
+    rest_drivers = factory.users(args.rest_drivers, "REST driver")
+    Driver.objects.bulk_create([
+        Driver(user=u, vehicle_type="car", vehicle_plate=f"RD{i:05d}", vehicle_color="green", is_online=True,
+               latitude=YAOUNDE[0], longitude=YAOUNDE[1], location_updated_at=now)
+        for i, u in enumerate(rest_drivers)
+    ], batch_size=BATCH)
+    plan["rest_drivers"] = [{"id": str(u.pk), "token": token(u)} for u in rest_drivers]
+
     staff = User(phone_number="+237699999999", full_name="Bench staff", password=factory.password, is_staff=True)
     staff.save()
     plan["staff_token"] = token(staff)
@@ -151,6 +162,7 @@ def main():
     parser.add_argument("--offer-passengers", type=int, default=0)
     parser.add_argument("--sockets", type=int, default=0)
     parser.add_argument("--storm-rides", type=int, default=0)
+    parser.add_argument("--rest-drivers", type=int, default=0)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     started = time.monotonic()

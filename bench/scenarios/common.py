@@ -76,11 +76,12 @@ async def connect_many(factories, concurrency, max_seconds=None):
 
 
 class ServerProbe:
-    """The server process's CPU and RSS, read from /proc (same machine)."""
+    """The server's CPU and RSS, read from /proc (same machine): every process of its process
+    group (the bench starts each server in its own), so N workers count as one server."""
 
     def __init__(self, pid):
         self.pid = pid
-        self.meter = procstat.CpuMeter(pid) if pid else None
+        self.meter = procstat.CpuMeter(pid, group=True) if pid else None
         self.self_meter = procstat.CpuMeter("self")
 
     def reset(self):
@@ -89,11 +90,11 @@ class ServerProbe:
         self.self_meter.reset()
 
     def rss_mb(self):
-        rss = procstat.rss_bytes(self.pid) if self.pid else None
+        rss = self.rss_bytes()
         return None if rss is None else round(rss / 2**20, 1)
 
     def rss_bytes(self):
-        return procstat.rss_bytes(self.pid) if self.pid else None
+        return procstat.group_rss_bytes(self.pid) if self.pid else None
 
     def read(self):
         out = {"server_rss_mb": self.rss_mb(), "loadgen_cpu_pct": self.self_meter.read()["cpu_pct"]}

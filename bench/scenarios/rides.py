@@ -14,6 +14,7 @@ from .common import ServerProbe, connect_many, open_app_socket, open_ws, percent
 
 SEQ_SCALE = 1e-8
 DRAIN_SECONDS = 2.0
+LATE_SECONDS = 5.0
 CONNECT_CONCURRENCY = 50
 
 
@@ -178,9 +179,9 @@ async def run(plan, params, ws_base, http_base, server_pid):
                   f"lost {step['lost']} cpu {step.get('server_cpu_pct')}% ok={step['ok']}", flush=True)
             if step["lost"] > 0.05 * max(1, step["sent"]) or (lat["p99"] or 0) > params.get("give_up_p99_ms", 1000):
                 break  # far past saturation: higher rates only take longer to say the same
-        # "lost" above is "not received within the step's 2 s drain"; give late ones 5 s more and
-        # recount, so late and never-delivered can be told apart.
-        await asyncio.sleep(5.0)
+        # "lost" above is "not received within the step's 2 s drain"; give late ones more time
+        # (5 s unless `late_seconds`) and recount, so late and never-delivered can be told apart.
+        await asyncio.sleep(params.get("late_seconds", LATE_SECONDS))
         for step, (firsts, ends) in zip(result["steps"], bounds):
             step["lost_final"] = sum(1 for r, a, b in zip(rides, firsts, ends) for seq in range(a, b)
                                      if seq not in r.received)
