@@ -11,7 +11,7 @@ from django.conf import settings
 
 from rideshare.kernel.errors import DomainError
 
-from . import actions, auth, dispatch, events, metrics, positions, wire
+from . import actions, auth, dispatch, events, metrics, positions, presence, wire
 from .connection import ConnectionBase, SocketGone
 from .delivery import Decision, DeliveryCursor
 from .limits import ConnectionLimiter
@@ -40,16 +40,17 @@ class RealtimeConsumer(ConnectionBase):
         await dispatch.listen_to_user(self.channel_name, self.user.pk)
         metrics.open_connections.inc()
         self.counted = True
-        latest, self.assignment, replaced = await actions.open_connection(self.channel_name, self.user)
-        for channel_name in replaced:  # over WS_MAX_CONNECTIONS_PER_USER: the oldest go (4010)
-            await dispatch.close_replaced(channel_name)
-        self.expiry_task = asyncio.create_task(self.guarded("token expiry", self._close_when_token_expires()))
-        await self.send_event(events.connected(self.user, last_event_id=latest))
+        for channel_name in await presence.opened(self.channel_name, self.user):
+            await dispatch.close_replaced(channel_name)  # over WS_MAX_CONNECTIONS_PER_USER: the oldest go (4010)
         requested = auth.query_param(self.scope, "last_event_id")
-        if requested is None:
-            self.cursor.position = latest
+        opening = await actions.open_connection(self.user, requested)
+        self.assignment = opening.assignment
+        self.expiry_task = asyncio.create_task(self.guarded("token expiry", self._close_when_token_expires()))
+        await self.send_event(events.connected(self.user, last_event_id=opening.latest))
+        if opening.resumed is None:
+            self.cursor.position = opening.latest
         else:
-            await self.resume(requested)
+            await self._resumed(opening.resumed)
 
     async def _close_when_token_expires(self):
         seconds = auth.seconds_until_expiry(self.scope)
@@ -61,7 +62,9 @@ class RealtimeConsumer(ConnectionBase):
 
     async def resume(self, requested):
         """Replay the user's reliable events after `requested`, then the current driver position."""
-        outcome = await actions.resume(self.user, requested)
+        await self._resumed(await actions.resume(self.user, requested))
+
+    async def _resumed(self, outcome):
         if outcome.problem:
             metrics.resumes.labels(f"resync_{outcome.problem}").inc()
             self.cursor.position = outcome.latest
