@@ -17,6 +17,7 @@ import logging
 
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.consumer import get_handler_name
 
 from . import auth, dispatch, events, metrics, presence
 
@@ -50,7 +51,14 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
 
     async def dispatch(self, message):
         try:
-            await super().dispatch(message)
+            # channels' own dispatch first runs close_old_connections through the one
+            # thread-sensitive executor: a serialized thread hop before every frame and every
+            # channel-layer message. Nothing here uses a database connection on the loop or in
+            # that thread (realtime.db runs ORM calls in pool threads that close their own).
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is None:
+                raise ValueError(f"No handler for message type {message['type']}")
+            await handler(message)
         except StopConsumer:
             raise
         except Exception as exc:
