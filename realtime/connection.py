@@ -15,9 +15,9 @@ every way it can end.
 import asyncio
 import logging
 
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.consumer import get_handler_name
 
 from . import auth, dispatch, events, metrics, presence
 

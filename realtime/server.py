@@ -18,12 +18,12 @@ import pprint
 import socket
 
 import daphne.server  # noqa: F401  (installs the asyncio reactor; must come before twisted.internet.reactor)
+from autobahn.websocket import protocol as autobahn_protocol
 from daphne import http_protocol, ws_protocol
 from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
-from autobahn.websocket import protocol as autobahn_protocol
 from twisted.internet import defer, reactor
 from twisted.web.http_headers import Headers
 
