@@ -6,7 +6,8 @@ every way it can end.
   already closed, e.g. 4009: "Attempt to send on a closed protocol"), is logged once, closes the
   socket with 1011 if it was still ours to close, runs the clean-up and ends the consumer.
 - `clean_up` runs exactly once however the socket ended (a close by the client, by the server,
-  a failure): presence forgotten (a driver whose last connection it was goes offline), the open-connections metric decremented, groups left, the token-expiry task stopped.
+  a failure): presence forgotten (a driver whose last connection it was goes offline), the
+  open-connections metric decremented, groups left, the token-expiry timer stopped.
   Each step runs even if one before it failed.
 - `send_text` is the one way out to the app; a failed send raises `SocketGone`, which handlers
   let through (there is nobody left to answer).
@@ -31,7 +32,8 @@ class SocketGone(Exception):
 class ConnectionBase(AsyncJsonWebsocketConsumer):
     user = None
     counted = False  # in metrics.open_connections
-    expiry_task = None
+    expiry_timer = None  # the access token's expiry (a loop timer)
+    expiry_task = None  # the close it started
     closing = False  # a close was sent (or the client's arrived): nothing more goes out
     cleaned_up = False
     clean_up_done = None  # an asyncio.Event while or once the clean-up ran
@@ -121,6 +123,8 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
 
     async def _clean_up(self):
         forgotten = self._forget()  # before any await
+        if self.expiry_timer is not None:
+            self.expiry_timer.cancel()
         task = self.expiry_task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
