@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from drivers import services as driver_services
-from rides.matching import active_assignment
-from rides.models import DRIVER_ACTIVE_STATUSES, Ride
+from rides.matching import active_assignments, active_rides_of_passengers
+from rides.models import Ride
 from rideshare.kernel.errors import NotFound
 
-from . import cap, eventlog, events, presence, wire
+from . import eventlog, events, wire
+from .batching import Batched
 from .db import db_call
 
 
@@ -60,33 +61,6 @@ async def set_driver_online(user, online):
     return await db_call(driver_services.set_online)(user=user, online=online)
 
 
-async def open_connection(channel_name, user):
-    """Count the socket (on the loop, first), then (newest event id, driver's assignment, the
-    user's older sockets to close: realtime.cap)."""
-    write_now = presence.local.opened(channel_name, user)
-    return await db_call(_connection_opened)(channel_name, user, write_now, cap.local_view(user.pk))
-
-
-def forget_connection(channel_name):
-    """Stop counting the socket; call it before any await of a disconnect (one cut short at
-    shutdown then leaves no row kept alive). True when its row must be removed now."""
-    return presence.local.closed(channel_name)
-
-
-async def remove_connection(channel_name, user):
-    await db_call(presence.remove_row)(channel_name, user.pk, user.is_driver)
-
-
-def _connection_opened(channel_name, user, write_presence, local_sockets):
-    """The database side of a connect: the presence row when it is written at once, the newest
-    event id the user can see, for a driver where their positions go ((ride_id, passenger_id)
-    of their active ride, or None), and the channels of the user's sockets over the cap."""
-    if write_presence:
-        presence.write_row(channel_name, user.pk, user.is_driver)
-    assignment = active_assignment(user.pk) if user.is_driver else None
-    return eventlog.latest_event_id(user.pk), assignment, cap.replaced(channel_name, local_sockets, user.pk)
-
-
 TOO_MANY = "too_many"  # resync reason: more than WS_MAX_REPLAY_EVENTS to replay
 
 
@@ -99,37 +73,62 @@ class ResumeOutcome:
     driver_position: dict | None = None
 
 
+@dataclass
+class Opening:
+    """What a new connection needs from the database."""
+
+    latest: int  # the newest event id the user can see
+    assignment: tuple | None  # a driver's (ride_id, passenger_id): where their positions go
+    resumed: ResumeOutcome | None  # when the app asked to resume (`last_event_id`)
+
+
+async def open_connection(user, requested=None):
+    return await _connection_states((user, requested, True))
+
+
 async def resume(user, requested):
-    return await db_call(_resume)(user, requested)
+    return (await _connection_states((user, requested, False))).resumed
 
 
-def _resume(user, requested):
-    latest = eventlog.latest_event_id(user.pk)
+def _load_connection_states(requests):
+    """In a database thread, for every (user, requested last_event_id or None, wants the
+    assignment) of the handshakes and resumes in flight: a few queries for the whole batch."""
+    latest = eventlog.latest_event_ids({user.pk for user, _, _ in requests})
+    drivers = {user.pk for user, _, wants in requests if wants and user.is_driver}
+    assignments = active_assignments(drivers) if drivers else {}
+    bounds = eventlog.log_bounds() if any(requested is not None for _, requested, _ in requests) else None
+    outcomes = [None if requested is None else _resume(user, requested, latest.get(user.pk, 0), bounds)
+                for user, requested, _ in requests]
+    replaying = {user.pk for (user, _, _), outcome in zip(requests, outcomes) if outcome and not outcome.problem}
+    rides = active_rides_of_passengers(replaying) if replaying else {}
+    for (user, _, _), outcome in zip(requests, outcomes):
+        if outcome and not outcome.problem and (ride := rides.get(user.pk)) and ride.driver.has_position:
+            outcome.driver_position = events.driver_location_update_from(ride.driver, ride.pk)
+    return [
+        Opening(latest=latest.get(user.pk, 0), assignment=assignments.get(user.pk), resumed=outcome)
+        for (user, _, _), outcome in zip(requests, outcomes)
+    ]
+
+
+_connection_states = Batched(_load_connection_states)
+
+
+def _resume(user, requested, latest, bounds):
     try:
         after = wire.event_id(requested)
     except (TypeError, ValueError, OverflowError):
         return ResumeOutcome(latest=latest, problem="unknown_event_id")
-    problem = eventlog.resume_problem(after)
+    problem = eventlog.resume_problem(after, bounds)
     if problem:
         return ResumeOutcome(latest=latest, problem=problem)
+    if after >= latest:
+        return ResumeOutcome(latest=latest, after=after)  # nothing missed: no query
     # Bounded: a resume from 0 or a very old id would otherwise read and send the user's whole log.
     cap = settings.WS_MAX_REPLAY_EVENTS
     missed = eventlog.events_after(user.pk, after, limit=cap + 1)
     if len(missed) > cap:
         return ResumeOutcome(latest=latest, problem=TOO_MANY)
-    return ResumeOutcome(latest=latest, after=after, events=missed, driver_position=_driver_position_for(user))
-
-
-def _driver_position_for(user):
-    """The latest position of the driver of the user's active ride, as a location event."""
-    ride = (
-        Ride.objects.filter(passenger=user, status__in=DRIVER_ACTIVE_STATUSES)
-        .select_related("driver")
-        .first()
-    )
-    if ride is None or not ride.driver.has_position:
-        return None
-    return events.driver_location_update_from(ride.driver, ride.pk)
+    return ResumeOutcome(latest=latest, after=after, events=missed)
 
 
 async def events_after(user, after_id):

@@ -12,7 +12,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from rideshare.kernel.logs import bind
 
-from .db import db_call
+from .batching import Batched
+from .known_users import known
 
 # Close codes (the README's table).
 CLOSE_GOING_AWAY = 1001  # server shutting down: reconnect (elsewhere) and resume
@@ -36,10 +37,31 @@ def query_param(scope, name):
     return values[0] if values else None
 
 
-@db_call
-def _active_user(user_id):
-    User = get_user_model()
-    return User.objects.filter(pk=user_id, is_active=True).select_related("driver").first()
+def _active_users(user_ids):
+    """In a database thread: the active user (with driver profile) for each id, or None."""
+    valid = {}
+    for user_id in user_ids:
+        try:
+            valid[user_id] = get_user_model()._meta.pk.to_python(user_id)
+        except (ValueError, ValidationError):  # a signed token with a malformed user id
+            pass
+    users = get_user_model().objects.filter(pk__in=set(valid.values()), is_active=True).select_related("driver")
+    by_pk = {user.pk: user for user in users}
+    return [by_pk.get(valid.get(user_id)) for user_id in user_ids]
+
+
+_active_user = Batched(_active_users)
+
+
+async def active_user(user_id):
+    """A user seen recently comes from realtime.known_users; the others from one query shared by
+    every handshake in flight."""
+    user = known.get(user_id)
+    if user is None:
+        user = await _active_user(str(user_id))
+        if user is not None:
+            known.put(user)
+    return user
 
 
 async def authenticate(token):
@@ -53,10 +75,7 @@ async def authenticate(token):
     except TokenError:
         return None, None, CLOSE_INVALID_TOKEN
     user_id = access.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])
-    try:
-        user = await _active_user(user_id)
-    except (ValueError, ValidationError):  # a signed token with a malformed user id
-        user = None
+    user = await active_user(user_id) if user_id is not None else None
     if user is None:
         return None, None, CLOSE_INVALID_TOKEN
     return user, access.get("exp"), None

@@ -6,8 +6,8 @@ every way it can end.
   already closed, e.g. 4009: "Attempt to send on a closed protocol"), is logged once, closes the
   socket with 1011 if it was still ours to close, runs the clean-up and ends the consumer.
 - `clean_up` runs exactly once however the socket ended (a close by the client, by the server,
-  a failure): presence forgotten and its row removed (a driver whose last connection it was goes
-  offline), the open-connections metric decremented, groups left, the token-expiry task stopped.
+  a failure): presence forgotten (a driver whose last connection it was goes offline), the
+  open-connections metric decremented, groups left, the token-expiry timer stopped.
   Each step runs even if one before it failed.
 - `send_text` is the one way out to the app; a failed send raises `SocketGone`, which handlers
   let through (there is nobody left to answer).
@@ -16,10 +16,11 @@ every way it can end.
 import asyncio
 import logging
 
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import actions, auth, dispatch, events, metrics
+from . import auth, dispatch, events, metrics, presence
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ class SocketGone(Exception):
 class ConnectionBase(AsyncJsonWebsocketConsumer):
     user = None
     counted = False  # in metrics.open_connections
-    expiry_task = None
+    expiry_timer = None  # the access token's expiry (a loop timer)
+    expiry_task = None  # the close it started
     closing = False  # a close was sent (or the client's arrived): nothing more goes out
     cleaned_up = False
     clean_up_done = None  # an asyncio.Event while or once the clean-up ran
@@ -44,14 +46,21 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
         finally:
             if not self.cleaned_up:
                 # Cancelled (daphne's application_close_timeout, shutdown): no await is safe here.
-                # Stop counting it; the presence heartbeat removes the row of a socket it no
-                # longer has (and takes a driver offline whose last one it was).
+                # Stop counting it; the presence heartbeat settles a driver whose last one it was
+                # (and rewrites this process's shared entries from what it holds).
                 self.cleaned_up = True
                 self._forget()
 
     async def dispatch(self, message):
         try:
-            await super().dispatch(message)
+            # channels' own dispatch first runs close_old_connections through the one
+            # thread-sensitive executor: a serialized thread hop before every frame and every
+            # channel-layer message. Nothing here uses a database connection on the loop or in
+            # that thread (realtime.db runs ORM calls in pool threads that close their own).
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is None:
+                raise ValueError(f"No handler for message type {message['type']}")
+            await handler(message)
         except StopConsumer:
             raise
         except Exception as exc:
@@ -113,26 +122,28 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
             self.clean_up_done.set()
 
     async def _clean_up(self):
-        remove_row = self._forget()  # before any await
+        forgotten = self._forget()  # before any await
+        if self.expiry_timer is not None:
+            self.expiry_timer.cancel()
         task = self.expiry_task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
         steps = [lambda: dispatch.stop_listening(self.channel_name, self.user.pk, set(self.observed_rides))]
-        if remove_row:
-            steps.append(lambda: actions.remove_connection(self.channel_name, self.user))
+        if forgotten is not None:
+            steps.append(lambda: presence.closed(self.channel_name, forgotten))
         for step in steps:
             try:
                 await step()
             except Exception:
-                # The presence heartbeat removes a row this process no longer has a socket for.
+                # The presence heartbeat settles drivers and rewrites this process's entries.
                 logger.exception("clean-up step failed for user %s", self.user.pk)
 
     def _forget(self):
-        """The clean-up's synchronous part; True when the presence row must be removed now."""
+        """The clean-up's synchronous part; what presence.closed needs, or None."""
         if self.counted:
             metrics.open_connections.dec()
             self.counted = False
-        return self.user is not None and actions.forget_connection(self.channel_name)
+        return presence.forget(self.channel_name) if self.user is not None else None
 
     async def guarded(self, during, coroutine):
         """Run a background coroutine of this connection under the same failure path."""

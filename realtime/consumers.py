@@ -6,12 +6,13 @@ realtime.dispatch, payloads in realtime.events."""
 
 import asyncio
 import logging
+from functools import cached_property
 
 from django.conf import settings
 
 from rideshare.kernel.errors import DomainError
 
-from . import actions, auth, dispatch, events, metrics, positions, wire
+from . import actions, auth, dispatch, events, metrics, positions, presence, wire
 from .connection import ConnectionBase, SocketGone
 from .delivery import Decision, DeliveryCursor
 from .limits import ConnectionLimiter
@@ -24,12 +25,8 @@ class RealtimeConsumer(ConnectionBase):
 
     async def connect(self):
         self.user = self.scope.get("user")
-        self.observed_rides = set()
         self.cursor = DeliveryCursor()
         self.position_policy = positions.WriteThrough()
-        self.limiter = ConnectionLimiter(
-            settings.WS_RATE_LIMITS, settings.WS_ABUSE_REJECTIONS, settings.WS_ABUSE_WINDOW_SECONDS
-        )
         await self.accept()
         if self.user is None:
             # Accept-then-close: browsers cannot read a refused handshake's status, only this code.
@@ -40,28 +37,40 @@ class RealtimeConsumer(ConnectionBase):
         await dispatch.listen_to_user(self.channel_name, self.user.pk)
         metrics.open_connections.inc()
         self.counted = True
-        latest, self.assignment, replaced = await actions.open_connection(self.channel_name, self.user)
-        for channel_name in replaced:  # over WS_MAX_CONNECTIONS_PER_USER: the oldest go (4010)
-            await dispatch.close_replaced(channel_name)
-        self.expiry_task = asyncio.create_task(self.guarded("token expiry", self._close_when_token_expires()))
-        await self.send_event(events.connected(self.user, last_event_id=latest))
+        for channel_name in await presence.opened(self.channel_name, self.user):
+            await dispatch.close_replaced(channel_name)  # over WS_MAX_CONNECTIONS_PER_USER: the oldest go (4010)
         requested = auth.query_param(self.scope, "last_event_id")
-        if requested is None:
-            self.cursor.position = latest
+        opening = await actions.open_connection(self.user, requested)
+        self.assignment = opening.assignment
+        self._close_when_token_expires()
+        await self.send_event(events.connected(self.user, last_event_id=opening.latest))
+        if opening.resumed is None:
+            self.cursor.position = opening.latest
         else:
-            await self.resume(requested)
+            await self._resumed(opening.resumed)
 
-    async def _close_when_token_expires(self):
+    @cached_property
+    def limiter(self):  # made on the first message: most sockets of a fleet only listen
+        return ConnectionLimiter(settings.WS_RATE_LIMITS, settings.WS_ABUSE_REJECTIONS, settings.WS_ABUSE_WINDOW_SECONDS)
+
+    def _close_when_token_expires(self):
+        # A timer, not a sleeping task: a few hundred bytes per socket instead of a few KB.
         seconds = auth.seconds_until_expiry(self.scope)
-        if seconds is None:
-            return
-        await asyncio.sleep(seconds)
+        if seconds is not None:
+            self.expiry_timer = asyncio.get_running_loop().call_later(seconds, self._token_expired)
+
+    def _token_expired(self):
+        self.expiry_task = asyncio.create_task(self.guarded("token expiry", self._close_for_expired_token()))
+
+    async def _close_for_expired_token(self):
         await self.send_error("token_expired", "The access token expired: refresh it and reconnect.")
         await self.close(code=auth.CLOSE_TOKEN_EXPIRED)
 
     async def resume(self, requested):
         """Replay the user's reliable events after `requested`, then the current driver position."""
-        outcome = await actions.resume(self.user, requested)
+        await self._resumed(await actions.resume(self.user, requested))
+
+    async def _resumed(self, outcome):
         if outcome.problem:
             metrics.resumes.labels(f"resync_{outcome.problem}").inc()
             self.cursor.position = outcome.latest
@@ -114,13 +123,13 @@ class RealtimeConsumer(ConnectionBase):
                 # (staff) join the ride group, so every event reaches every connection once.
                 if not is_participant and ride_id not in self.observed_rides:
                     await dispatch.observe_ride(self.channel_name, ride_id)
-                    self.observed_rides.add(ride_id)
+                    self.observed_rides = self.observed_rides | {ride_id}
                 await self.send_event(events.ride_joined(ride_id))
             case wire.LeaveRide(ride_id=raw_ride_id):
                 ride_id, _ = await actions.ride_access(self.user, raw_ride_id)
                 if ride_id in self.observed_rides:
                     await dispatch.stop_observing(self.channel_name, ride_id)
-                    self.observed_rides.discard(ride_id)
+                    self.observed_rides = self.observed_rides - {ride_id}
                 await self.send_event(events.ride_left(ride_id))
             case wire.DriverOnline() | wire.DriverOffline():
                 driver = await actions.set_driver_online(self.user, isinstance(message, wire.DriverOnline))

@@ -12,6 +12,9 @@ Three kinds of message, one verb each, and where each lands in `realtime.consume
   driver's active ride changed (`realtime_assignment`), or the account was disabled or deleted
   (`realtime_disconnect`). `close_replaced` is its one-connection form: a user's newer
   connection replaced this one (`realtime_replaced`, realtime.cap).
+- `send_to_processes`: a message for every server process itself (its inbox, which
+  realtime.lifecycle runs through `read_inbox`): forget a user the handshake cache knows
+  (`realtime.forget_user`, realtime.known_users).
 
 Async code awaits the verbs. Sync code (an on-commit hook, in whatever thread committed) calls
 `soon(verb, ...)`, which hands the send to the server's event loop and returns at once: a
@@ -44,6 +47,8 @@ EVENT = "realtime.event"  # RealtimeConsumer.realtime_event
 ASSIGNMENT = "realtime.assignment"  # RealtimeConsumer.realtime_assignment
 DISCONNECT = "realtime.disconnect"  # RealtimeConsumer.realtime_disconnect
 REPLACED = "realtime.replaced"  # RealtimeConsumer.realtime_replaced
+FORGET_USER = "realtime.forget_user"  # a server process's inbox (read_inbox), not a consumer
+PROCESSES_GROUP = "server-processes"
 
 
 async def _group_send(group, message, kind):
@@ -129,6 +134,31 @@ async def close_replaced(channel_name):
         metrics.layer_send_failures.labels("control").inc()
         logger.exception("channel layer send to %s failed", channel_name)
         return False
+
+
+async def send_to_processes(message):
+    await _group_send(PROCESSES_GROUP, message, "control")
+
+
+async def read_inbox(handle):
+    """This process's inbox: join the group every server process is in and hand each message
+    to `handle` until cancelled (realtime.lifecycle owns the task)."""
+    layer = get_channel_layer()
+    channel_name = await layer.new_channel("process")
+    await layer.group_add(PROCESSES_GROUP, channel_name)
+    try:
+        while True:
+            handle(await layer.receive(channel_name))
+    finally:
+        try:
+            await layer.group_discard(PROCESSES_GROUP, channel_name)
+        except Exception:  # shutting down: the group entry expires on its own
+            pass
+
+
+def forget_user(user_id):
+    """The inbox message telling every process to forget what it knows of a user."""
+    return {"type": FORGET_USER, "user_id": str(user_id)}
 
 
 def assignment(ride_id=None, passenger_id=None):
@@ -219,6 +249,11 @@ def soon(job, *args, **kwargs):
     else:
         # No server loop in this process: nothing can stop under this call, so send now.
         async_to_sync(job)(*args, **kwargs)
+
+
+def serving():
+    """Whether this process runs a server loop (realtime.lifecycle started it)."""
+    return _handoff.accepting
 
 
 def start():

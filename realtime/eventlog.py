@@ -117,6 +117,12 @@ def latest_event_id(user_id):
     return EventRecipient.objects.filter(user_id=user_id).aggregate(last=Max("event_id"))["last"] or 0
 
 
+def latest_event_ids(user_ids):
+    """{user_id: newest event id} for those of `user_ids` with any event (one query)."""
+    rows = EventRecipient.objects.filter(user_id__in=user_ids).values_list("user_id").annotate(last=Max("event_id"))
+    return dict(rows)
+
+
 def events_after(user_id, after_id, limit=None):
     """(id, type, text) of the user's events above `after_id`, in order."""
     rows = (
@@ -127,11 +133,16 @@ def events_after(user_id, after_id, limit=None):
     return list(rows[:limit] if limit else rows)
 
 
-def resume_problem(after_id):
-    """Why the log cannot replay from `after_id` (a resync reason), or None if it can."""
+def log_bounds():
+    """(purged_through, newest id issued): the ids a resume may start from lie between them."""
     state = EventLogState.objects.filter(pk=1).first()
     purged_through = state.purged_through if state else 0
-    newest = max(Event.objects.aggregate(last=Max("id"))["last"] or 0, purged_through)
+    return purged_through, max(Event.objects.aggregate(last=Max("id"))["last"] or 0, purged_through)
+
+
+def resume_problem(after_id, bounds=None):
+    """Why the log cannot replay from `after_id` (a resync reason), or None if it can."""
+    purged_through, newest = log_bounds() if bounds is None else bounds
     if after_id < 0 or after_id > newest:
         return "unknown_event_id"
     if after_id < purged_through:

@@ -3,9 +3,11 @@
 What runs (each on the event loop, its database work in threads):
 - the dispatcher's hand-off queue (realtime.dispatch): sends handed over by on-commit hooks;
 - `positions`: the batched write of socket positions, every LOCATION_FLUSH_SECONDS;
-- `presence-sync`: the batched passenger presence rows, every PRESENCE_SYNC_SECONDS;
+- `presence-sync`: the batched passenger presence entries (Redis mode), every PRESENCE_SYNC_SECONDS;
 - `presence`: this process's heartbeat and the sweep of dead processes' sockets, every
   PRESENCE_REFRESH_SECONDS;
+- `inbox`: messages to every server process (realtime.dispatch.read_inbox): forget a user the
+  handshake cache knows;
 - `relay`: the outbox relay (realtime.eventlog.relay_once), every EVENT_RELAY_INTERVAL_SECONDS;
 - `retention`: the event log's purge, every 10 minutes.
 
@@ -23,6 +25,7 @@ from django.conf import settings
 
 from . import dispatch, eventlog, positions, presence
 from .db import db_call
+from .known_users import known
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +36,9 @@ async def _sync_presence():
     await presence.sync_now()
 
 
-async def _presence_heartbeat_and_sweep():
-    await presence.refresh_now()
-    await db_call(presence.sweep)()
+def _inbox_message(message):
+    if message.get("type") == dispatch.FORGET_USER:
+        known.forget(message["user_id"])
 
 
 async def _purge_expired_events():
@@ -47,7 +50,7 @@ def _jobs():
     return {
         "positions": (settings.LOCATION_FLUSH_SECONDS, positions.flush),
         "presence-sync": (settings.PRESENCE_SYNC_SECONDS or 1, _sync_presence),
-        "presence": (settings.PRESENCE_REFRESH_SECONDS, _presence_heartbeat_and_sweep),
+        "presence": (settings.PRESENCE_REFRESH_SECONDS, presence.heartbeat),
         "relay": (settings.EVENT_RELAY_INTERVAL_SECONDS, eventlog.relay_once),
         "retention": (RETENTION_INTERVAL_SECONDS, _purge_expired_events),
     }
@@ -62,6 +65,18 @@ async def _every(name, seconds, job):
             raise
         except Exception:  # the database or Redis may be briefly away; the next round catches up
             logger.exception("background job %s failed", name)
+
+
+async def _forever(name, job, *args):
+    """A job that runs until cancelled; restarted (after a second) if it fails."""
+    while True:
+        try:
+            await job(*args)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("background job %s failed", name)
+        await asyncio.sleep(1)
 
 
 class _Background:
@@ -79,6 +94,8 @@ class _Background:
         for name, (seconds, job) in _jobs().items():
             if only is None or name in only:
                 self.tasks.append(loop.create_task(_every(name, seconds, job), name=name))
+        if only is None or "inbox" in only:
+            self.tasks.append(loop.create_task(_forever("inbox", dispatch.read_inbox, _inbox_message), name="inbox"))
         logger.info("background work started: %s", ", ".join(t.get_name() for t in self.tasks) or "dispatcher")
 
     async def stop(self):
@@ -94,6 +111,10 @@ class _Background:
             await asyncio.wait_for(positions.flush(), timeout=5)
         except Exception:
             logger.exception("writing the last positions at shutdown failed")
+        try:
+            await asyncio.wait_for(presence.leave(), timeout=2)
+        except Exception:
+            logger.exception("leaving presence at shutdown failed")
         await dispatch.stop()
 
 

@@ -18,18 +18,6 @@ class RideOffer(models.Model):
         constraints = [models.UniqueConstraint(fields=["ride", "driver"], name="one_offer_per_ride_driver")]
 
 
-class Connection(models.Model):
-    """One open WebSocket. Rows are refreshed by their server process; a row whose `last_seen` is
-    older than PRESENCE_TTL_SECONDS belongs to a process that died and no longer counts."""
-
-    channel_name = models.CharField(max_length=200, primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections")
-    is_driver = models.BooleanField(default=False)
-    server_id = models.CharField(max_length=100, db_index=True)
-    connected_at = models.DateTimeField(default=timezone.now)
-    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
-
-
 class Event(models.Model):
     """The event log and the outbox: every reliable event, written in the transaction that caused it.
 

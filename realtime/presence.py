@@ -1,229 +1,229 @@
-"""Who is connected, shared by every server process through the database.
+"""Who is connected, without a database write per socket.
 
-Each socket is a `Connection` row. Its process refreshes `last_seen` for all its rows in one
-query every PRESENCE_REFRESH_SECONDS; rows older than PRESENCE_TTL_SECONDS belong to a process
-that died without running `disconnect`, do not count, and are swept (their drivers go offline).
+Each server process keeps its own sockets in memory (`LocalSockets`, touched only on the event
+loop). Embedded (no REDIS_URL: one server process) that is all there is. With Redis, every
+process also writes its sockets to Redis with TTLs (realtime.shared_presence): drivers' at once
+(whether a driver is still connected anywhere decides whether they stay online), passengers' in
+batches every PRESENCE_SYNC_SECONDS (a reconnect storm of thousands of sockets costs a few
+pipelined writes); a heartbeat every PRESENCE_REFRESH_SECONDS keeps them alive, and a process
+that stopped heartbeating for PRESENCE_TTL_SECONDS no longer counts and is swept by the others.
+
+A driver's availability for matching stays in the database (`Driver.is_online`): a driver whose
+last socket anywhere closed goes offline, and so do the drivers of a process that died.
 """
 
 import logging
 import os
 import socket
+import time
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.utils import timezone
 
 from drivers.models import Driver
 from drivers.services import set_online
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
 
-from . import dispatch
+from . import cap, dispatch, shared_presence
+from .batching import Batched
 from .db import db_call
-from .models import Connection
+from .known_users import known
 
 logger = logging.getLogger(__name__)
 
 SERVER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+ACCOUNT_CHECK_BATCH = 500
 
 
-def _fresh_since():
-    return timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
-
-
-def fresh_connections():
-    return Connection.objects.filter(last_seen__gte=_fresh_since())
+def shared():
+    """Whether presence is shared through Redis (else this process's memory is all of it)."""
+    return bool(settings.REDIS_URL)
 
 
 class LocalSockets:
-    """This process's open sockets, touched only on the event loop (the consumer's connect and
-    disconnect, the periodic sync): database threads get snapshots, never this object.
-
-    Passengers' rows are written in batches (every PRESENCE_SYNC_SECONDS): a reconnect storm of
-    thousands of sockets then costs a few bulk statements, not a write transaction per socket.
-    Drivers' rows are written at once: whether a driver is still connected decides matching.
-    """
+    """This process's open sockets. Figures read from other threads (`counts`) are one tuple,
+    replaced whole on every change."""
 
     def __init__(self):
-        self.open = {}  # channel name -> (user id, is_driver); rows are rebuilt from it
-        self.by_user = {}  # user id -> {channel name: opened at}: the connection cap's view
-        self.unsynced_adds = set()
-        self.unsynced_removes = set()
+        self.open = {}  # channel name -> (user id, is_driver, opened at)
+        self.by_user = {}  # user id -> {channel name: opened at}
+        self.driver_users = set()
+        self.unsynced_adds = set()  # Redis mode: passenger sockets not written yet
+        self.unsynced_removes = {}  # channel name -> user id: written, to remove with the next batch
+        self.unsettled_drivers = set()  # last socket gone, not yet checked whether they go offline
+        self.counts = (0, 0, 0)
 
-    def opened(self, channel_name, user):
-        """Record a new socket; True when its row must be written now (else it goes in a batch)."""
-        self.open[channel_name] = (user.pk, user.is_driver)
-        self.by_user.setdefault(user.pk, {})[channel_name] = timezone.now()
-        if written_at_once(user):
-            self.unsynced_removes.discard(channel_name)
-            return True
-        self.unsynced_adds.add(channel_name)
-        return False
+    def add(self, channel_name, user, batched):
+        opened_at = time.time()
+        self.open[channel_name] = (user.pk, user.is_driver, opened_at)
+        self.by_user.setdefault(user.pk, {})[channel_name] = opened_at
+        if user.is_driver:
+            self.driver_users.add(user.pk)
+        if batched:
+            self.unsynced_adds.add(channel_name)
+        self._count()
+        return opened_at
 
-    def closed(self, channel_name):
-        """Stop counting a socket (first thing on disconnect, before any await, so a disconnect
-        cut short at shutdown or under load leaves no row kept alive forever). True when its row
-        must be removed now; a batched row is removed with the next batch."""
+    def remove(self, channel_name):
+        """Stop counting a socket: (user id, is_driver, removal due now) or None if unknown."""
         entry = self.open.pop(channel_name, None)
-        if entry is not None:
-            sockets = self.by_user.get(entry[0], {})
-            sockets.pop(channel_name, None)
-            if not sockets:
-                self.by_user.pop(entry[0], None)
+        if entry is None:
+            return None
+        user_id, is_driver, _ = entry
+        sockets = self.by_user.get(user_id, {})
+        sockets.pop(channel_name, None)
+        if not sockets:
+            self.by_user.pop(user_id, None)
+            self.driver_users.discard(user_id)
+            if is_driver:
+                self.unsettled_drivers.add(user_id)
+        self._count()
         if channel_name in self.unsynced_adds:
             self.unsynced_adds.discard(channel_name)  # never written: nothing to remove
-            return False
-        if entry is None:
-            return False
-        user_id, is_driver = entry
-        if is_driver or not settings.PRESENCE_SYNC_SECONDS:
-            return True
-        self.unsynced_removes.add(channel_name)
-        return False
-
-    def opened_at(self, channel_name):
-        user_id, _ = self.open[channel_name]
-        return self.by_user[user_id][channel_name]
+            return user_id, is_driver, False
+        if not shared() or written_at_once(is_driver):
+            return user_id, is_driver, shared()
+        self.unsynced_removes[channel_name] = user_id
+        return user_id, is_driver, False
 
     def sockets_of(self, user_id):
-        """[(opened at, channel name)] of the user's sockets in this process, written or not."""
+        """[(opened at, channel name)] of the user's sockets in this process."""
         return [(opened_at, name) for name, opened_at in self.by_user.get(user_id, {}).items()]
 
     def take_unsynced(self):
-        """The batch to write, leaving empty sets for what comes next."""
-        adds = [(name, *self.open[name], self.opened_at(name)) for name in self.unsynced_adds if name in self.open]
-        removes = list(self.unsynced_removes)
+        adds = [(name, *self.open[name]) for name in self.unsynced_adds if name in self.open]
+        removes = list(self.unsynced_removes.items())
         self.unsynced_adds.clear()
         self.unsynced_removes.clear()
         return adds, removes
 
     def give_back(self, adds, removes):
-        """A batch that could not be written goes into the next one."""
         self.unsynced_adds.update(name for name, *_ in adds)
         self.unsynced_removes.update(removes)
+
+    def _count(self):
+        self.counts = (len(self.open), len(self.by_user), len(self.driver_users))
 
 
 local = LocalSockets()
 
 
-def written_at_once(user):
-    """Whether this user's presence rows are written (and removed) at once rather than batched."""
-    return user.is_driver or not settings.PRESENCE_SYNC_SECONDS
+def written_at_once(is_driver):
+    """Whether a socket is written to Redis at once rather than in the next batch."""
+    return is_driver or not settings.PRESENCE_SYNC_SECONDS
 
 
-# --- database side (run in database threads, on plain values) -----------------------------------
+# --- on the loop: a socket opens and closes -----------------------------------------------------
 
 
-def write_row(channel_name, user_id, is_driver, server_id=SERVER_ID):
-    Connection.objects.update_or_create(
-        channel_name=channel_name,
-        defaults={"user_id": user_id, "is_driver": is_driver, "server_id": server_id, "last_seen": timezone.now()},
-    )
+def _add_many(batch):
+    replies = shared_presence.add(batch, [], SERVER_ID)
+    return [replies.get(str(user_id), []) for _, user_id, _, _ in batch]
 
 
-def remove_row(channel_name, user_id, is_driver):
-    """A socket closed: its row goes; a driver with no connection left goes offline."""
-    with transaction.atomic():
-        Connection.objects.filter(channel_name=channel_name).delete()
-        if is_driver:
-            _offline_if_unconnected([user_id])
+_add_at_once = Batched(_add_many)
 
 
-def write_batch(adds, removes, server_id=SERVER_ID):
-    now = timezone.now()
-    with transaction.atomic():
-        if removes:
-            Connection.objects.filter(channel_name__in=removes).delete()
-        Connection.objects.bulk_create(
-            [
-                Connection(
-                    channel_name=name, user_id=user_id, is_driver=is_driver, server_id=server_id,
-                    connected_at=opened_at, last_seen=now,
-                )
-                for name, user_id, is_driver, opened_at in adds
-            ],
-            ignore_conflicts=True,
-        )
+async def opened(channel_name, user):
+    """Count a new socket; returns the channel names of the user's sockets to close because
+    they are over WS_MAX_CONNECTIONS_PER_USER (realtime.cap), oldest first."""
+    at_once = written_at_once(user.is_driver)
+    opened_at = local.add(channel_name, user, batched=shared() and not at_once)
+    elsewhere = []
+    if shared() and at_once:
+        elsewhere = await _add_at_once((channel_name, user.pk, user.is_driver, opened_at))
+    return cap.over_cap(channel_name, local.sockets_of(user.pk) + elsewhere)
 
 
-def other_processes_sockets(user_id, server_id=SERVER_ID):
-    """[(connected_at, channel name)] of the user's live sockets in other server processes."""
-    rows = fresh_connections().filter(user_id=user_id).exclude(server_id=server_id)
-    return list(rows.values_list("connected_at", "channel_name"))
+def forget(channel_name):
+    """The synchronous part of a close, before any await (a clean-up cut short at shutdown
+    still stops counting the socket). Returns what `closed` needs, or None."""
+    return local.remove(channel_name)
 
 
-def _offline_if_unconnected(user_ids):
-    """Drivers among `user_ids` with no live connection left stop being offered rides."""
-    connected = set(fresh_connections().filter(user_id__in=user_ids).values_list("user_id", flat=True))
+async def closed(channel_name, forgotten):
+    """The rest of a close: the shared entry removed, a driver whose last socket it was offline."""
+    user_id, is_driver, remove_now = forgotten
+    if remove_now:
+        await db_call(shared_presence.add)([], [(channel_name, user_id)], SERVER_ID)
+    if is_driver and user_id not in local.by_user:
+        await settle_drivers([user_id])
+
+
+async def settle_drivers(driver_ids):
+    """Drivers whose last socket here closed: offline unless connected elsewhere (or again here)."""
+    local.unsettled_drivers.difference_update(driver_ids)
+    candidates = [d for d in driver_ids if d not in local.by_user]
+    if shared() and candidates:
+        elsewhere = await db_call(shared_presence.connected_elsewhere)(candidates, SERVER_ID)
+        candidates = [d for d in candidates if str(d) not in elsewhere]
+    if candidates:
+        await db_call(take_offline)(candidates)
+
+
+# --- database side ------------------------------------------------------------------------------
+
+
+def take_offline(driver_ids):
+    """Drivers who lost their last connection stop being offered rides; returns who went offline.
+    Each in its own transaction: holding one driver's row while waiting for the event log's id
+    lock (held by a transaction that waits for that row) would deadlock."""
     went_offline = []
-    for driver in Driver.objects.filter(pk__in=set(user_ids) - connected, is_online=True).select_related("user"):
+    for driver in Driver.objects.filter(pk__in=driver_ids, is_online=True).select_related("user"):
         set_online(user=driver.user, online=False)
         went_offline.append(driver.pk)
     return went_offline
 
 
-def refresh(open_sockets, server_id=SERVER_ID):
-    """Mark this process's sockets (`open_sockets`, a snapshot taken on the loop) as alive:
-    recreate rows swept while it stalled, remove rows of sockets it no longer has (a disconnect
-    whose clean-up never ran).
-
-    Returns {user_id: reason} for the users of these sockets whose account was deactivated
-    ("account_disabled") or deleted ("account_deleted") meanwhile, maybe by another process whose
-    disconnect never reached this one (an in-process channel layer): the caller closes their
-    sockets. Rows are never recreated for them (a deleted user's row would break the foreign key).
-    """
-    now = timezone.now()
-    mine = Connection.objects.filter(server_id=server_id)
-    refreshed = mine.update(last_seen=now)
-    gone = dict.fromkeys(mine.filter(user__is_active=False).values_list("user_id", flat=True), "account_disabled")
-    if refreshed != len(open_sockets):
-        ghosts = mine.exclude(channel_name__in=list(open_sockets))
-        ghost_drivers = list(ghosts.filter(is_driver=True).values_list("user_id", flat=True))
-        ghosts.delete()
-        present = set(mine.values_list("channel_name", flat=True))
-        missing = {name: entry for name, entry in open_sockets.items() if name not in present}
-        users = {user_id for user_id, _ in missing.values()}
-        known = dict(get_user_model().objects.filter(pk__in=users).values_list("pk", "is_active"))
-        for user_id in users:
-            if user_id not in known:
+def accounts_gone(user_ids):
+    """{user_id: reason} for those of `user_ids` deactivated ("account_disabled") or deleted
+    ("account_deleted"): one query per ACCOUNT_CHECK_BATCH users."""
+    gone = {}
+    user_ids = list(user_ids)
+    for start in range(0, len(user_ids), ACCOUNT_CHECK_BATCH):
+        chunk = user_ids[start:start + ACCOUNT_CHECK_BATCH]
+        known_ids = dict(get_user_model().objects.filter(pk__in=chunk).values_list("pk", "is_active"))
+        for user_id in chunk:
+            if user_id not in known_ids:
                 gone[user_id] = "account_deleted"
-            elif not known[user_id]:
+            elif not known_ids[user_id]:
                 gone[user_id] = "account_disabled"
-        Connection.objects.bulk_create(
-            [
-                Connection(channel_name=name, user_id=user_id, is_driver=is_driver, server_id=server_id, last_seen=now)
-                for name, (user_id, is_driver) in missing.items()
-                if user_id not in gone
-            ],
-            ignore_conflicts=True,
-        )
-        _offline_if_unconnected(ghost_drivers)
     return gone
 
 
 def sweep():
-    """Remove connections whose process stopped refreshing them; returns (removed, drivers_offline).
+    """Redis mode: remove the sockets of dead processes and take their drivers offline (unless
+    connected elsewhere). Returns (sockets removed, drivers who went offline)."""
+    if not shared():
+        return 0, []
+    removed, drivers = shared_presence.sweep(SERVER_ID)
+    return removed, take_offline(drivers) if drivers else []
 
-    Each driver goes offline in its own transaction: holding one driver's row while waiting for
-    the event log's id lock (held by a transaction that waits for that row) would deadlock."""
-    stale = Connection.objects.filter(last_seen__lt=_fresh_since())
-    driver_ids = list(stale.filter(is_driver=True).values_list("user_id", flat=True).distinct())
-    removed, _ = stale.delete()
-    return removed, _offline_if_unconnected(driver_ids)
+
+def connection_figures():
+    if shared():
+        return shared_presence.figures()
+    total, users, drivers = local.counts
+    return {"total_connections": total, "connected_users": users, "connected_drivers": drivers,
+            "server_processes": 1 if local_is_serving() else 0}
+
+
+def local_is_serving():
+    return dispatch.serving()
 
 
 def stats():
-    live = fresh_connections()
+    """The figures of GET /api/v1/ws/stats: connections from presence, the rest from the database."""
+    connections = connection_figures()
     return {
-        "total_connections": live.count(),
+        "total_connections": connections["total_connections"],
         "online_drivers": Driver.objects.filter(is_online=True).count(),
         "active_rides": Ride.objects.filter(status__in=DRIVER_ACTIVE_STATUSES).count(),
         "pending_requests": Ride.objects.filter(status=RideStatus.REQUESTED).count(),
-        "connected_users": live.values("user_id").distinct().count(),
-        "connected_drivers": live.filter(is_driver=True).values("user_id").distinct().count(),
-        "server_processes": live.values("server_id").distinct().count(),
+        "connected_users": connections["connected_users"],
+        "connected_drivers": connections["connected_drivers"],
+        "server_processes": connections["server_processes"],
     }
 
 
@@ -231,20 +231,41 @@ def stats():
 
 
 async def sync_now():
-    """Write the batched passenger rows."""
+    """Redis mode: write the batched passenger sockets; close what the cap says is over."""
     adds, removes = local.take_unsynced()
     if not (adds or removes):
         return
     try:
-        await db_call(write_batch)(adds, removes)
+        elsewhere = await db_call(shared_presence.add)(adds, removes, SERVER_ID)
     except Exception:
         local.give_back(adds, removes)
         raise
+    for user_id in {user_id for _, user_id, _, _ in adds}:
+        others = elsewhere.get(str(user_id), [])
+        if others:
+            newest = max(local.sockets_of(user_id), default=(0, None))[1]
+            for channel_name in cap.over_cap(newest, local.sockets_of(user_id) + others):
+                await dispatch.close_replaced(channel_name)
 
 
-async def refresh_now():
-    """The heartbeat; sockets of accounts deactivated or deleted elsewhere are closed (4003)."""
-    gone = await db_call(refresh)(dict(local.open))
+async def heartbeat():
+    """Every PRESENCE_REFRESH_SECONDS: close the sockets of accounts deactivated or deleted
+    where this process did not hear it (another process on the embedded in-process layer), settle
+    drivers whose clean-up was cut short, and in the Redis mode refresh this process's entries
+    and sweep dead processes. Returns {user_id: reason} of the accounts closed."""
+    gone = await db_call(accounts_gone)(list(local.by_user))
     for user_id, reason in gone.items():
+        known.forget(user_id)
         await dispatch.send_control(user_id, dispatch.disconnect(reason))
+    if local.unsettled_drivers:
+        await settle_drivers(list(local.unsettled_drivers))
+    if shared():
+        await db_call(shared_presence.heartbeat)(dict(local.open), SERVER_ID)
+        await db_call(sweep)()
     return gone
+
+
+async def leave():
+    """At shutdown (Redis mode): this process's sockets stop counting at once."""
+    if shared():
+        await db_call(shared_presence.leave)(dict(local.open), SERVER_ID)

@@ -10,7 +10,7 @@ realtime.dispatch (reliable events by way of the log, realtime.eventlog).
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models.signals import post_save, pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from drivers.models import Driver
@@ -18,6 +18,7 @@ from rides.matching import active_assignment, drivers_to_offer
 from rides.models import Ride, RideStatus
 
 from . import dispatch, eventlog, events
+from .known_users import known
 from .models import RideOffer
 
 
@@ -80,6 +81,8 @@ def _assign_on_commit(driver_id, ride_id, passenger_id):
 def driver_saved(sender, instance, created, raw=False, **kwargs):
     if raw:
         return
+    if created:
+        _forget_everywhere(instance.pk)  # the user is a driver now
     tracker = instance.tracker
     if instance.is_online if created else tracker.has_changed("is_online"):
         eventlog.record(events.driver_availability_changed(instance), user_ids=[instance.pk])
@@ -94,15 +97,35 @@ def driver_saved(sender, instance, created, raw=False, **kwargs):
             )
 
 
+@receiver(post_delete, sender=Driver, dispatch_uid="realtime.driver_deleted")
+def driver_deleted(sender, instance, **kwargs):
+    _forget_everywhere(instance.pk)  # no longer a driver
+
+
 @receiver(post_save, sender=get_user_model(), dispatch_uid="realtime.user_saved")
 def user_saved(sender, instance, created, raw=False, **kwargs):
-    if not raw and not created and not instance.is_active:
+    if raw or created:
+        return
+    _forget_everywhere(instance.pk)
+    if not instance.is_active:
         _on_commit(dispatch.send_control, instance.pk, dispatch.disconnect("account_disabled"))
 
 
 @receiver(pre_delete, sender=get_user_model(), dispatch_uid="realtime.user_deleted")
 def user_deleted(sender, instance, **kwargs):
+    _forget_everywhere(instance.pk)
     _on_commit(dispatch.send_control, instance.pk, dispatch.disconnect("account_deleted"))
+
+
+def _forget_everywhere(user_id):
+    """After commit, every server process's handshake cache forgets the user (realtime.known_users):
+    this one at once, the others through their inbox."""
+
+    def forget_changed_user():
+        known.forget(user_id)
+        dispatch.soon(dispatch.send_to_processes, dispatch.forget_user(user_id))
+
+    transaction.on_commit(forget_changed_user, robust=True)
 
 
 def _on_commit(verb, *args, **kwargs):

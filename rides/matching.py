@@ -30,3 +30,17 @@ def active_assignment(driver_id):
         .values_list("pk", "passenger_id")
         .first()
     )
+
+
+def active_assignments(driver_ids):
+    """{driver_id: (ride_id, passenger_id)} for those of `driver_ids` with an active ride."""
+    rows = Ride.objects.filter(driver_id__in=driver_ids, status__in=DRIVER_ACTIVE_STATUSES)
+    return {driver_id: (ride_id, passenger_id) for driver_id, ride_id, passenger_id in
+            rows.values_list("driver_id", "pk", "passenger_id")}
+
+
+def active_rides_of_passengers(passenger_ids):
+    """{passenger_id: ride} of those passengers' rides with a driver on the way or driving, with
+    the driver loaded."""
+    rides = Ride.objects.filter(passenger_id__in=passenger_ids, status__in=DRIVER_ACTIVE_STATUSES)
+    return {ride.passenger_id: ride for ride in rides.select_related("driver")}

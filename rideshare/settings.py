@@ -321,10 +321,14 @@ WS_ALLOWED_ORIGINS = env_list(
     "WS_ALLOWED_ORIGINS",
     ["http://localhost:8000", "http://127.0.0.1:8000"] if DEBUG else [],
 )
-# Presence keys live this long without a refresh; a crashed process's sockets vanish after it.
+# The handshake's cache of users seen recently (realtime.known_users).
+WS_USER_CACHE_SECONDS = env_float("WS_USER_CACHE_SECONDS", 30.0)
+WS_USER_CACHE_SIZE = env_int("WS_USER_CACHE_SIZE", 20000)
+# Redis mode: a process's presence lives this long without a heartbeat; a crashed process's
+# sockets stop counting after it.
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 PRESENCE_REFRESH_SECONDS = env_int("PRESENCE_REFRESH_SECONDS", 20)
-# Passengers' connections and disconnections are written in batches this often (0: at once).
+# Redis mode: passengers' connections and disconnections are written in batches this often (0: at once).
 PRESENCE_SYNC_SECONDS = env_float("PRESENCE_SYNC_SECONDS", 1.0)
 # Positions sent over the socket are written to the database in batches this often.
 LOCATION_FLUSH_SECONDS = env_float("LOCATION_FLUSH_SECONDS", 1.0)

@@ -6,7 +6,8 @@ import secrets
 import pytest
 from channels.layers import channel_layers
 
-from realtime import dispatch, lifecycle
+from realtime import dispatch, lifecycle, presence, shared_presence
+from realtime.known_users import known
 
 from .servers import LiveDatabase, ServerProcess
 
@@ -27,7 +28,11 @@ async def fresh_channel_layer_and_fast_hasher(settings):
     # Presence rows written at once, so tests can read them right after a connect; the batched
     # path (the production default) has its own test in test_presence_stats.py.
     settings.PRESENCE_SYNC_SECONDS = 0
+    known.clear()  # no user cached by an earlier test (their rows are gone with its transaction)
+    presence.local.__init__()
     yield
+    if settings.REDIS_URL:
+        shared_presence.forget_everything()  # this test's prefix only
     layer = channel_layers.backends.get("default")
     if layer is not None:
         await layer.flush()

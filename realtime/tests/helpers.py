@@ -146,3 +146,21 @@ async def eventually_true(condition, timeout=3.0):
             return False
         await asyncio.sleep(0.01)
     return True
+
+
+def counted(user=None):
+    """How many sockets presence counts in this process, of one user or of everybody; in the
+    Redis mode the shared entries must say the same (tests write them at once)."""
+    from realtime import presence, shared_presence
+
+    if user is None:
+        local = len(presence.local.open)
+    else:
+        local = len(presence.local.by_user.get(user.pk, {}))
+    if presence.shared():
+        figures = shared_presence.figures()
+        if user is None:
+            assert figures["total_connections"] == local, (figures, local)
+        else:
+            assert len(shared_presence.client().hgetall(shared_presence._user(user.pk))) == local
+    return local

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings as django_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from realtime.models import Connection
+from realtime import presence
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for
 
 from .helpers import (
@@ -16,6 +16,7 @@ from .helpers import (
     assert_envelope,
     assert_nothing_more,
     communicator,
+    counted,
     db,
     expect_close,
     receive,
@@ -76,7 +77,7 @@ async def test_any_other_origin_is_refused_at_the_handshake(origin):
     comm = communicator(await db(access_token_for)(user), origin=origin)
     connected, _ = await comm.connect(timeout=RECEIVE_TIMEOUT)
     assert connected is False
-    assert await db(Connection.objects.filter(user=user).exists)() is False
+    assert await db(counted)(user) == 0
 
 
 # --- authentication ------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ async def test_a_bad_token_is_accepted_then_closed_with_4001_and_no_event(kind):
     assert connected is True  # accept-then-close: browsers can read the close code
     await expect_close(comm, 4001)
     assert await comm.receive_nothing(timeout=0.1)
-    assert await db(Connection.objects.count)() == 0
+    assert await db(counted)() == 0
 
 
 async def test_an_expired_token_is_closed_with_4002_and_no_event():
@@ -155,7 +156,7 @@ async def test_an_expired_token_is_closed_with_4002_and_no_event():
     assert connected is True
     await expect_close(comm, 4002)
     assert await comm.receive_nothing(timeout=0.1)
-    assert await db(Connection.objects.count)() == 0
+    assert await db(counted)() == 0
 
 
 async def test_an_expired_refresh_token_is_still_invalid_not_expired():
@@ -173,9 +174,10 @@ async def test_a_valid_token_of_a_driver_connects_and_registers_the_connection()
     driver = await db(DriverFactory)()
     comm, data = await _connect_and_get_connected(await db(access_token_for)(driver.user))
     assert data["is_driver"] is True
-    assert await db(Connection.objects.filter(user_id=driver.pk, is_driver=True).count)() == 1
+    assert await db(counted)(driver.user) == 1
+    assert presence.local.open[next(iter(presence.local.open))][1] is True  # counted as a driver
     await comm.disconnect()
-    assert await db(Connection.objects.filter(user_id=driver.pk).count)() == 0
+    assert await db(counted)(driver.user) == 0
 
 
 # --- paths ---------------------------------------------------------------------------------------
@@ -195,4 +197,4 @@ async def test_an_unknown_path_is_refused(path):
     comm = communicator(await db(access_token_for)(user), path=path)
     connected, _ = await comm.connect(timeout=RECEIVE_TIMEOUT)
     assert connected is False
-    assert await db(Connection.objects.count)() == 0
+    assert await db(counted)() == 0

@@ -1,6 +1,7 @@
 """ws_stats, cleanup_presence and purge_events."""
 
 import json
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -9,10 +10,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from drivers.models import Driver
-from realtime import presence
-from realtime.models import Connection, Event, EventLogState
+from realtime import presence, shared_presence
+from realtime.models import Event, EventLogState
 from rides.models import RideStatus
 from rideshare.tests.factories import DriverFactory, UserFactory, ride_in_status
+
+redis_mode_only = pytest.mark.skipif(not presence.shared(), reason="presence in Redis: CI's second pass")
 
 
 def run(*args):
@@ -21,14 +24,14 @@ def run(*args):
     return out.getvalue()
 
 
-def connection(user, *, age_seconds=0, name=None):
-    return Connection.objects.create(
-        channel_name=name or f"specific.{user.pk}.{age_seconds}",
-        user=user,
-        is_driver=user.is_driver,
-        server_id="test-server",
-        last_seen=timezone.now() - timedelta(seconds=age_seconds),
-    )
+def connection(user, *, server_id="test-server", heartbeat_age_seconds=0, name=None):
+    """A socket of `user` held by a server process: in the Redis mode that process's entries
+    (with its last heartbeat that long ago); embedded, this process's own memory."""
+    name = name or f"specific.{user.pk}.{server_id}"
+    if not presence.shared():
+        return presence.local.add(name, user, batched=False)
+    shared_presence.add([(name, user.pk, user.is_driver, time.time())], [], server_id)
+    shared_presence.client().zadd(shared_presence._servers(), {server_id: time.time() - heartbeat_age_seconds})
 
 
 @pytest.fixture
@@ -55,13 +58,14 @@ def test_ws_stats_json_and_watch(some_activity, monkeypatch):
     assert sleeps == [2.0, 2.0]
 
 
-def test_cleanup_presence_sweeps_dead_connections_and_takes_their_drivers_offline(db, settings):
+@redis_mode_only
+def test_cleanup_presence_sweeps_dead_processes_and_takes_their_drivers_offline(db, settings):
     settings.PRESENCE_TTL_SECONDS = 60
     orphaned = DriverFactory(user__phone_number="+237690123456")
     still_connected = DriverFactory()
-    connection(orphaned.user, age_seconds=120)
-    connection(still_connected.user, age_seconds=120, name="old-tab")
-    connection(still_connected.user, age_seconds=5, name="live-tab")
+    connection(orphaned.user, server_id="dead", heartbeat_age_seconds=120)
+    connection(still_connected.user, server_id="dead", heartbeat_age_seconds=120, name="old-tab")
+    connection(still_connected.user, server_id="live", heartbeat_age_seconds=5, name="live-tab")
 
     output = run("cleanup_presence")
 
@@ -69,8 +73,17 @@ def test_cleanup_presence_sweeps_dead_connections_and_takes_their_drivers_offlin
     assert "offline: +237690123456" in output
     assert not Driver.objects.get(pk=orphaned.pk).is_online
     assert Driver.objects.get(pk=still_connected.pk).is_online
-    assert list(Connection.objects.values_list("channel_name", flat=True)) == ["live-tab"]
+    assert shared_presence.figures()["total_connections"] == 1
+    assert set(shared_presence.client().hkeys(shared_presence._user(still_connected.pk))) == {"live-tab"}
     assert Event.objects.filter(type="driver_availability_changed", recipients__user=orphaned.user).exists()
+    assert "Removed 0 stale connection(s)" in run("cleanup_presence")  # each dead process is swept once
+
+
+def test_cleanup_presence_has_nothing_to_sweep_in_the_embedded_mode(db, settings):
+    settings.REDIS_URL = ""  # presence in server memory, whatever this run's services
+    driver = DriverFactory()
+    assert "Removed 0 stale connection(s)" in run("cleanup_presence")
+    assert Driver.objects.get(pk=driver.pk).is_online
 
 
 def test_purge_events_deletes_what_is_past_retention(db, settings):

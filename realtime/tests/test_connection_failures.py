@@ -10,13 +10,13 @@ import pytest
 from drivers.models import Driver
 from realtime import dispatch, metrics, presence
 from realtime.consumers import RealtimeConsumer
-from realtime.models import Connection
 from rideshare.tests.factories import DriverFactory, UserFactory
 
 from .helpers import (
     assert_envelope,
     assert_iso_utc,
     assert_nothing_more,
+    counted,
     db,
     expect_close,
     open_socket,
@@ -42,7 +42,7 @@ async def online_driver_socket():
 async def assert_cleaned_up(driver, before_gauge):
     assert open_gauge() == before_gauge
     assert not presence.local.open
-    assert not await db(lambda: Connection.objects.filter(user_id=driver.pk).exists())()
+    assert await db(counted)(driver.user) == 0
     assert await db(lambda: Driver.objects.get(pk=driver.pk).is_online)() is False
     assert (await db(presence.stats)())["total_connections"] == 0
 
@@ -165,7 +165,7 @@ async def test_one_of_two_connections_failing_keeps_the_driver_online(monkeypatc
     await expect_close(broken, 1011)
     await broken.wait(3)
     assert await db(lambda: Driver.objects.get(pk=driver.pk).is_online)() is True
-    assert await db(lambda: Connection.objects.filter(user_id=driver.pk).count())() == 1
+    assert await db(counted)(driver.user) == 1
     await healthy.disconnect()
 
 

@@ -5,7 +5,7 @@ import asyncio
 from realtime import dispatch, lifecycle
 from realtime.lifecycle import ServerLifecycle
 
-ALL_JOBS = {"positions", "presence-sync", "presence", "relay", "retention"}
+ALL_JOBS = {"positions", "presence-sync", "presence", "relay", "retention", "inbox"}
 
 
 async def _lifespan(app):

@@ -12,7 +12,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from .live_client import Api, assert_quiet, recv, recv_type, ws_uri
-from .servers import REPO_ROOT, LiveDatabase, ServerProcess, query
+from .servers import REPO_ROOT, LiveDatabase, ServerProcess
 
 pytestmark = [
     pytest.mark.live,
@@ -110,6 +110,8 @@ async def test_a_ride_driven_through_one_process_is_heard_through_the_other_and_
 async def test_a_connection_over_the_per_user_cap_closes_the_oldest_one_held_by_the_other_process(two_servers):
     (first, second), env = two_servers
     api = Api(first.base_url)
+    ops = await api.register("Cap Ops")
+    await asyncio.to_thread(make_staff, env, ops["phone"])
     passenger = await api.register("Many Devices")
     sockets = []
     try:
@@ -117,12 +119,9 @@ async def test_a_connection_over_the_per_user_cap_closes_the_oldest_one_held_by_
             websocket = await websockets.connect(ws_uri(first.ws_url, passenger["access"]))
             await recv_type(websocket, "connected")
             sockets.append(websocket)
-        # Passenger rows are written in batches (PRESENCE_SYNC_SECONDS): the other process sees
-        # them once they are in the database.
-        deadline = time.monotonic() + 10
-        while query(env, "SELECT count(*) FROM realtime_connection")[0][0] < 5:
-            assert time.monotonic() < deadline, "the first process never wrote its 5 presence rows"
-            await asyncio.sleep(0.05)
+        # Passenger sockets are written to Redis in batches (PRESENCE_SYNC_SECONDS): the other
+        # process sees them once they are there.
+        await wait_for_stats([Api(second.base_url)], ops["access"], lambda f: f["total_connections"] == 5, 10)
         newest = await websockets.connect(ws_uri(second.ws_url, passenger["access"]))
         sockets.append(newest)
         await recv_type(newest, "connected")

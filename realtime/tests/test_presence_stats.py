@@ -1,18 +1,17 @@
-"""Presence (Connection rows, drivers going offline) and the staff stats endpoint."""
+"""Presence (in memory, and shared through Redis with TTLs; drivers going offline) and the staff
+stats endpoint."""
 
-from datetime import timedelta
+import time
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
 from drivers.models import Driver
-from realtime import presence
-from realtime.models import Connection
+from realtime import presence, shared_presence
 from rides.models import RideStatus
 from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, api_client_for, ride_in_status
 
-from .helpers import assert_envelope, assert_nothing_more, db, open_socket, receive, socket
+from .helpers import assert_envelope, assert_nothing_more, counted, db, open_socket, receive, socket
 
 STATS_URLS = ["/api/v1/ws/stats", "/api/v1/ws/stats/"]
 
@@ -85,14 +84,38 @@ async def test_stats_figures_reflect_open_connections_online_drivers_and_active_
     assert after["online_drivers"] == 0  # the driver's last connection closed
 
 
+redis_mode_only = pytest.mark.skipif(not presence.shared(), reason="presence in Redis: CI's second pass")
+
+
+def another_process(server_id, sockets, *, heartbeat_age_seconds=0):
+    """Entries of another server process in the shared presence: [(channel, user, is_driver)]."""
+    shared_presence.add([(name, user.pk, is_driver, time.time()) for name, user, is_driver in sockets], [], server_id)
+    shared_presence.client().zadd(shared_presence._servers(), {server_id: time.time() - heartbeat_age_seconds})
+
+
+@redis_mode_only
 @pytest.mark.django_db(transaction=True)
-async def test_stats_do_not_count_connections_of_a_crashed_process():
+async def test_stats_count_the_sockets_of_every_live_process_and_not_those_of_a_dead_one():
     staff = await db(UserFactory)(is_staff=True)
-    user = await db(UserFactory)()
-    stale = timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS + 5)
-    await db(Connection.objects.create)(channel_name="dead.1", user=user, server_id="dead", last_seen=stale)
+    user, elsewhere, ghost = await db(UserFactory)(), await db(UserFactory)(), await db(UserFactory)()
+    await db(another_process)("live", [("live.1", elsewhere, False)])
+    await db(another_process)("dead", [("dead.1", ghost, False)], heartbeat_age_seconds=settings.PRESENCE_TTL_SECONDS + 5)
     async with socket(user):
-        assert (await db(_stats)(staff))["total_connections"] == 1
+        stats = await db(_stats)(staff)
+        assert (stats["total_connections"], stats["connected_users"], stats["server_processes"]) == (2, 2, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_embedded_stats_count_this_processs_sockets(settings):
+    settings.REDIS_URL = ""  # presence in this process's memory, whatever this run's services
+    staff = await db(UserFactory)(is_staff=True)
+    passenger, driver = await db(UserFactory)(), await db(DriverFactory)()
+    async with socket(passenger), socket(passenger), socket(driver.user):
+        stats = await db(_stats)(staff)
+        assert (stats["total_connections"], stats["connected_users"], stats["connected_drivers"]) == (3, 2, 1)
+        assert stats["server_processes"] == 1
+    stats = await db(_stats)(staff)
+    assert (stats["total_connections"], stats["connected_users"], stats["connected_drivers"]) == (0, 0, 0)
 
 
 # --- presence ------------------------------------------------------------------------------------
@@ -106,11 +129,11 @@ async def _online(driver):
 async def test_a_driver_goes_offline_when_their_last_connection_closes():
     driver = await db(DriverFactory)(is_online=True)
     comm = await open_socket(driver.user)
-    assert await db(Connection.objects.filter(user_id=driver.pk).count)() == 1
+    assert await db(counted)(driver.user) == 1
     assert await _online(driver) is True
     await comm.disconnect()
     assert await _online(driver) is False
-    assert await db(Connection.objects.filter(user_id=driver.pk).count)() == 0
+    assert await db(counted)(driver.user) == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -126,37 +149,42 @@ async def test_closing_one_of_two_connections_keeps_the_driver_online_and_the_ot
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_passengers_connections_are_registered_and_removed():
+async def test_a_passengers_connections_are_counted_and_forgotten():
     user = await db(UserFactory)()
     comm = await open_socket(user)
-    row = await db(Connection.objects.get)(user=user)
-    assert row.is_driver is False and row.server_id == presence.SERVER_ID
+    assert await db(counted)(user) == 1
+    assert [is_driver for _, is_driver, _ in presence.local.open.values()] == [False]
     await comm.disconnect()
-    assert await db(Connection.objects.filter(user=user).exists)() is False
+    assert await db(counted)(user) == 0
+
+
+@redis_mode_only
+@pytest.mark.django_db(transaction=True)
+async def test_a_driver_connected_through_another_live_process_stays_online_when_their_socket_here_closes():
+    driver = await db(DriverFactory)(is_online=True)
+    await db(another_process)("live", [("live.d", driver.user, True)])
+    comm = await open_socket(driver.user)
+    await comm.disconnect()
+    assert await _online(driver) is True
 
 
 def _crash_scene():
     ttl = settings.PRESENCE_TTL_SECONDS
-    stale = timezone.now() - timedelta(seconds=ttl + 5)
-    almost = timezone.now() - timedelta(seconds=ttl - 10)
-    crashed = DriverFactory(is_online=True)  # only stale connections: its process died
-    mixed = DriverFactory(is_online=True)  # one stale, one fresh from another live process
-    fresh = DriverFactory(is_online=True)  # refreshed recently enough
+    crashed = DriverFactory(is_online=True)  # only sockets in the dead process
+    mixed = DriverFactory(is_online=True)  # one there, one in another live process
+    fresh = DriverFactory(is_online=True)  # in the live process only
     passenger = UserFactory()
-    rows = [
-        Connection(channel_name="dead.a", user=crashed.user, is_driver=True, server_id="dead", last_seen=stale),
-        Connection(channel_name="dead.b", user=crashed.user, is_driver=True, server_id="dead", last_seen=stale),
-        Connection(channel_name="dead.c", user=mixed.user, is_driver=True, server_id="dead", last_seen=stale),
-        Connection(channel_name="live.c", user=mixed.user, is_driver=True, server_id="live", last_seen=almost),
-        Connection(channel_name="live.d", user=fresh.user, is_driver=True, server_id="live", last_seen=almost),
-        Connection(channel_name="dead.e", user=passenger, is_driver=False, server_id="dead", last_seen=stale),
-    ]
-    Connection.objects.bulk_create(rows)
+    another_process("dead", [("dead.a", crashed.user, True), ("dead.b", crashed.user, True),
+                             ("dead.c", mixed.user, True), ("dead.e", passenger, False)],
+                    heartbeat_age_seconds=ttl + 5)
+    another_process("live", [("live.c", mixed.user, True), ("live.d", fresh.user, True)],
+                    heartbeat_age_seconds=ttl - 10)
     return crashed, mixed, fresh
 
 
+@redis_mode_only
 @pytest.mark.django_db(transaction=True)
-async def test_sweep_removes_stale_connections_and_takes_their_drivers_offline():
+async def test_sweep_removes_a_dead_processs_sockets_and_takes_its_drivers_offline():
     crashed, mixed, fresh = await db(_crash_scene)()
     removed, went_offline = await db(presence.sweep)()
     assert removed == 4
@@ -164,49 +192,56 @@ async def test_sweep_removes_stale_connections_and_takes_their_drivers_offline()
     assert await _online(crashed) is False
     assert await _online(mixed) is True
     assert await _online(fresh) is True
-    remaining = await db(lambda: set(Connection.objects.values_list("channel_name", flat=True)))()
-    assert remaining == {"live.c", "live.d"}
+    assert (await db(shared_presence.figures)())["total_connections"] == 2
+    assert await db(presence.sweep)() == (0, [])  # swept once
 
 
+@redis_mode_only
 @pytest.mark.django_db(transaction=True)
 async def test_sweep_tells_a_drivers_live_devices_nothing_while_one_connection_is_alive():
-    """A crashed process's rows go; the driver's socket on this process keeps them online."""
+    """A crashed process's sockets go; the driver's socket on this process keeps them online."""
     driver = await db(DriverFactory)(is_online=True)
-    stale = timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS + 5)
     async with socket(driver.user) as comm:
-        await db(Connection.objects.create)(
-            channel_name="dead.z", user=driver.user, is_driver=True, server_id="dead", last_seen=stale
-        )
+        await db(another_process)("dead", [("dead.z", driver.user, True)],
+                                  heartbeat_age_seconds=settings.PRESENCE_TTL_SECONDS + 5)
         removed, went_offline = await db(presence.sweep)()
         assert (removed, list(went_offline)) == (1, [])
         assert await _online(driver) is True
         await assert_nothing_more(comm)
 
 
+@redis_mode_only
 @pytest.mark.django_db(transaction=True)
-async def test_sweep_after_this_process_stopped_refreshing_takes_the_driver_offline_and_says_so():
-    """Simulate this process having been frozen: age its rows, sweep; its live socket hears it."""
+async def test_a_process_swept_while_it_stalled_takes_its_driver_offline_and_writes_its_sockets_back():
+    """This process froze past the TTL: another process swept it (its live socket hears that the
+    driver went offline); its next heartbeat puts its sockets back."""
     driver = await db(DriverFactory)(is_online=True)
     async with socket(driver.user) as comm:
-        stale = timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS + 5)
-        await db(Connection.objects.filter(user_id=driver.pk).update)(last_seen=stale)
-        removed, went_offline = await db(presence.sweep)()
-        assert (removed, list(went_offline)) == (1, [driver.pk])
-        assert await _online(driver) is False
+        stale = time.time() - settings.PRESENCE_TTL_SECONDS - 5
+        await db(shared_presence.client().zadd)(shared_presence._servers(), {presence.SERVER_ID: stale})
+        removed, went_offline = await db(shared_presence.sweep)("another-process")
+        assert (removed, list(went_offline)) == (1, [str(driver.pk)])
+        await db(presence.take_offline)(went_offline)
         data = assert_envelope(await receive(comm), "driver_availability_changed")
         assert data["is_online"] is False
+        await presence.heartbeat()
+        assert await db(counted)(driver.user) == 1  # the heartbeat wrote back what this process holds
 
 
+@redis_mode_only
 @pytest.mark.django_db(transaction=True)
 async def test_passenger_presence_is_written_in_batches_and_drivers_at_once(settings):
     settings.PRESENCE_SYNC_SECONDS = 1.0
     passenger = await db(UserFactory)()
     driver = await db(DriverFactory)()
+
+    def written():
+        return {value.split("|")[0] for value in shared_presence.client().hvals(shared_presence._sockets(presence.SERVER_ID))}
+
     async with socket(passenger), socket(driver.user):
-        rows = await db(lambda: set(Connection.objects.values_list("user_id", flat=True)))()
-        assert rows == {driver.pk}  # the passenger's row waits for the next batch
+        assert await db(written)() == {str(driver.pk)}  # the passenger's entry waits for the next batch
         await presence.sync_now()
-        rows = await db(lambda: set(Connection.objects.values_list("user_id", flat=True)))()
-        assert rows == {driver.pk, passenger.pk}
+        assert await db(written)() == {str(driver.pk), str(passenger.pk)}
+    assert await db(written)() == {str(passenger.pk)}  # the driver's went at once, the passenger's waits
     await presence.sync_now()
-    assert await db(Connection.objects.count)() == 0
+    assert await db(written)() == set()

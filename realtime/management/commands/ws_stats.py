@@ -1,5 +1,7 @@
-"""The figures of GET /api/v1/ws/stats (realtime.presence.stats()), from the shared database, so
-they are true across every server process without going through HTTP or needing a staff token."""
+"""The figures of GET /api/v1/ws/stats (realtime.presence.stats()): in the Redis mode from Redis
+and the database, true across every server process without going through HTTP or needing a staff
+token. Embedded, connections are counted in the server process's memory, which this command
+cannot see: its connection figures are 0 (ask GET /api/v1/ws/stats)."""
 
 import argparse
 import json as json_module
