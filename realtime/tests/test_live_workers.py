@@ -166,3 +166,27 @@ async def test_a_worker_that_dies_is_restarted_and_serves_again(workers):
     finally:
         await websocket.close()
     assert server.process.poll() is None
+
+
+@needs_shared_backends
+async def test_a_parent_killed_outright_takes_its_children_with_it(workers):
+    server, children = workers
+    server.kill()  # SIGKILL: no forwarding; each child was told to get SIGTERM when its parent dies
+    deadline = time.monotonic() + EXIT_WAIT
+    while running := [pid for pid in children if is_running(pid)]:
+        assert time.monotonic() < deadline, f"children {running} still running {EXIT_WAIT}s after the parent died"
+        await asyncio.sleep(0.05)
+
+
+async def test_one_worker_is_the_server_process_itself(database, tmp_path):
+    env = dict(os.environ, **database.env, CHANNEL_LAYER_PREFIX=f"workers-{uuid.uuid4().hex[:8]}")
+    database.migrate(env)
+    server = ServerProcess(env, tmp_path, extra_args=["--workers", "1"]).start()
+    try:
+        passenger = await Api(server.base_url).register("One Worker Passenger")
+        async with websockets.connect(ws_uri(server.ws_url, passenger["access"])) as websocket:
+            await recv_type(websocket, "connected")
+            assert socket_owner(server.port, websocket.local_address, [server.process.pid]) == server.process.pid
+        assert child_pids(server.process.pid) == []
+    finally:
+        server.stop()
