@@ -11,11 +11,16 @@ Takes every daphne option. On top of daphne:
 - Slow readers: once a connection has more than WS_LATEST_WINS_BUFFER_BYTES waiting in its send
   buffer, latest-wins messages (driver positions) are held back and merged, newest per key, until
   it drains; past WS_MAX_BUFFERED_BYTES the connection is closed with 4009 and the app resumes.
+- `--workers N` (N > 1, needs Redis and PostgreSQL): N such processes on one port, supervised by a
+  parent that binds the socket once (realtime/workers.py). `--workers 1`, the default, is one
+  process as before, with no parent.
 """
 
+import argparse
 import logging
 import pprint
 import socket
+import sys
 
 import daphne.server  # noqa: F401  (installs the asyncio reactor; must come before twisted.internet.reactor)
 from autobahn.websocket import protocol as autobahn_protocol
@@ -27,6 +32,7 @@ from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import defer, reactor
 from twisted.web.http_headers import Headers
 
+from realtime import workers
 from rideshare.kernel import proxies
 
 CLOSE_GOING_AWAY = 1001
@@ -184,6 +190,10 @@ class FleetServer(Server):
         reactor.addSystemEventTrigger("before", "shutdown", self.close_websockets_going_away)
         super().run()
 
+    def listen_success(self, port):
+        super().listen_success(port)
+        workers.report_listening()
+
     def _install_fleet_protocol(self):
         self.backlogged = set()
         self.ws_factory.protocol = FleetWebSocketProtocol
@@ -220,6 +230,30 @@ class FleetCommandLineInterface(CommandLineInterface):
         # ping, so healthy apps are never pinged by the server (thousands of pings a minute saved);
         # a silent peer is pinged after 35 s and dropped 20 s later: gone within a minute.
         self.parser.set_defaults(ping_interval=PING_INTERVAL_SECONDS, ping_timeout=PING_TIMEOUT_SECONDS)
+        self.parser.add_argument(
+            "--workers", type=worker_count, default=1,
+            help="server processes on the one listening socket (default 1: this process serves; "
+                 "more need REDIS_URL and a PostgreSQL DATABASE_URL)",
+        )
+
+    def run(self, args):
+        options = self.parser.parse_args(args)
+        if options.workers > 1 and not workers.is_child():
+            sys.exit(workers.supervise(options, args))
+        # daphne parses the arguments again; a worker child listens on the parent's socket instead.
+        parse = self.parser.parse_args
+        self.parser.parse_args = lambda arguments: workers.adopt_inherited_listener(parse(arguments))
+        super().run(args)
+
+
+def worker_count(text):
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of processes, 1 or more")
+    return count
 
 
 if __name__ == "__main__":

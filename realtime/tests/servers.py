@@ -195,3 +195,54 @@ class RedisProcess:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+def child_pids(pid):
+    """The pids of `pid`'s direct children (Linux /proc)."""
+    children = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children.update(int(child) for child in task.read_text().split())
+        except OSError:
+            pass  # the task ended meanwhile
+    return sorted(children)
+
+
+def is_running(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _tcp_endpoint(text):
+    address, port = text.split(":")
+    if len(address) == 8:  # IPv4, a host-order 32-bit word
+        address = socket.inet_ntoa(int(address, 16).to_bytes(4, "little"))
+    return address, int(port, 16)
+
+
+def socket_owner(server_port, client_address, pids):
+    """Which of `pids` holds the server side of the TCP connection from `client_address`
+    (host, port) to local port `server_port`, or None: the connection's socket inode from
+    /proc/net/tcp, then the process with a descriptor on that inode (/proc/<pid>/fd)."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = _tcp_endpoint(fields[1]), _tcp_endpoint(fields[2])
+        if local[1] == server_port and remote == tuple(client_address):
+            inode = fields[9]
+            break
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                if os.readlink(fd) == target:
+                    return pid
+            except OSError:
+                continue
+    return None
