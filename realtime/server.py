@@ -2,6 +2,8 @@
 
 Takes every daphne option. On top of daphne:
 - Keepalive pings after 35 s of client silence (not daphne's 20 s), dropped after 20 s more.
+- 30 s to complete a WebSocket handshake (daphne: 5 s), so a reconnect storm's queue drains
+  instead of failing the handshakes at its back.
 - SIGTERM/SIGINT close every WebSocket with 1001 (going away) before the process exits, so apps
   reconnect to another process at once and resume, instead of waiting to notice a dead socket.
 - The access log goes through `logging` (JSON with LOG_FORMAT=json) with access tokens redacted.
@@ -43,6 +45,7 @@ DRAIN_CHECK_SECONDS = 0.25
 SHUTDOWN_GRACE_SECONDS = 1.0
 PING_INTERVAL_SECONDS = 35
 PING_TIMEOUT_SECONDS = 20
+HANDSHAKE_TIMEOUT_SECONDS = 30
 
 
 def _buffered_bytes(transport):
@@ -229,7 +232,10 @@ class FleetCommandLineInterface(CommandLineInterface):
         # Any message from the client postpones daphne's keepalive ping. Past the guide's 30 s app
         # ping, so healthy apps are never pinged by the server (thousands of pings a minute saved);
         # a silent peer is pinged after 35 s and dropped 20 s later: gone within a minute.
-        self.parser.set_defaults(ping_interval=PING_INTERVAL_SECONDS, ping_timeout=PING_TIMEOUT_SECONDS)
+        # A reconnect storm queues thousands of handshakes: daphne's 5 s to finish one would fail
+        # those at the back of the queue, and their apps would retry into the same queue.
+        self.parser.set_defaults(ping_interval=PING_INTERVAL_SECONDS, ping_timeout=PING_TIMEOUT_SECONDS,
+                                 websocket_connect_timeout=HANDSHAKE_TIMEOUT_SECONDS)
         self.parser.add_argument(
             "--workers", type=worker_count, default=1,
             help="server processes on the one listening socket (default 1: this process serves; "
