@@ -1,0 +1,332 @@
+"""`POST /api/v1/drivers/me/location/` answered on the event loop, in front of Django.
+
+Why: the guide's drivers report over REST every 10-30 s, and a request through Django's ASGI
+handler costs a new thread and several hops between it and the loop (ThreadSensitiveContext, the
+sync middleware chain, the sync view) before any work is done: on daphne here that caps even an
+empty async view (`/healthz`) near 200 requests/s, while daphne itself answers an ASGI route at
+thousands. So the common case of this one endpoint is served here, by the socket path's own
+parts: the token checked by simplejwt, the body by the socket's bounds (`realtime.wire`), one
+query for the driver and the ride their positions go to, the position stored as
+`positions.WriteThrough` decides (at once, or in the next batch) and relayed through
+`dispatch.send_position`, the answer rendered by the DRF view's serializer and renderer and sent
+out through the same middleware response hooks as Django's.
+
+Anything not plainly that case goes to Django unchanged, with the body replayed: every error (an
+invalid, expired or missing token, a passenger, an inactive or deleted user, a body the socket's
+rules would refuse or not decide alike: numeric strings, unknown keys, anything but a small JSON
+object of numbers), another method or path, another content type or Accept, a query string, a
+host not allowed, a plain-HTTP request under SECURE_SSL_REDIRECT. Those get exactly the DRF
+view's answer (drivers.views.DriverLocationView, which also stays the OpenAPI entry and the path
+under WSGI and the test client). REST_LOCATION_FAST_PATH = False sends everything to Django; so
+does a middleware list, an authentication or a throttle on the view other than the ones this
+module was written for (they would be skipped here).
+"""
+
+import logging
+from functools import lru_cache
+from io import BytesIO
+
+import msgspec
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.handlers.asgi import ASGIRequest
+from django.core.signals import setting_changed
+from django.db.models import OuterRef, Subquery, UUIDField
+from django.dispatch import receiver
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils.module_loading import import_string
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+
+from drivers.models import Driver
+from drivers.serializers import DriverSerializer
+from drivers.views import DriverLocationView
+from rides.models import DRIVER_ACTIVE_STATUSES, Ride
+from rideshare.kernel.middleware import ERRORS
+
+from . import dispatch, positions, wire
+from .db import db_call
+
+logger = logging.getLogger(__name__)
+
+# A position is ~80 bytes; anything much larger is not the common case.
+MAX_BODY_BYTES = 1024
+JSON = "application/json"
+ACCEPTED = {None, JSON, "*/*", "application/*"}
+SERVER_ERROR = dict(zip(("detail", "code"), ERRORS[500]))
+# The middleware whose request-side behaviour for this path is reproduced below (host check and
+# SSL redirect; the rest do nothing here); a different list turns the fast path off.
+EXPECTED_MIDDLEWARE = (
+    "rideshare.kernel.middleware.ApiErrorMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+)
+# Request-side hooks run here: they answer (a redirect) or raise (DisallowedHost) for a request
+# Django would not serve as usual, which then goes to Django.
+REQUEST_HOOKS = ("django.middleware.security.SecurityMiddleware", "django.middleware.common.CommonMiddleware")
+
+
+class RestLocation(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The body in the shape the socket's rules and the REST serializer decide alike."""
+
+    latitude: wire.Latitude
+    longitude: wire.Longitude
+    heading: wire.Heading | None = None
+    speed: wire.Speed | None = None
+
+
+_decode_location = msgspec.json.Decoder(RestLocation).decode
+
+
+class _Middleware:
+    """Instances of the configured middleware, for their request and response hooks."""
+
+    def __init__(self):
+        instances = [import_string(path)(lambda request: None) for path in settings.MIDDLEWARE]
+        by_path = dict(zip(settings.MIDDLEWARE, instances))
+        self.request_hooks = [by_path[path].process_request for path in REQUEST_HOOKS]
+        # Django calls process_response innermost first.
+        self.response_hooks = [m.process_response for m in reversed(instances) if hasattr(m, "process_response")]
+
+
+@lru_cache(maxsize=1)
+def _middleware():
+    return _Middleware()
+
+
+def _view_is_as_written():
+    """The DRF view authenticates with simplejwt only and throttles nothing: what is done here."""
+    view = DriverLocationView
+    return (
+        all(issubclass(cls, JWTAuthentication) for cls in view.authentication_classes)
+        and not view.throttle_classes
+        and not jwt_settings.CHECK_REVOKE_TOKEN
+    )
+
+
+def enabled():
+    return (
+        settings.REST_LOCATION_FAST_PATH
+        and tuple(settings.MIDDLEWARE) == EXPECTED_MIDDLEWARE
+        and _view_is_as_written()
+    )
+
+
+class DriverPolicies:
+    """One `positions.WriteThrough` per driver reporting over REST in this process (the socket
+    keeps one per connection). Bounded: past `limit` drivers, those whose next position would be
+    written at once anyway are forgotten."""
+
+    def __init__(self, limit=50_000):
+        self.limit = limit
+        self.policies = {}
+
+    def get(self, driver_id):
+        policy = self.policies.get(driver_id)
+        if policy is None:
+            if len(self.policies) >= self.limit:
+                self._forget_due()
+            policy = self.policies[driver_id] = positions.WriteThrough()
+        return policy
+
+    def _forget_due(self):
+        now = None
+        for driver_id, policy in list(self.policies.items()):
+            now = policy.clock() if now is None else now
+            if policy.written_at is None or now - policy.written_at > policy.interval:
+                del self.policies[driver_id]
+        if len(self.policies) >= self.limit:  # all recent: drop the oldest half
+            for driver_id in sorted(self.policies, key=lambda d: self.policies[d].written_at)[: self.limit // 2]:
+                del self.policies[driver_id]
+
+
+policies = DriverPolicies()
+_authentication = JWTAuthentication()
+
+
+def _driver_and_assignment(user_id):
+    """The driver `user_id` (active user, as simplejwt requires) with the ride their positions go
+    to (`rides.matching.active_assignment`'s rule), in one query; None if there is no such driver."""
+    active = Ride.objects.filter(driver_id=OuterRef("pk"), status__in=DRIVER_ACTIVE_STATUSES).order_by("pk")
+    drivers = Driver.objects.select_related("user").filter(pk=user_id)
+    if jwt_settings.CHECK_USER_IS_ACTIVE:
+        drivers = drivers.filter(user__is_active=True)
+    try:
+        found = list(drivers.annotate(
+            active_ride_id=Subquery(active.values("pk")[:1]),
+            # A foreign key's value is not converted from its column: say it is a UUID.
+            active_passenger_id=Subquery(active.values("passenger_id")[:1], output_field=UUIDField()),
+        )[:1])
+    except ValidationError:  # a user id claim that is not a UUID: Django answers it
+        return None
+    return found[0] if found else None
+
+
+def authenticated_user_id(authorization):
+    """The user id of a valid access token in an `Authorization` header, or None."""
+    if authorization is None:
+        return None
+    try:
+        raw = _authentication.get_raw_token(authorization)
+        if raw is None:
+            return None
+        return _authentication.get_validated_token(raw)[jwt_settings.USER_ID_CLAIM]
+    except (AuthenticationFailed, InvalidToken, TokenError, KeyError):
+        return None
+
+
+def _plain_request(scope, body):
+    """Django's request for this scope if it is the common case, else None."""
+    request = ASGIRequest(scope, BytesIO(body))
+    meta = request.META
+    if meta["QUERY_STRING"] or "HTTP_TRANSFER_ENCODING" in meta:
+        return None
+    media_type, *parameters = meta.get("CONTENT_TYPE", "").lower().split(";")
+    if media_type.strip() != JSON or any(p.strip() not in ("", "charset=utf-8") for p in parameters):
+        return None
+    accept = meta.get("HTTP_ACCEPT")
+    if (accept.strip().lower() if accept is not None else None) not in ACCEPTED:
+        return None
+    try:
+        for hook in _middleware().request_hooks:
+            if hook(request) is not None:
+                return None
+    except Exception:  # noqa: BLE001 - DisallowedHost and the like: Django answers them
+        return None
+    return request
+
+
+async def _prepare(scope, body):
+    """(request, location, driver) for the common case, or None: Django answers. No effect yet."""
+    request = _plain_request(scope, body)
+    if request is None:
+        return None
+    user_id = authenticated_user_id(request.headers.get("Authorization", "").encode("latin1") or None)
+    if user_id is None:
+        return None
+    try:
+        location = _decode_location(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if location.heading is not None:  # whole degrees, as LocationSerializer stores them
+        location = msgspec.structs.replace(location, heading=int(round(location.heading)) % 360)
+    driver = await db_call(_driver_and_assignment)(user_id)
+    return None if driver is None else (request, location, driver)
+
+
+async def _apply(request, location, driver):
+    """Store and relay the position as the socket path does; the view's answer."""
+    position = await positions.store(driver.pk, policies.get(driver.pk), location)
+    if driver.active_ride_id is not None:
+        await dispatch.send_position(driver.pk, driver.active_ride_id, driver.active_passenger_id, **position)
+    driver.latitude, driver.longitude = position["latitude"], position["longitude"]
+    driver.heading, driver.speed = position["heading"], position["speed"]
+    driver.location_updated_at = position["recorded_at"]
+    return _response(request, DriverSerializer(driver).data)
+
+
+@lru_cache(maxsize=1)
+def _view_headers():
+    view = DriverLocationView()
+    return view.default_response_headers, view.renderer_classes[0]()
+
+
+def _response(request, data, status=200):
+    """A DRF view's answer, through the middleware response hooks as Django sends it."""
+    headers, renderer = _view_headers()
+    response = HttpResponse(renderer.render(data), content_type=JSON, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    for hook in _middleware().response_hooks:
+        response = hook(request, response)
+    return response
+
+
+def _replay(messages, receive):
+    """An ASGI `receive` that gives back the messages already read, then the live ones."""
+    pending = list(messages)
+
+    async def replaying_receive():
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replaying_receive
+
+
+async def _read_small_body(scope, receive):
+    """(body or None if it is not small, the messages read)."""
+    headers = dict(scope["headers"])
+    try:
+        length = int(headers.get(b"content-length", b"-1"))
+    except ValueError:
+        return None, []
+    if not 0 < length <= MAX_BODY_BYTES:
+        return None, []
+    messages, chunks, size = [], [], 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return None, messages
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > MAX_BODY_BYTES:
+            return None, messages
+        if not message.get("more_body", False):
+            return b"".join(chunks), messages
+
+
+async def _send(send, response):
+    headers = [(name.encode("latin1"), value.encode("latin1")) for name, value in response.items()]
+    for cookie in response.cookies.values():
+        headers.append((b"Set-Cookie", cookie.output(header="").encode("ascii").strip()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": response.content})
+
+
+class LocationFastPath:
+    """ASGI middleware for the `http` scope: the location endpoint's common case here, every
+    other request to `app` (Django)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != _location_path() or not enabled():
+            return await self.app(scope, receive, send)
+        body, read = await _read_small_body(scope, receive)
+        prepared = None
+        if body is not None:
+            try:
+                prepared = await _prepare(scope, body)
+            except Exception:  # nothing done yet: Django serves the request (and says what fails)
+                logger.exception("the location fast path failed; Django answers this request")
+        if prepared is None:
+            return await self.app(scope, _replay(read, receive), send)
+        try:
+            response = await _apply(*prepared)
+        except Exception:  # the position may be stored: not again through Django
+            logger.exception("the location fast path failed after storing the position")
+            response = _response(prepared[0], SERVER_ERROR, status=500)
+        await _send(send, response)
+
+
+@receiver(setting_changed)
+def _forget_configuration(**kwargs):
+    """Tests change settings; the server reads them once, like Django's own handler."""
+    _middleware.cache_clear()
+    _view_headers.cache_clear()
+    _location_path.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def _location_path():
+    return reverse("driver-location")
