@@ -22,7 +22,7 @@ import sys
 from django.conf import settings
 
 from . import dispatch, eventlog, positions, presence
-from .db import db_call
+from .db import close_kept_connections, db_call
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ class _Background:
         except Exception:
             logger.exception("writing the last positions at shutdown failed")
         await dispatch.stop()
+        await close_kept_connections()
 
 
 background = _Background()

@@ -200,7 +200,10 @@ async def test_a_throttle_or_another_middleware_turns_the_fast_path_off(settings
     assert (await post(token))[0] == 200
     settings.MIDDLEWARE = settings.MIDDLEWARE[:-1]
     monkeypatch.setattr(rest.DriverLocationView, "throttle_classes", [object])
+    rest.enabled.cache_clear()
     assert not rest.enabled()
+    monkeypatch.undo()
+    rest.enabled.cache_clear()
     assert answered == []
 
 
