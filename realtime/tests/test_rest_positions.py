@@ -3,10 +3,13 @@ Django (realtime/rest.py) answers exactly as the DRF view does, stores and relay
 path, and leaves every other request to Django."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from channels.testing import HttpCommunicator
 from django.test import AsyncClient, override_settings
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.tokens import AccessToken
 
 from drivers.models import Driver
 from rides.models import RideStatus
@@ -111,7 +114,10 @@ async def test_errors_are_the_views_errors(settings, monkeypatch):
     passenger = await db(UserFactory)()
     inactive = await db(DriverFactory)(user__is_active=False)
     token, passenger_token, inactive_token = [await db(access_token_for)(u) for u in (driver.user, passenger, inactive.user)]
+    expired = AccessToken.for_user(driver.user)
+    expired.set_exp(lifetime=timedelta(seconds=-1))
     cases = [
+        (str(expired), POSITION, 401, "token_not_valid"),
         (None, POSITION, 401, "not_authenticated"),
         ("not-a-token", POSITION, 401, "token_not_valid"),
         (passenger_token, POSITION, 403, "not_a_driver"),
@@ -278,3 +284,31 @@ def test_driver_policies_stay_bounded():
     for driver_id in range(10):
         policies.get(driver_id).due()
     assert len(policies.policies) <= 4
+
+
+def test_a_verified_token_is_checked_again_only_once_it_expired(monkeypatch):
+    clock = [0.0]
+    tokens = rest.VerifiedTokens(clock=lambda: clock[0])
+    checks = []
+    check = rest._authentication.get_validated_token
+    monkeypatch.setattr(rest._authentication, "get_validated_token", lambda raw: checks.append(raw) or check(raw))
+    user = UserFactory.build()
+    access = AccessToken.for_user(user)
+    raw = str(access).encode()
+    leeway = access.get_token_backend().get_leeway().total_seconds()
+    clock[0] = access["exp"] + leeway - 1
+    assert tokens.user_id(raw) == tokens.user_id(raw) == str(user.pk)
+    assert len(checks) == 1
+    clock[0] = access["exp"] + leeway
+    assert tokens.user_id(raw) == str(user.pk)  # simplejwt itself, on the real clock, says yes
+    assert len(checks) == 2
+    with pytest.raises(InvalidToken):
+        tokens.user_id(b"not-a-token")
+    assert b"not-a-token" not in tokens.entries
+
+
+def test_verified_tokens_stay_bounded():
+    tokens = rest.VerifiedTokens(limit=2)
+    for user in UserFactory.build_batch(5):
+        tokens.user_id(str(AccessToken.for_user(user)).encode())
+    assert len(tokens.entries) <= 2
