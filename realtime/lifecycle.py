@@ -82,7 +82,8 @@ class _Background:
         logger.info("background work started: %s", ", ".join(t.get_name() for t in self.tasks) or "dispatcher")
 
     async def stop(self):
-        """Cancel the periodic jobs, write the last positions and send what is queued."""
+        """Cancel the periodic jobs, write the last positions, send what is queued, close the
+        database connections the REST position path keeps (realtime.db)."""
         if not self.running:
             return
         self.running = False
