@@ -39,6 +39,7 @@ from django.dispatch import receiver
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.module_loading import import_string
+from rest_framework.permissions import IsAuthenticated
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -107,10 +108,12 @@ def _middleware():
 
 
 def _view_is_as_written():
-    """The DRF view authenticates with simplejwt only and throttles nothing: what is done here."""
+    """The DRF view authenticates with simplejwt only, asks only for a user and throttles nothing:
+    what is done here."""
     view = DriverLocationView
     return (
         all(issubclass(cls, JWTAuthentication) for cls in view.authentication_classes)
+        and list(view.permission_classes) == [IsAuthenticated]
         and not view.throttle_classes
         and not jwt_settings.CHECK_REVOKE_TOKEN
     )

@@ -198,18 +198,20 @@ async def test_a_host_not_allowed_and_plain_http_under_ssl_redirect_are_left_to_
     assert len(answered) == 1
 
 
-async def test_a_throttle_or_another_middleware_turns_the_fast_path_off(settings, monkeypatch):
+async def test_a_throttle_a_permission_or_another_middleware_turns_the_fast_path_off(settings, monkeypatch):
     answered = count_fast_answers(monkeypatch)
     driver = await db(DriverFactory)()
     token = await db(access_token_for)(driver.user)
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
     assert (await post(token))[0] == 200
     settings.MIDDLEWARE = settings.MIDDLEWARE[:-1]
-    monkeypatch.setattr(rest.DriverLocationView, "throttle_classes", [object])
-    rest.enabled.cache_clear()
-    assert not rest.enabled()
-    monkeypatch.undo()
-    rest.enabled.cache_clear()
+    for attribute in ("throttle_classes", "permission_classes"):
+        with monkeypatch.context() as patch:
+            patch.setattr(rest.DriverLocationView, attribute, [object])
+            rest.enabled.cache_clear()
+            assert not rest.enabled()
+        rest.enabled.cache_clear()
+        assert rest.enabled()
     assert answered == []
 
 
