@@ -5,8 +5,8 @@ handler costs a new thread and several hops between it and the loop (ThreadSensi
 sync middleware chain, the sync view) before any work is done: on daphne here that caps even an
 empty async view (`/healthz`) near 200 requests/s, while daphne itself answers an ASGI route at
 thousands. So the common case of this one endpoint is served here, by the socket path's own
-parts: the token checked by simplejwt, the body by the socket's bounds (`realtime.wire`), one
-query for the driver and the ride their positions go to, the position stored as
+parts: the token checked by simplejwt, the body by the socket's bounds (`realtime.wire`), the
+driver and the ride their positions go to in one query (`realtime.reporters`), the position stored as
 `positions.WriteThrough` decides (at once, or in the next batch) and relayed through
 `dispatch.send_position`, the answer rendered by the DRF view's serializer and renderer and sent
 out through the same middleware response hooks as Django's.
@@ -18,39 +18,31 @@ object of numbers), another method or path, another content type or Accept, a qu
 host not allowed, a plain-HTTP request under SECURE_SSL_REDIRECT. Those get exactly the DRF
 view's answer (drivers.views.DriverLocationView, which also stays the OpenAPI entry and the path
 under WSGI and the test client). REST_LOCATION_FAST_PATH = False sends everything to Django; so
-does a middleware list, an authentication or a throttle on the view other than the ones this
-module was written for (they would be skipped here).
+does a middleware list, an authentication, a permission or a throttle on the view other than the
+ones this module was written for (they would be skipped here).
 """
 
 import logging
-import time
-import uuid
 from functools import lru_cache
 from io import BytesIO
-from types import SimpleNamespace
 
 import msgspec
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.handlers.asgi import ASGIRequest
 from django.core.signals import setting_changed
-from django.db import connection
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.module_loading import import_string
 from rest_framework.permissions import IsAuthenticated
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
-from drivers.models import Driver
 from drivers.serializers import DriverSerializer
 from drivers.views import DriverLocationView
-from rides.models import DRIVER_ACTIVE_STATUSES, Ride
 from rideshare.kernel.middleware import ERRORS
 
-from . import dispatch, positions, wire
+from . import dispatch, positions, reporters, wire
 from .db import kept_connection_call
 
 logger = logging.getLogger(__name__)
@@ -59,8 +51,6 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024
 JSON = "application/json"
 ACCEPTED = {None, JSON, "*/*", "application/*"}
-# What the view's answer shows of the driver, besides the position and the user's name.
-DRIVER_COLUMNS = ("vehicle_type", "vehicle_plate", "vehicle_color", "rating", "is_online")
 SERVER_ERROR = dict(zip(("detail", "code"), ERRORS[500]))
 # The middleware whose request-side behaviour for this path is reproduced below (host check and
 # SSL redirect; the rest do nothing here); a different list turns the fast path off.
@@ -128,133 +118,6 @@ def enabled():
     )
 
 
-class DriverPolicies:
-    """One `positions.WriteThrough` per driver reporting over REST in this process (the socket
-    keeps one per connection). Bounded: past `limit` drivers, those whose next position would be
-    written at once anyway are forgotten."""
-
-    def __init__(self, limit=50_000):
-        self.limit = limit
-        self.policies = {}
-
-    def get(self, driver_id):
-        policy = self.policies.get(driver_id)
-        if policy is None:
-            if len(self.policies) >= self.limit:
-                self._forget_due()
-            policy = self.policies[driver_id] = positions.WriteThrough()
-        return policy
-
-    def _forget_due(self):
-        now = None
-        for driver_id, policy in list(self.policies.items()):
-            now = policy.clock() if now is None else now
-            if policy.written_at is None or now - policy.written_at > policy.interval:
-                del self.policies[driver_id]
-        if len(self.policies) >= self.limit:  # all recent: drop the oldest half
-            for driver_id in sorted(self.policies, key=lambda d: self.policies[d].written_at)[: self.limit // 2]:
-                del self.policies[driver_id]
-
-
-policies = DriverPolicies()
-_authentication = JWTAuthentication()
-
-
-@lru_cache(maxsize=1)
-def _driver_query():
-    """The SQL of `_reporting_driver`, written once: the ORM compiles a query like it in ~1 ms,
-    ten times what running it costs."""
-    quote = connection.ops.quote_name
-    driver, user, ride = Driver._meta, get_user_model()._meta, Ride._meta
-
-    def column(alias, meta, name):
-        return f"{alias}.{quote(meta.get_field(name).column)}"
-
-    statuses = ", ".join(["%s"] * len(DRIVER_ACTIVE_STATUSES))
-    driver_pk = column("d", driver, "user")
-    select = [column("d", driver, name) for name in DRIVER_COLUMNS] + [column("u", user, "full_name")]
-    select += [column("r", ride, ride.pk.name), column("r", ride, "passenger")]
-    sql = (
-        f"SELECT {', '.join(select)} FROM {quote(driver.db_table)} d"
-        f" INNER JOIN {quote(user.db_table)} u ON {column('u', user, user.pk.name)} = {driver_pk}"
-        f" LEFT JOIN {quote(ride.db_table)} r ON {column('r', ride, 'driver')} = {driver_pk}"
-        f" AND {column('r', ride, 'status')} IN ({statuses})"
-        f" WHERE {driver_pk} = %s"
-    )
-    if jwt_settings.CHECK_USER_IS_ACTIVE:
-        sql += f" AND {column('u', user, 'is_active')} = %s"
-    # The driver's lowest-keyed active ride, as rides.matching.active_assignment picks it.
-    return sql + f" ORDER BY {column('r', ride, ride.pk.name)} LIMIT 1"
-
-
-def _as_uuid(value):
-    return value if value is None or isinstance(value, uuid.UUID) else uuid.UUID(value)
-
-
-def _reporting_driver(user_id):
-    """The driver `user_id` (an active user, as simplejwt requires) with what the view's answer
-    shows and the ride their positions go to (`rides.matching.active_assignment`'s rule), in one
-    query; None if there is no such driver."""
-    try:
-        driver_id = uuid.UUID(str(user_id))
-    except ValueError:  # a user id claim that is not one: Django answers it
-        return None
-    params = [*DRIVER_ACTIVE_STATUSES, Driver._meta.pk.target_field.get_db_prep_value(driver_id, connection)]
-    if jwt_settings.CHECK_USER_IS_ACTIVE:
-        params.append(True)
-    with connection.cursor() as cursor:
-        cursor.execute(_driver_query(), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    *profile, full_name, ride_id, passenger_id = row
-    return SimpleNamespace(
-        pk=driver_id, user_id=driver_id, user=SimpleNamespace(full_name=full_name), **dict(zip(DRIVER_COLUMNS, profile)),
-        active_ride_id=_as_uuid(ride_id), active_passenger_id=_as_uuid(passenger_id),
-    )
-
-
-class VerifiedTokens:
-    """Access tokens that passed simplejwt's checks in this process, until they expire: a driver
-    sends the same token every few seconds for its whole lifetime, and checking its signature
-    each time was a fifth of the fast path's work. A token whose check passed stays good until
-    its `exp` (plus the configured leeway), so the answer is the same. Bounded: emptied when full."""
-
-    def __init__(self, limit=20_000, clock=time.time):
-        self.limit = limit
-        self.clock = clock
-        self.entries = {}
-
-    def user_id(self, raw):
-        """The user id claim of `raw`; raises simplejwt's errors (or KeyError) as they do."""
-        entry = self.entries.get(raw)
-        if entry is not None:
-            if self.clock() < entry[1]:
-                return entry[0]
-            del self.entries[raw]
-        token = _authentication.get_validated_token(raw)
-        user_id = token[jwt_settings.USER_ID_CLAIM]
-        good_until = token["exp"] + token.get_token_backend().get_leeway().total_seconds()
-        if len(self.entries) >= self.limit:
-            self.entries.clear()
-        self.entries[raw] = (user_id, good_until)
-        return user_id
-
-
-verified_tokens = VerifiedTokens()
-
-
-def authenticated_user_id(authorization):
-    """The user id of a valid access token in an `Authorization` header, or None."""
-    if authorization is None:
-        return None
-    try:
-        raw = _authentication.get_raw_token(authorization)
-        return None if raw is None else verified_tokens.user_id(raw)
-    except (AuthenticationFailed, InvalidToken, TokenError, KeyError):
-        return None
-
-
 def _plain_request(scope, body):
     """Django's request for this scope if it is the common case, else None."""
     request = ASGIRequest(scope, BytesIO(body))
@@ -281,7 +144,7 @@ async def _prepare(scope, body):
     request = _plain_request(scope, body)
     if request is None:
         return None
-    user_id = authenticated_user_id(request.headers.get("Authorization", "").encode("latin1") or None)
+    user_id = reporters.authenticated_user_id(request.headers.get("Authorization", "").encode("latin1") or None)
     if user_id is None:
         return None
     try:
@@ -290,13 +153,13 @@ async def _prepare(scope, body):
         return None
     if location.heading is not None:  # whole degrees, as LocationSerializer stores them
         location = msgspec.structs.replace(location, heading=int(round(location.heading)) % 360)
-    driver = await kept_connection_call(_reporting_driver)(user_id)
+    driver = await kept_connection_call(reporters.reporting_driver)(user_id)
     return None if driver is None else (request, location, driver)
 
 
 async def _apply(request, location, driver):
     """Store and relay the position as the socket path does; the view's answer."""
-    position = await positions.store(driver.pk, policies.get(driver.pk), location)
+    position = await positions.store(driver.pk, reporters.policies.get(driver.pk), location)
     if driver.active_ride_id is not None:
         await dispatch.send_position(driver.pk, driver.active_ride_id, driver.active_passenger_id, **position)
     driver.latitude, driver.longitude = position["latitude"], position["longitude"]
@@ -402,11 +265,9 @@ class LocationFastPath:
 def _forget_configuration(**kwargs):
     """Tests change settings; the server reads them once, like Django's own handler."""
     enabled.cache_clear()
-    verified_tokens.entries.clear()
     _middleware.cache_clear()
     _view_headers.cache_clear()
     _serializer.cache_clear()
-    _driver_query.cache_clear()
     _location_path.cache_clear()
 
 

@@ -17,7 +17,7 @@ from rides.selectors import nearby_idle_drivers
 from rideshare.asgi import application
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for, ride_in_status
 
-from .. import positions, rest
+from .. import positions, reporters, rest
 from .helpers import assert_nothing_more, db, receive, socket
 
 LOCATION = "/api/v1/drivers/me/location/"
@@ -221,7 +221,7 @@ async def test_a_throttle_a_permission_or_another_middleware_turns_the_fast_path
 async def test_the_first_position_is_written_at_once_and_the_next_in_the_batch(settings):
     driver = await db(DriverFactory)(latitude=None, longitude=None, heading=None, speed=None, location_updated_at=None)
     token = await db(access_token_for)(driver.user)
-    rest.policies.policies.pop(driver.pk, None)
+    reporters.policies.policies.pop(driver.pk, None)
     assert (await post(token))[0] == 200
     stored = await db(Driver.objects.get)(pk=driver.pk)
     assert (stored.latitude, stored.longitude, stored.heading, stored.speed) == (3.851, 11.503, 90, 25)
@@ -275,7 +275,7 @@ async def test_a_driver_without_an_active_ride_relays_nothing():
 
 def test_driver_policies_stay_bounded():
     clock = [0.0]
-    policies = rest.DriverPolicies(limit=4)
+    policies = reporters.DriverPolicies(limit=4)
     for driver_id in range(4):
         policy = policies.get(driver_id)
         policy.clock = lambda: clock[0]
@@ -290,10 +290,10 @@ def test_driver_policies_stay_bounded():
 
 def test_a_verified_token_is_checked_again_only_once_it_expired(monkeypatch):
     clock = [0.0]
-    tokens = rest.VerifiedTokens(clock=lambda: clock[0])
+    tokens = reporters.VerifiedTokens(clock=lambda: clock[0])
     checks = []
-    check = rest._authentication.get_validated_token
-    monkeypatch.setattr(rest._authentication, "get_validated_token", lambda raw: checks.append(raw) or check(raw))
+    check = reporters.authentication.get_validated_token
+    monkeypatch.setattr(reporters.authentication, "get_validated_token", lambda raw: checks.append(raw) or check(raw))
     user = UserFactory.build()
     access = AccessToken.for_user(user)
     raw = str(access).encode()
@@ -310,7 +310,7 @@ def test_a_verified_token_is_checked_again_only_once_it_expired(monkeypatch):
 
 
 def test_verified_tokens_stay_bounded():
-    tokens = rest.VerifiedTokens(limit=2)
+    tokens = reporters.VerifiedTokens(limit=2)
     for user in UserFactory.build_batch(5):
         tokens.user_id(str(AccessToken.for_user(user)).encode())
     assert len(tokens.entries) <= 2
