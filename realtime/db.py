@@ -42,6 +42,10 @@ def _tidy_connection():
             connection.close()
 
 
+def _close_this_threads_connection():
+    connection.close()  # `connection` is per thread: looked up here, in the executor's thread
+
+
 class _KeptConnections:
     """Single-thread executors, used in turn, each keeping its thread's connection."""
 
@@ -71,7 +75,8 @@ class _KeptConnections:
     async def close(self):
         executors, self.executors = self.executors, []
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(e, connection.close) for e in executors), return_exceptions=True)
+        await asyncio.gather(*(loop.run_in_executor(e, _close_this_threads_connection) for e in executors),
+                             return_exceptions=True)
         for executor in executors:
             executor.shutdown(wait=False)
 

@@ -51,6 +51,14 @@ class DriverPolicies:
                 del self.policies[driver_id]
 
 
+class AtOnce:
+    """The policy when nothing in this process flushes the batch (a server run without the
+    lifecycle, e.g. uvicorn --lifespan off): every position is written at once, as the view does."""
+
+    def due(self):
+        return True
+
+
 policies = DriverPolicies()
 authentication = JWTAuthentication()
 

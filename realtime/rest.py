@@ -42,7 +42,7 @@ from drivers.serializers import DriverSerializer
 from drivers.views import DriverLocationView
 from rideshare.kernel.middleware import ERRORS
 
-from . import dispatch, positions, reporters, wire
+from . import dispatch, lifecycle, positions, reporters, wire
 from .db import kept_connection_call
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,8 @@ async def _prepare(scope, body):
 
 async def _apply(request, location, driver):
     """Store and relay the position as the socket path does; the view's answer."""
-    position = await positions.store(driver.pk, reporters.policies.get(driver.pk), location)
+    policy = reporters.policies.get(driver.pk) if lifecycle.background.running else reporters.AtOnce()
+    position = await positions.store(driver.pk, policy, location)
     if driver.active_ride_id is not None:
         await dispatch.send_position(driver.pk, driver.active_ride_id, driver.active_passenger_id, **position)
     driver.latitude, driver.longitude = position["latitude"], position["longitude"]

@@ -2,6 +2,7 @@
 Django (realtime/rest.py) answers exactly as the DRF view does, stores and relays like the socket
 path, and leaves every other request to Django."""
 
+import gc
 import json
 from datetime import timedelta
 
@@ -17,13 +18,23 @@ from rides.selectors import nearby_idle_drivers
 from rideshare.asgi import application
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for, ride_in_status
 
-from .. import positions, reporters, rest
+from .. import lifecycle, positions, reporters, rest
+from ..db import close_kept_connections
 from .helpers import assert_nothing_more, db, receive, socket
 
 LOCATION = "/api/v1/drivers/me/location/"
 POSITION = {"latitude": 3.851, "longitude": 11.503, "heading": 90.4, "speed": 25}
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def connections_of_finished_requests_closed():
+    """Django serves each request the fast path leaves to it in a thread of its own, which ends
+    with the request; the connection it opened there is closed when it is collected. Collected
+    here, so that none is still open when the test database is dropped (PostgreSQL refuses)."""
+    yield
+    gc.collect()
 
 
 async def post(token=None, body=POSITION, *, path=LOCATION, method="POST", headers=None, raw=None):
@@ -231,6 +242,19 @@ async def test_the_first_position_is_written_at_once_and_the_next_in_the_batch(s
     await positions.flush()
     stored = await db(Driver.objects.get)(pk=driver.pk)
     assert (stored.latitude, stored.longitude, stored.heading, stored.speed) == (3.86, 11.51, None, None)
+
+
+async def test_without_the_background_flush_every_position_is_written_at_once():
+    driver = await db(DriverFactory)()
+    token = await db(access_token_for)(driver.user)
+    await lifecycle.stop()  # as under a server that runs no lifecycle (uvicorn --lifespan off)
+    try:
+        for latitude in (3.86, 3.87):
+            assert (await post(token, {"latitude": latitude, "longitude": 11.51}))[0] == 200
+            assert (await db(Driver.objects.get)(pk=driver.pk)).latitude == latitude
+        assert driver.pk not in positions.buffer.pending
+    finally:
+        await close_kept_connections()  # what the stopped lifecycle would have done
 
 
 async def test_matching_sees_the_batched_position_after_the_flush(settings):
