@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from channels.testing import HttpCommunicator
+from django.db import connection
 from django.test import AsyncClient, override_settings
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.tokens import AccessToken
@@ -19,7 +20,7 @@ from rideshare.asgi import application
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for, ride_in_status
 
 from .. import lifecycle, positions, reporters, rest
-from ..db import close_kept_connections
+from ..db import KEPT_CONNECTION_THREADS, close_kept_connections, kept_connection_call
 from .helpers import assert_nothing_more, db, receive, socket
 
 LOCATION = "/api/v1/drivers/me/location/"
@@ -338,3 +339,15 @@ def test_verified_tokens_stay_bounded():
     for user in UserFactory.build_batch(5):
         tokens.user_id(str(AccessToken.for_user(user)).encode())
     assert len(tokens.entries) <= 2
+
+
+@pytest.mark.postgres_only  # SQLite's in-memory test database is never closed by Django
+async def test_the_kept_connections_are_closed_when_the_server_stops():
+    def open_connection():
+        connection.ensure_connection()
+        return connection.connection
+
+    opened = [await kept_connection_call(open_connection)() for _ in range(KEPT_CONNECTION_THREADS)]
+    assert not any(raw.closed for raw in opened)
+    await lifecycle.stop()
+    assert all(raw.closed for raw in opened)
