@@ -37,6 +37,10 @@ class DriverOfflineView(DriverOnlineView):
 
 
 class DriverLocationView(APIView):
+    """Under the ASGI server the common case of this endpoint is answered before Django, on the
+    event loop (realtime/rest.py); what it does and answers must stay what this view does
+    (realtime/tests/test_rest_positions.py compares the two answers)."""
+
     schema_errors = (403,)  # not_a_driver
 
     @extend_schema(request=LocationSerializer, responses=DriverSerializer)

@@ -24,7 +24,7 @@ import sys
 from django.conf import settings
 
 from . import dispatch, eventlog, positions, presence
-from .db import db_call
+from .db import close_kept_connections, db_call
 from .known_users import known
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ class _Background:
         logger.info("background work started: %s", ", ".join(t.get_name() for t in self.tasks) or "dispatcher")
 
     async def stop(self):
-        """Cancel the periodic jobs, write the last positions and send what is queued."""
+        """Cancel the periodic jobs, write the last positions, send what is queued, close the
+        database connections the REST position path keeps (realtime.db)."""
         if not self.running:
             return
         self.running = False
@@ -116,6 +117,7 @@ class _Background:
         except Exception:
             logger.exception("leaving presence at shutdown failed")
         await dispatch.stop()
+        await close_kept_connections()
 
 
 background = _Background()

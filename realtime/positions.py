@@ -6,7 +6,8 @@ here each process keeps the newest position per driver and writes them all every
 LOCATION_FLUSH_SECONDS in one transaction (queryset updates: no signals, so no second event).
 Matching and stats read the database, which is at most that far behind; a connection's first
 position (or the first after LOCATION_WRITE_THROUGH_SECONDS) is written at once, so a driver who
-just came online can be matched straight away. Positions sent over REST are saved at once.
+just came online can be matched straight away. Positions sent over REST take the same way when
+realtime/rest.py answers them (one policy per driver); those the DRF view answers are saved at once.
 """
 
 import logging

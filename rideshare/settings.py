@@ -334,6 +334,9 @@ PRESENCE_SYNC_SECONDS = env_float("PRESENCE_SYNC_SECONDS", 1.0)
 LOCATION_FLUSH_SECONDS = env_float("LOCATION_FLUSH_SECONDS", 1.0)
 # ...except a connection's first position, and the first after this long, written at once.
 LOCATION_WRITE_THROUGH_SECONDS = env_float("LOCATION_WRITE_THROUGH_SECONDS", 30.0)
+# POST /api/v1/drivers/me/location/ served on the event loop in front of Django (realtime/rest.py);
+# off: every request goes through the DRF view.
+REST_LOCATION_FAST_PATH = env_bool("REST_LOCATION_FAST_PATH", True)
 # Reliable events are kept this long for resume; older resumes get `resync_required`.
 EVENT_RETENTION_SECONDS = env_int("EVENT_RETENTION_SECONDS", 24 * 3600)
 # The outbox relay republishes events whose own publish did not happen within this grace.
