@@ -131,3 +131,38 @@ async def test_pubsub_publish_failure_reaches_every_caller_of_the_batch(prefix, 
     assert [type(outcome) for outcome in outcomes] == [ConnectionError] * 5
     monkeypatch.undo()
     await layer.group_send("user.1", {"type": "test.message"})  # and the next batch goes out again
+
+
+async def test_a_position_reaches_redis_in_one_round_trip(settings, prefix, monkeypatch):
+    """realtime.dispatch sends a position to its two groups at once: on the pipelined layer they
+    share one pipeline, so the driver's next position waits for one round trip, not two."""
+    from django.utils import timezone
+    from redis.asyncio.client import Pipeline
+
+    from realtime import dispatch
+
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "realtime.redis_layers.RedisPubSubLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": prefix},
+    }}
+    layer = dispatch.get_channel_layer()
+    passenger = await layer.new_channel()
+    await layer.group_add("user.p1", passenger)
+    await asyncio.sleep(0.1)
+    executes = []
+    execute = Pipeline.execute
+
+    async def counting_execute(self, *args, **kwargs):
+        executes.append(len(self.command_stack))
+        return await execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "execute", counting_execute)
+    try:
+        await dispatch.send_position("d1", "r1", "p1", latitude=3.85, longitude=11.5, heading=None, speed=None,
+                                     recorded_at=timezone.now())
+        async with asyncio.timeout(5):
+            message = await layer.receive(passenger)
+    finally:
+        await layer.flush()
+    assert message["event_type"] == "driver_location_update"
+    assert executes == [2]  # one pipeline: the passenger's group and the ride's observers
