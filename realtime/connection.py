@@ -53,19 +53,23 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
 
     async def dispatch(self, message):
         try:
-            # channels' own dispatch first runs close_old_connections through the one
-            # thread-sensitive executor: a serialized thread hop before every frame and every
-            # channel-layer message. Nothing here uses a database connection on the loop or in
-            # that thread (realtime.db runs ORM calls in pool threads that close their own).
-            handler = getattr(self, get_handler_name(message), None)
-            if handler is None:
-                raise ValueError(f"No handler for message type {message['type']}")
-            await handler(message)
+            await self._handle(message)
         except StopConsumer:
             raise
         except Exception as exc:
             await self.fail(message.get("type"), exc)
             raise StopConsumer() from None
+
+    async def _handle(self, message):
+        """channels' AsyncConsumer.dispatch without its `aclose_old_connections()`: that is a hop
+        to the thread-sensitive executor thread and back for every frame and every channel-layer
+        message (two per relayed position), and closes nothing here: no handler touches the ORM on
+        the loop; every query goes through realtime.db.db_call, which closes its connection on the
+        way in and out of its own thread."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def fail(self, during, exc):
         """The one failure path: log once, close with 1011 if still open, clean up once."""

@@ -116,8 +116,15 @@ async def send_position(driver_id, ride_id, passenger_id, *, latitude, longitude
         "type": EVENT, "text": events.encode(message), "event_type": message["type"],
         "latest_key": f"driver_location:{driver_id}", "committed_at": time.time(),
     }
-    for group in position_groups(ride_id, passenger_id):
-        await _group_send(group, layer_message, "latest_wins")
+    groups = position_groups(ride_id, passenger_id)
+    if layer_is_process_local():
+        for group in groups:
+            await _group_send(group, layer_message, "latest_wins")
+        return
+    # Redis: both sends in flight at once (one pipeline on realtime.redis_layers.RedisPubSubLayer).
+    # The driver's consumer handles its next position only after this returns, so one round trip
+    # instead of two per position is what keeps a driver sending every 30 ms from queueing up.
+    await asyncio.gather(*(_group_send(group, layer_message, "latest_wins") for group in groups))
 
 
 async def send_control(user_id, message):

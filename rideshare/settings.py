@@ -185,9 +185,15 @@ if REDIS_URL:
         "default": {
             # Pub/sub: no per-message list keys and no blocking pops, so no socket timeout that
             # kills idle consumers; delivery is at-most-once like the core layer's, and the event
-            # log covers what matters (see README "Reliability").
-            "BACKEND": env_str("CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"),
+            # log covers what matters (see README "Reliability"). realtime.redis_layers: the
+            # channels_redis classes with publishes pipelined (RedisPubSubLayer) or group sends in
+            # two round trips and receives batched (RedisLayer); the stock class names work too.
+            "BACKEND": env_str("CHANNEL_LAYER_BACKEND", "realtime.redis_layers.RedisPubSubLayer"),
             "CONFIG": {
+                # Core layer: every consumer of a process shares one Redis queue, and stock's
+                # capacity (100) is for that whole queue: a 100 ms stall at 1,000 positions/s and
+                # group sends start dropping. Each consumer's own buffer keeps `capacity` (100).
+                "channel_capacity": {"specific.*": env_int("CHANNEL_LAYER_PROCESS_CAPACITY", 10_000)},
                 "hosts": [
                     {
                         "address": REDIS_URL,

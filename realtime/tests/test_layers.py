@@ -301,7 +301,8 @@ def test_is_the_embedded_default_and_redis_url_selects_redis():
     assert embedded.stdout.strip() == "realtime.layers.InProcessChannelLayer"
     env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
     redis = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    assert redis.stdout.strip().startswith("channels_redis.")
+    # channels-redis's pub/sub layer with its publishes pipelined (realtime.redis_layers).
+    assert redis.stdout.strip() == "realtime.redis_layers.RedisPubSubLayer"
 
 
 # --- semantics shared with stock, beyond its own tests ---------------------------------------
