@@ -2,8 +2,8 @@
 
 Takes every daphne option. On top of daphne:
 - Keepalive pings after 35 s of client silence (not daphne's 20 s), dropped after 20 s more.
-- 30 s to complete a WebSocket handshake (daphne: 5 s), so a reconnect storm's queue drains
-  instead of failing the handshakes at its back.
+- 30 s to complete a WebSocket handshake (daphne: 5 s), and a listen backlog of 2,048 (Twisted:
+  50), so a reconnect storm's queue drains instead of failing the handshakes at its back.
 - SIGTERM/SIGINT close every WebSocket with 1001 (going away) before the process exits, so apps
   reconnect to another process at once and resume, instead of waiting to notice a dead socket.
 - The access log goes through `logging` (JSON with LOG_FORMAT=json) with access tokens redacted.
@@ -159,6 +159,15 @@ class LoggingAccessLog(AccessLogGenerator):
         self.logger.info('%s "%s" %s %s', host, request, status or "-", length or "-")
 
 
+def with_listen_backlog(endpoint):
+    """Twisted listens with a backlog of 50: in a reconnect storm the kernel drops the SYNs past
+    it and the phones retry after 1, 3, 7 s... (the `--workers` parent listens with the same)."""
+    kind = endpoint.split(":", 1)[0]
+    if kind in ("tcp", "tcp6", "unix") and "backlog=" not in endpoint:
+        return f"{endpoint}:backlog={workers.BACKLOG}"
+    return endpoint
+
+
 class _FormattedWhenLogged:
     """`pformat` deferred until the line is written: autobahn formats a debug line of every new
     connection's options eagerly (about 4 % of a connect storm's CPU) for a level nobody logs."""
@@ -189,6 +198,7 @@ class FleetServer(Server):
         }
         install_trusted_proxy_parser(proxies.networks(tuple(settings.TRUSTED_PROXIES)))
         autobahn_protocol.pformat = _FormattedWhenLogged
+        self.endpoints = [with_listen_backlog(endpoint) for endpoint in self.endpoints]
         reactor.callWhenRunning(self._install_fleet_protocol)
         reactor.addSystemEventTrigger("before", "shutdown", self.close_websockets_going_away)
         super().run()
