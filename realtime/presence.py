@@ -250,10 +250,13 @@ async def sync_now():
 
 async def heartbeat():
     """Every PRESENCE_REFRESH_SECONDS: close the sockets of accounts deactivated or deleted
-    where this process did not hear it (another process on the embedded in-process layer), settle
+    where this process did not hear it (another process on the embedded in-process layer: a
+    query for this process's users; with Redis every process hears it), settle
     drivers whose clean-up was cut short, and in the Redis mode refresh this process's entries
     and sweep dead processes. Returns {user_id: reason} of the accounts closed."""
-    gone = await db_call(accounts_gone)(list(local.by_user))
+    gone = {}
+    if dispatch.layer_is_process_local():  # with Redis, every process hears the change itself
+        gone = await db_call(accounts_gone)(list(local.by_user))
     for user_id, reason in gone.items():
         known.forget(user_id)
         await dispatch.send_control(user_id, dispatch.disconnect(reason))

@@ -142,9 +142,17 @@ def heartbeat(open_sockets, server_id):
         pipe.execute()
     pipe = r.pipeline(transaction=False)
     pipe.expire(_sockets(server_id), expiry)
-    for user_id in {user_id for user_id, _, _ in open_sockets.values()}:
-        pipe.expire(_user(user_id), expiry)
+    # The users' keys (one per user: thousands) only when half their expiry has passed: their
+    # expiry is a backstop for a dead process nobody swept, not what decides who counts.
+    now = time.monotonic()
+    if now - _users_refreshed.get(server_id, float("-inf")) > expiry / 2:
+        _users_refreshed[server_id] = now
+        for user_id in {user_id for user_id, _, _ in open_sockets.values()}:
+            pipe.expire(_user(user_id), expiry)
     pipe.execute()
+
+
+_users_refreshed = {}  # server id -> when its users' keys were last given their expiry again
 
 
 def sweep(server_id=None):

@@ -20,6 +20,8 @@ def sends_never_arrive(monkeypatch):
     forgets the user in its own handshake cache, not in this one."""
     monkeypatch.setattr(signals.dispatch, "soon", lambda *args, **kwargs: None)
     monkeypatch.setattr(signals, "known", KnownUsers())
+    # The embedded default, whatever this run's layer: with Redis the change itself would arrive.
+    monkeypatch.setattr(signals.dispatch, "layer_is_process_local", lambda: True)
 
 
 def deactivate_elsewhere(user_id):
