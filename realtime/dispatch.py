@@ -151,7 +151,9 @@ async def read_inbox(handle):
     """This process's inbox: join the group every server process is in and hand each message
     to `handle` until cancelled (realtime.lifecycle owns the task)."""
     layer = get_channel_layer()
-    channel_name = await layer.new_channel("process")
+    # The consumers' own prefix: the core Redis layer reads each prefix's process channel under
+    # one lock, so a reader parked on another prefix's channel would starve every consumer.
+    channel_name = await layer.new_channel()
     await layer.group_add(PROCESSES_GROUP, channel_name)
     try:
         while True:

@@ -166,3 +166,25 @@ async def test_a_position_reaches_redis_in_one_round_trip(settings, prefix, monk
         await layer.flush()
     assert message["event_type"] == "driver_location_update"
     assert executes == [2]  # one pipeline: the passenger's group and the ride's observers
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend", ["realtime.redis_layers.RedisLayer", "realtime.redis_layers.RedisPubSubLayer",
+                                     "channels_redis.core.RedisChannelLayer"])
+async def test_a_socket_hears_its_user_group_while_the_process_inbox_listens(settings, prefix, backend):
+    """The inbox (realtime.lifecycle) reads the layer for as long as the server runs; on the core
+    layer a reader parked on another channel prefix once starved every consumer of the process."""
+    from realtime import dispatch, lifecycle
+    from rideshare.tests.factories import UserFactory
+
+    from .helpers import db, expect_close, open_socket, receive
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix}}}
+    await lifecycle.stop()
+    await lifecycle.start(only={"positions", "inbox"})
+    user = await db(UserFactory)()
+    comm = await open_socket(user)
+    await dispatch.send_control(user.pk, dispatch.disconnect("account_disabled"))
+    assert (await receive(comm))["data"]["code"] == "account_disabled"
+    await expect_close(comm, 4003)
+    await comm.disconnect()
