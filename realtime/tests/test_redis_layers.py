@@ -93,7 +93,7 @@ async def test_a_group_send_reaches_every_member_and_nobody_else(layer_class, pr
     for channel in members:
         await layer.group_add("ride.1", channel)
     await layer.group_add("ride.2", outsider)
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # pub/sub: the subscriptions reach Redis before the publishes (another connection)
     await layer.group_send("ride.1", {"type": "test.message", "text": "hello"})
     await layer.group_send("ride.nobody", {"type": "test.message", "text": "lost in space"})
     received = await receive_all(layer, members, 1)
@@ -148,7 +148,7 @@ async def test_a_position_reaches_redis_in_one_round_trip(settings, prefix, monk
     layer = dispatch.get_channel_layer()
     passenger = await layer.new_channel()
     await layer.group_add("user.p1", passenger)
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # pub/sub: the subscriptions reach Redis before the publishes (another connection)
     executes = []
     execute = Pipeline.execute
 
