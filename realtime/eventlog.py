@@ -113,10 +113,6 @@ async def relay_once(**kwargs):
 # --- reading the log ------------------------------------------------------------------------
 
 
-def latest_event_id(user_id):
-    return EventRecipient.objects.filter(user_id=user_id).aggregate(last=Max("event_id"))["last"] or 0
-
-
 def latest_event_ids(user_ids):
     """{user_id: newest event id} for those of `user_ids` with any event (one query)."""
     rows = EventRecipient.objects.filter(user_id__in=user_ids).values_list("user_id").annotate(last=Max("event_id"))

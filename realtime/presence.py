@@ -206,11 +206,7 @@ def connection_figures():
         return shared_presence.figures()
     total, users, drivers = local.counts
     return {"total_connections": total, "connected_users": users, "connected_drivers": drivers,
-            "server_processes": 1 if local_is_serving() else 0}
-
-
-def local_is_serving():
-    return dispatch.serving()
+            "server_processes": 1 if dispatch.serving() else 0}
 
 
 def stats():
