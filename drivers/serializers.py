@@ -57,7 +57,7 @@ class LocationSerializer(serializers.Serializer):
     )
 
     def validate_heading(self, value):
-        return None if value is None else int(round(value)) % 360
+        return bounds.stored_heading(value)
 
 
 class NearbyQuerySerializer(serializers.Serializer):

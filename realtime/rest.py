@@ -40,6 +40,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from drivers.serializers import DriverSerializer
 from drivers.views import DriverLocationView
+from rideshare.kernel import bounds
 from rideshare.kernel.middleware import ERRORS
 
 from . import dispatch, lifecycle, positions, reporters, wire
@@ -152,7 +153,7 @@ async def _prepare(scope, body):
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     if location.heading is not None:  # whole degrees, as LocationSerializer stores them
-        location = msgspec.structs.replace(location, heading=int(round(location.heading)) % 360)
+        location = msgspec.structs.replace(location, heading=bounds.stored_heading(location.heading))
     driver = await kept_connection_call(reporters.reporting_driver)(user_id)
     return None if driver is None else (request, location, driver)
 

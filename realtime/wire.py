@@ -253,9 +253,8 @@ def _location_update(raw, message_type):
                 errors=plain_errors(serializer.errors),
             ) from None
         message = LocationUpdate(**serializer.validated_data)
-    heading = message.heading
-    if heading is not None:
-        message = msgspec.structs.replace(message, heading=int(round(heading)) % 360)
+    if message.heading is not None:
+        message = msgspec.structs.replace(message, heading=bounds.stored_heading(message.heading))
     return message
 
 

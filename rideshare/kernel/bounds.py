@@ -17,6 +17,11 @@ HEADING_MIN = 0
 HEADING_MAX = 359.999
 HEADING_STORED_MAX = 359
 
+
+def stored_heading(heading):
+    """A reported heading as stored and sent: a whole degree, 0..359 (None stays None)."""
+    return None if heading is None else int(round(heading)) % 360
+
 # Ground speed in km/h: anything faster is a broken GPS fix, not a car.
 SPEED_MIN = 0
 SPEED_MAX = 400
