@@ -70,7 +70,8 @@ class ResumeOutcome:
     problem: str | None = None
     after: int = 0
     events: list = field(default_factory=list)
-    driver_position: dict | None = None
+    driver_position: dict | None = None  # the driver's stored position, as an event
+    driver_position_at: float | None = None  # when the driver recorded it (a timestamp)
 
 
 @dataclass
@@ -104,6 +105,8 @@ def _load_connection_states(requests):
     for (user, _, _), outcome in zip(requests, outcomes):
         if outcome and not outcome.problem and (ride := rides.get(user.pk)) and ride.driver.has_position:
             outcome.driver_position = events.driver_location_update_from(ride.driver, ride.pk)
+            recorded_at = ride.driver.location_updated_at
+            outcome.driver_position_at = recorded_at.timestamp() if recorded_at is not None else None
     return [
         Opening(latest=latest.get(user.pk, 0), assignment=assignments.get(user.pk), resumed=outcome)
         for (user, _, _), outcome in zip(requests, outcomes)

@@ -79,8 +79,12 @@ class RealtimeConsumer(ConnectionBase):
         # The app says what it has; what it asks for again is replayed even if sent before.
         self.cursor.position = outcome.after
         await self._send_logged(outcome.events)
-        if outcome.driver_position is not None:
-            await self.send_event(outcome.driver_position)
+        position = outcome.driver_position
+        if position is not None:
+            key = dispatch.position_key(position["data"]["driver_id"])
+            # The live relay may have delivered it (or a newer one) while this socket was joining.
+            if self.cursor.fresh_position(key, outcome.driver_position_at) is Decision.SEND:
+                await self.send_event(position)
 
     async def _send_logged(self, rows):
         for _, event_type, text in self.cursor.replay(rows):

@@ -7,6 +7,11 @@ overtook another) and the log must fill the gap first. Events a staff observer h
 ride group carry no `prev`: they are live only, and sent once even if the same id also comes
 through the user's own stream.
 
+Positions (latest-wins, no id) carry the time the driver recorded them: one at or before the last
+position this connection delivered for the same driver is dropped. The resume snapshot and the
+live relay can both carry the same position (it was relayed while the socket was joining), and a
+marker must never step back in time.
+
 Plain state, no I/O: the consumer asks, then sends or reads the log.
 """
 
@@ -24,13 +29,25 @@ class DeliveryCursor:
     def __init__(self, position=0, memory=256):
         self.position = position  # the last reliable id delivered on this user's stream
         self.recent = deque(maxlen=memory)  # ids delivered lately by any route
+        self.positions = None  # {latest_key: recorded_at timestamp} delivered; made on the first
+
+    def fresh_position(self, latest_key, recorded_at):
+        """A latest-wins position: SEND if newer than the last delivered for `latest_key`."""
+        if latest_key is None or recorded_at is None:
+            return Decision.SEND
+        if self.positions is None:
+            self.positions = {}
+        elif recorded_at <= self.positions.get(latest_key, float("-inf")):
+            return Decision.DROP
+        self.positions[latest_key] = recorded_at
+        return Decision.SEND
 
     def decide(self, message):
-        """For a message from realtime.dispatch: latest-wins (no id) is always sent; an id
+        """For a message from realtime.dispatch: latest-wins (no id) unless stale; an id
         without `prev` was heard as an observer; with `prev`, it is on the user's own stream."""
         event_id = message.get("id")
         if event_id is None:
-            return Decision.SEND
+            return self.fresh_position(message.get("latest_key"), message.get("recorded_at"))
         if "prev" not in message:
             return self.observed(event_id)
         return self.live(event_id, message["prev"])

@@ -107,6 +107,11 @@ def position_groups(ride_id, passenger_id):
     return [user_group_name(passenger_id), ride_group_name(ride_id)]
 
 
+def position_key(driver_id):
+    """What a driver's positions are merged and ordered by (realtime.server, realtime.delivery)."""
+    return f"driver_location:{driver_id}"
+
+
 async def send_position(driver_id, ride_id, passenger_id, *, latitude, longitude, heading, speed, recorded_at):
     message = events.driver_location_update(
         driver_id, ride_id, latitude=latitude, longitude=longitude, heading=heading, speed=speed,
@@ -114,7 +119,8 @@ async def send_position(driver_id, ride_id, passenger_id, *, latitude, longitude
     )
     layer_message = {
         "type": EVENT, "text": events.encode(message), "event_type": message["type"],
-        "latest_key": f"driver_location:{driver_id}", "committed_at": time.time(),
+        "latest_key": position_key(driver_id), "committed_at": time.time(),
+        "recorded_at": recorded_at.timestamp() if recorded_at is not None else None,
     }
     groups = position_groups(ride_id, passenger_id)
     if layer_is_process_local():

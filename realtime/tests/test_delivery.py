@@ -57,3 +57,20 @@ def test_a_dispatched_message_is_routed_by_what_it_carries():
     assert cursor.decide({"id": 2, "prev": 1}) is Decision.SEND
     assert cursor.decide({"id": 2}) is Decision.DROP  # the same event heard as an observer
     assert cursor.decide({"id": 9}) is Decision.SEND
+
+
+def test_a_position_is_sent_once_and_never_one_older_than_the_last_delivered_for_that_driver():
+    cursor = DeliveryCursor()
+    assert cursor.fresh_position("driver_location:a", 10.0) is Decision.SEND
+    assert cursor.fresh_position("driver_location:a", 10.0) is Decision.DROP  # the same one again
+    assert cursor.fresh_position("driver_location:a", 9.5) is Decision.DROP  # an older one, late
+    assert cursor.fresh_position("driver_location:b", 9.5) is Decision.SEND  # another driver
+    assert cursor.fresh_position("driver_location:a", 10.5) is Decision.SEND
+    assert cursor.decide({"latest_key": "driver_location:a", "recorded_at": 10.5}) is Decision.DROP
+    assert cursor.decide({"latest_key": "driver_location:a", "recorded_at": 11.0}) is Decision.SEND
+
+
+def test_a_position_without_its_recording_time_is_always_sent():
+    cursor = DeliveryCursor()
+    assert cursor.decide({}) is Decision.SEND
+    assert cursor.decide({"latest_key": "driver_location:a", "recorded_at": None}) is Decision.SEND

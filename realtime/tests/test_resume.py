@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from drivers.services import update_location
-from realtime import eventlog, events
+from realtime import dispatch, eventlog, events
 from realtime.dispatch import EVENT as DELIVER
 from realtime.groups import user_group_name
 from realtime.models import Event, EventLogState
@@ -79,6 +79,26 @@ async def test_reconnect_with_last_event_id_replays_exactly_the_missed_events_in
     completed = await receive_type(comm, "ride_completed")
     assert completed["id"] > started["id"]
     await assert_nothing_more(comm)
+    await comm.disconnect()
+
+
+async def test_the_resume_snapshot_and_the_live_relay_of_one_position_reach_the_app_once(accepted_ride):
+    ride, passenger, driver = accepted_ride
+    await db(update_location)(user=driver.user, latitude=3.85, longitude=11.51)
+    stored = await db(lambda: type(driver).objects.get(pk=driver.pk))()
+
+    comm, _ = await connect(passenger, last_event_id=0)
+    snapshot = await receive_type(comm, "driver_location_update")
+    assert snapshot["data"]["latitude"] == 3.85
+    # The same position relayed late (it was in flight while the socket joined), then an older one.
+    position = {"latitude": 3.85, "longitude": 11.51, "heading": None, "speed": None}
+    for recorded_at in (stored.location_updated_at, stored.location_updated_at - timedelta(seconds=5)):
+        await dispatch.send_position(driver.pk, ride.pk, passenger.pk, recorded_at=recorded_at, **position)
+    await assert_nothing_more(comm)
+
+    newer = stored.location_updated_at + timedelta(seconds=5)
+    await dispatch.send_position(driver.pk, ride.pk, passenger.pk, recorded_at=newer, **{**position, "latitude": 3.86})
+    assert (await receive_type(comm, "driver_location_update"))["data"]["latitude"] == 3.86
     await comm.disconnect()
 
 
