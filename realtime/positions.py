@@ -90,18 +90,20 @@ def write(batch):
         cursor.executemany(sql, rows)
 
 
-async def store(driver_id, policy, location):
-    """A position from the socket (a `wire.LocationUpdate`), stamped now: written at once when
-    the connection's policy says so, else kept for the next flush (a newer one for the same
-    driver replaces it). Returns the stamped position."""
-    position = {"latitude": location.latitude, "longitude": location.longitude, "heading": location.heading,
-                "speed": location.speed, "recorded_at": timezone.now()}
+def stamp(location):
+    """A position from the app (a `wire.LocationUpdate` or the REST body), stamped now."""
+    return {"latitude": location.latitude, "longitude": location.longitude, "heading": location.heading,
+            "speed": location.speed, "recorded_at": timezone.now()}
+
+
+async def store(driver_id, policy, position):
+    """A stamped position: written at once when the connection's policy says so, else kept for
+    the next flush (a newer one for the same driver replaces it)."""
     if policy.due():
         buffer.discard(driver_id)
         await db_call(write)({driver_id: tuple(position.values())})
     else:
         buffer.put(driver_id, **position)
-    return position
 
 
 async def flush():

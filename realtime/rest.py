@@ -161,9 +161,10 @@ async def _prepare(scope, body):
 async def _apply(request, location, driver):
     """Store and relay the position as the socket path does; the view's answer."""
     policy = reporters.policies.get(driver.pk) if lifecycle.background.running else reporters.AtOnce()
-    position = await positions.store(driver.pk, policy, location)
-    if driver.active_ride_id is not None:
+    position = positions.stamp(location)
+    if driver.active_ride_id is not None:  # relayed first, as the socket path does
         await dispatch.send_position(driver.pk, driver.active_ride_id, driver.active_passenger_id, **position)
+    await positions.store(driver.pk, policy, position)
     driver.latitude, driver.longitude = position["latitude"], position["longitude"]
     driver.heading, driver.speed = position["heading"], position["speed"]
     driver.location_updated_at = position["recorded_at"]
