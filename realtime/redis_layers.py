@@ -107,6 +107,18 @@ class RedisPubSubLayer(RedisPubSubChannelLayer):
             return layer
 
 
+class CancelledCleanupFilter(logging.Filter):
+    """For the `channels_redis.pubsub` logger. When a server stops with sockets open, every
+    consumer's receive is cancelled, and stock's clean-up (an UNSUBSCRIBE) is cancelled too:
+    it logs "Unexpected exception while cleaning-up channel" with a traceback for each socket.
+    Nothing went wrong (the process is exiting and Redis drops its subscriptions with the
+    connection), so those records are dropped; any other failure is still logged."""
+
+    def filter(self, record):
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, asyncio.CancelledError) and "cleaning-up channel" in record.getMessage())
+
+
 # --- core: batched receive ----------------------------------------------------------------------
 
 # Put back what an interrupted stock receive left in the backup queue (as stock's clean-up does),

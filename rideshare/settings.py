@@ -414,7 +414,10 @@ LOG_FORMAT = env_str("LOG_FORMAT", "plain")  # "json": one JSON object per line
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "rideshare.kernel.logs.ContextAndRedactionFilter"}},
+    "filters": {
+        "context": {"()": "rideshare.kernel.logs.ContextAndRedactionFilter"},
+        "cancelled_cleanup": {"()": "realtime.redis_layers.CancelledCleanupFilter"},
+    },
     "formatters": {
         "plain": {"()": "rideshare.kernel.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "rideshare.kernel.logs.JsonFormatter"},
@@ -428,5 +431,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Django's own loggers propagate to root; daphne's access log is routed here by realtime.server.
-    "loggers": {"django": {"handlers": [], "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        # A stopping server's sockets are not failures (realtime.redis_layers).
+        "channels_redis.pubsub": {"filters": ["cancelled_cleanup"]},
+    },
 }
