@@ -145,7 +145,9 @@ class RealtimeConsumer(ConnectionBase):
         """The hot path (every few seconds per driver): relayed to the passenger of the active
         ride at once, written to the database at once or in the next batch (positions.WriteThrough).
         Relayed first: the passenger's view never waits on a database commit (a write-through
-        waits for PostgreSQL's WAL flush, tens of milliseconds on a busy machine)."""
+        waits for PostgreSQL's WAL flush, tens of milliseconds on a busy machine). Distance and
+        ETA come from the connection's assignment, in memory; so does the approach check, which
+        asks the database once per ride (realtime.approach)."""
         position = positions.stamp(message)
         assignment = self.assignment
         if assignment is None:

@@ -32,6 +32,7 @@ there are not relayed (the server's presence job closes sockets of accounts disa
 import asyncio
 import logging
 import time
+import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -198,7 +199,11 @@ def assignment(active=None):
 def assignment_in(message):
     """The Assignment an `assignment` control message carries (None: no active ride)."""
     fields = message["assignment"]
-    return None if fields is None else Assignment(*fields)
+    if fields is None:
+        return None
+    ride_id, passenger_id, *rest = fields
+    # Ids as the database gives them: the event log keys recipients by UUID.
+    return Assignment(uuid.UUID(ride_id), uuid.UUID(passenger_id), *rest)
 
 
 def disconnect(reason):

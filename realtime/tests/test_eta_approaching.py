@@ -9,6 +9,7 @@ import pytest
 from channels.testing import HttpCommunicator
 
 from drivers.services import update_location
+from realtime.models import EventRecipient
 from realtime.tests.helpers import (
     assert_envelope,
     assert_nothing_more,
@@ -143,7 +144,8 @@ async def test_ride_accepted_carries_the_eta_functions_minutes_and_the_driver_is
     ride = await db(RideFactory)()
     async with socket(ride.passenger) as passenger, socket(driver.user) as driver_socket:
         await db(services.accept_ride)(ride_id=ride.pk, user=driver.user)
-        data = assert_envelope(await receive(passenger), "ride_accepted")
+        accepted = await receive(passenger)
+        data = assert_envelope(accepted, "ride_accepted")
         assert data["estimated_arrival"] == expected(3.830, 11.502, PICKUP).eta_minutes == 7
 
         # The accept's control message gives the driver's connection its ride and target; a
@@ -155,6 +157,19 @@ async def test_ride_accepted_carries_the_eta_functions_minutes_and_the_driver_is
         data = assert_envelope(await receive(passenger), "driver_location_update")
         estimate = expected(3.836, PICKUP[1], PICKUP)
         assert (data["distance_km"], data["eta_minutes"]) == (estimate.distance_km, estimate.eta_minutes)
+        while await passenger.receive_nothing(timeout=0.1) is False:  # positions sent twice, if any
+            await receive_type(passenger, "driver_location_update")
+
+        await send(driver_socket, position(3.846))
+        await receive_type(passenger, "driver_location_update")
+        approaching = await receive_type(passenger, "driver_approaching")
+        assert_approaching(approaching, await db(Ride.objects.get)(pk=ride.pk), latitude=3.846)
+        # On the passenger's own stream, right after ride_accepted: the log chains it to that one.
+        assert await db(previous_event_id)(approaching["id"], ride.passenger) == accepted["id"]
+
+
+def previous_event_id(event_id, user):
+    return EventRecipient.objects.get(event_id=event_id, user=user).prev_event_id
 
 
 async def test_the_resume_snapshot_carries_the_distance_and_the_eta():
