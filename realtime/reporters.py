@@ -112,9 +112,9 @@ def reporting_driver(user_id):
         row = cursor.fetchone()
     if row is None:
         return None
-    profile, full_name, ride = row[: len(DRIVER_COLUMNS)], row[len(DRIVER_COLUMNS)], row[len(DRIVER_COLUMNS) + 1:]
-    ride_id, passenger_id, *rest = ride
-    assignment = None if ride_id is None else assignment_from(_as_uuid(ride_id), _as_uuid(passenger_id), *rest)
+    n = len(DRIVER_COLUMNS)
+    profile, full_name, (ride_id, passenger_id, *ride) = row[:n], row[n], row[n + 1:]
+    assignment = None if ride_id is None else assignment_from(_as_uuid(ride_id), _as_uuid(passenger_id), *ride)
     return SimpleNamespace(
         pk=driver_id, user_id=driver_id, user=SimpleNamespace(full_name=full_name), **dict(zip(DRIVER_COLUMNS, profile)),
         assignment=assignment,
