@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from drivers import services as driver_services
-from rides.matching import active_assignments, active_rides_of_passengers
+from rides.matching import Assignment, active_assignments, active_rides_of_passengers
 from rides.models import Ride
 from rideshare.kernel.errors import NotFound
 
@@ -79,7 +79,7 @@ class Opening:
     """What a new connection needs from the database."""
 
     latest: int  # the newest event id the user can see
-    assignment: tuple | None  # a driver's (ride_id, passenger_id): where their positions go
+    assignment: Assignment | None  # a driver's active ride: where their positions go
     resumed: ResumeOutcome | None  # when the app asked to resume (`last_event_id`)
 
 
@@ -104,7 +104,7 @@ def _load_connection_states(requests):
     rides = active_rides_of_passengers(replaying) if replaying else {}
     for (user, _, _), outcome in zip(requests, outcomes):
         if outcome and not outcome.problem and (ride := rides.get(user.pk)) and ride.driver.has_position:
-            outcome.driver_position = events.driver_location_update_from(ride.driver, ride.pk)
+            outcome.driver_position = events.driver_location_update_from(ride.driver, ride)
             recorded_at = ride.driver.location_updated_at
             outcome.driver_position_at = recorded_at.timestamp() if recorded_at is not None else None
     return [

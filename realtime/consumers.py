@@ -12,7 +12,7 @@ from django.conf import settings
 
 from rideshare.kernel.errors import DomainError
 
-from . import actions, auth, dispatch, events, metrics, positions, presence, wire
+from . import actions, approach, auth, dispatch, events, metrics, positions, presence, wire
 from .connection import ConnectionBase, SocketGone
 from .delivery import Decision, DeliveryCursor
 from .limits import ConnectionLimiter
@@ -145,11 +145,19 @@ class RealtimeConsumer(ConnectionBase):
         """The hot path (every few seconds per driver): relayed to the passenger of the active
         ride at once, written to the database at once or in the next batch (positions.WriteThrough).
         Relayed first: the passenger's view never waits on a database commit (a write-through
-        waits for PostgreSQL's WAL flush, tens of milliseconds on a busy machine)."""
+        waits for PostgreSQL's WAL flush, tens of milliseconds on a busy machine). Distance and
+        ETA come from the connection's assignment, in memory; so does the approach check, which
+        asks the database once per ride (realtime.approach)."""
         position = positions.stamp(message)
-        if self.assignment is not None:
-            await dispatch.send_position(self.user.pk, *self.assignment, **position)
+        assignment = self.assignment
+        if assignment is None:
+            return await positions.store(self.user.pk, self.position_policy, position)
+        await dispatch.send_position(self.user.pk, assignment, **position)
         await positions.store(self.user.pk, self.position_policy, position)
+        if assignment.approach_unannounced:
+            announced = await approach.announce_if_close(self.user.pk, assignment, position)
+            if announced is not assignment and self.assignment is assignment:
+                self.assignment = announced  # decided (by us or before): no more queries for it
 
     async def _refused(self, exc, bucket):
         if not self.limiter.allow(bucket):
@@ -178,8 +186,8 @@ class RealtimeConsumer(ConnectionBase):
             )
 
     async def realtime_assignment(self, message):
-        """The driver's active ride changed (accepted, completed, cancelled)."""
-        self.assignment = (message["ride_id"], message["passenger_id"]) if message["ride_id"] else None
+        """The driver's active ride changed (accepted, arrived, started, completed, cancelled)."""
+        self.assignment = dispatch.assignment_in(message)
 
     async def realtime_replaced(self, message):
         """A newer connection of this user took this one's place (realtime.cap)."""

@@ -32,9 +32,12 @@ there are not relayed (the server's presence job closes sockets of accounts disa
 import asyncio
 import logging
 import time
+import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from rides.matching import Assignment
 
 from . import events, metrics
 from .groups import ride_group_name, user_group_name
@@ -112,9 +115,11 @@ def position_key(driver_id):
     return f"driver_location:{driver_id}"
 
 
-async def send_position(driver_id, ride_id, passenger_id, *, latitude, longitude, heading, speed, recorded_at):
+async def send_position(driver_id, assignment, *, latitude, longitude, heading, speed, recorded_at):
+    """A position of the driver of `assignment` (rides.matching.Assignment: the ride, its
+    passenger, and what the distance and ETA are measured to)."""
     message = events.driver_location_update(
-        driver_id, ride_id, latitude=latitude, longitude=longitude, heading=heading, speed=speed,
+        driver_id, assignment, latitude=latitude, longitude=longitude, heading=heading, speed=speed,
         recorded_at=recorded_at,
     )
     layer_message = {
@@ -122,7 +127,7 @@ async def send_position(driver_id, ride_id, passenger_id, *, latitude, longitude
         "latest_key": position_key(driver_id), "committed_at": time.time(),
         "recorded_at": recorded_at.timestamp() if recorded_at is not None else None,
     }
-    groups = position_groups(ride_id, passenger_id)
+    groups = position_groups(assignment.ride_id, assignment.passenger_id)
     if layer_is_process_local():
         for group in groups:
             await _group_send(group, layer_message, "latest_wins")
@@ -176,13 +181,29 @@ def forget_user(user_id):
     return {"type": FORGET_USER, "user_id": str(user_id)}
 
 
-def assignment(ride_id=None, passenger_id=None):
-    """The control message telling a driver's connections where their positions go."""
+def assignment(active=None):
+    """The control message telling a driver's connections where their positions go and what they
+    are measured against: a rides.matching.Assignment, or None (no active ride). Plain values only:
+    it crosses Redis."""
+    if active is None:
+        return {"type": ASSIGNMENT, "assignment": None}
     return {
         "type": ASSIGNMENT,
-        "ride_id": str(ride_id) if ride_id else None,
-        "passenger_id": str(passenger_id) if passenger_id else None,
+        "assignment": [
+            str(active.ride_id), str(active.passenger_id), str(active.vehicle_type),
+            active.target_latitude, active.target_longitude, active.approach_unannounced,
+        ],
     }
+
+
+def assignment_in(message):
+    """The Assignment an `assignment` control message carries (None: no active ride)."""
+    fields = message["assignment"]
+    if fields is None:
+        return None
+    ride_id, passenger_id, *rest = fields
+    # Ids as the database gives them: the event log keys recipients by UUID.
+    return Assignment(uuid.UUID(ride_id), uuid.UUID(passenger_id), *rest)
 
 
 def disconnect(reason):

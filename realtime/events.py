@@ -7,13 +7,12 @@ protocol does not declare.
 """
 
 import json
-import math
 from datetime import timezone as dt_timezone
 
-from django.conf import settings
 from django.utils import timezone
 
-from rideshare.kernel.geo import haversine_km
+from rides import eta
+from rides.matching import assignment_of
 
 from . import wire
 
@@ -124,11 +123,12 @@ def ride_requested(ride):
 
 
 def estimated_arrival_minutes(driver, ride):
-    """Minutes from the driver's last position to the pickup at the configured city speed."""
-    if driver.latitude is None or driver.longitude is None:
+    """Minutes from the driver's last position to the pickup (rides.eta)."""
+    if not driver.has_position:
         return None
-    km = haversine_km(driver.latitude, driver.longitude, ride.pickup_latitude, ride.pickup_longitude)
-    return max(1, math.ceil(km / settings.ETA_AVERAGE_SPEED_KMH * 60))
+    return eta.estimate(
+        driver.latitude, driver.longitude, ride.pickup_latitude, ride.pickup_longitude, ride.ride_type
+    ).eta_minutes
 
 
 def ride_accepted(ride):
@@ -202,29 +202,44 @@ def ride_unavailable(ride, reason):
 # --- drivers --------------------------------------------------------------------------------
 
 
-def driver_location_update(driver_id, ride_id, *, latitude, longitude, heading, speed, recorded_at):
+def driver_location_update(driver_id, assignment, *, latitude, longitude, heading, speed, recorded_at):
+    """A position of the driver of `assignment` (rides.matching.Assignment), with the distance and
+    minutes to its target: the pickup, or the drop-off once the ride is started."""
+    estimate = assignment.estimate(latitude, longitude)
     return envelope(
         "driver_location_update",
         wire.DriverLocationUpdateData(
             driver_id=str(driver_id),
-            ride_id=str(ride_id),
+            ride_id=str(assignment.ride_id),
             latitude=latitude,
             longitude=longitude,
             heading=heading,
             speed=speed,
             recorded_at=iso(recorded_at),
+            distance_km=estimate.distance_km,
+            eta_minutes=estimate.eta_minutes,
         ),
     )
 
 
-def driver_location_update_from(driver, ride_id):
-    """The event for a saved driver's stored position."""
+def driver_location_update_from(driver, ride):
+    """The event for a saved driver's stored position on their active `ride`."""
     return driver_location_update(
         driver.pk,
-        ride_id,
+        assignment_of(ride),
         latitude=driver.latitude,
         longitude=driver.longitude,
         heading=driver.heading,
         speed=driver.speed,
         recorded_at=driver.location_updated_at,
+    )
+
+
+def driver_approaching(assignment, driver_id, *, distance_m, eta_minutes):
+    return envelope(
+        "driver_approaching",
+        wire.DriverApproachingData(
+            ride_id=str(assignment.ride_id), driver_id=str(driver_id), distance_m=distance_m, eta_minutes=eta_minutes
+        ),
+        metadata=wire.RideMetadata(ride_id=str(assignment.ride_id)),
     )

@@ -15,6 +15,7 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from drivers.models import Driver
+from rides.matching import ASSIGNMENT_FIELDS, assignment_from
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
 
 from . import positions
@@ -76,7 +77,8 @@ def _driver_query():
     statuses = ", ".join(["%s"] * len(DRIVER_ACTIVE_STATUSES))
     driver_pk = column("d", driver, "user")
     select = [column("d", driver, name) for name in DRIVER_COLUMNS] + [column("u", user, "full_name")]
-    select += [column("r", ride, ride.pk.name), column("r", ride, "passenger")]
+    # The active ride's Assignment (rides.matching), all NULL when there is none.
+    select += [column("r", ride, name) for name in ASSIGNMENT_FIELDS]
     sql = (
         f"SELECT {', '.join(select)} FROM {quote(driver.db_table)} d"
         f" INNER JOIN {quote(user.db_table)} u ON {column('u', user, user.pk.name)} = {driver_pk}"
@@ -96,8 +98,8 @@ def _as_uuid(value):
 
 def reporting_driver(user_id):
     """The driver `user_id` (an active user, as simplejwt requires) with what the view's answer
-    shows and the ride their positions go to (`rides.matching.active_assignment`'s rule), in one
-    query; None if there is no such driver."""
+    shows and the `assignment` of their active ride (`rides.matching.active_assignment`'s rule,
+    None without one), in one query; None if there is no such driver."""
     try:
         driver_id = uuid.UUID(str(user_id))
     except ValueError:  # a user id claim that is not one: Django answers it
@@ -110,10 +112,12 @@ def reporting_driver(user_id):
         row = cursor.fetchone()
     if row is None:
         return None
-    *profile, full_name, ride_id, passenger_id = row
+    n = len(DRIVER_COLUMNS)
+    profile, full_name, (ride_id, passenger_id, *ride) = row[:n], row[n], row[n + 1:]
+    assignment = None if ride_id is None else assignment_from(_as_uuid(ride_id), _as_uuid(passenger_id), *ride)
     return SimpleNamespace(
         pk=driver_id, user_id=driver_id, user=SimpleNamespace(full_name=full_name), **dict(zip(DRIVER_COLUMNS, profile)),
-        active_ride_id=_as_uuid(ride_id), active_passenger_id=_as_uuid(passenger_id),
+        assignment=assignment,
     )
 
 

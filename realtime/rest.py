@@ -43,7 +43,7 @@ from drivers.views import DriverLocationView
 from rideshare.kernel import bounds
 from rideshare.kernel.middleware import ERRORS
 
-from . import dispatch, lifecycle, positions, reporters, wire
+from . import approach, dispatch, lifecycle, positions, reporters, wire
 from .db import kept_connection_call
 
 logger = logging.getLogger(__name__)
@@ -162,9 +162,11 @@ async def _apply(request, location, driver):
     """Store and relay the position as the socket path does; the view's answer."""
     policy = reporters.policies.get(driver.pk) if lifecycle.background.running else reporters.AtOnce()
     position = positions.stamp(location)
-    if driver.active_ride_id is not None:  # relayed first, as the socket path does
-        await dispatch.send_position(driver.pk, driver.active_ride_id, driver.active_passenger_id, **position)
+    if driver.assignment is not None:  # relayed first, as the socket path does
+        await dispatch.send_position(driver.pk, driver.assignment, **position)
     await positions.store(driver.pk, policy, position)
+    if driver.assignment is not None and driver.assignment.approach_unannounced:
+        await approach.announce_if_close(driver.pk, driver.assignment, position)
     driver.latitude, driver.longitude = position["latitude"], position["longitude"]
     driver.heading, driver.speed = position["heading"], position["speed"]
     driver.location_updated_at = position["recorded_at"]

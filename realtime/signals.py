@@ -14,10 +14,10 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from drivers.models import Driver
-from rides.matching import active_assignment, drivers_to_offer
+from rides.matching import active_assignment, assignment_of, drivers_to_offer
 from rides.models import Ride, RideStatus
 
-from . import dispatch, eventlog, events
+from . import approach, dispatch, eventlog, events
 from .known_users import known
 from .models import RideOffer
 
@@ -43,19 +43,21 @@ def _announce_transition(ride, *, previous):
     participants = [ride.passenger_id] + ([ride.driver_id] if ride.driver_id else [])
     match ride.status:
         case RideStatus.ACCEPTED:
-            _assign_on_commit(ride.driver_id, ride.pk, ride.passenger_id)
+            _assign_on_commit(ride.driver_id, assignment_of(ride))
             _log_for_ride(events.ride_accepted(ride), [ride.passenger_id], ride)
             _log_for_offered(events.ride_unavailable(ride, "accepted_by_another_driver"), ride, exclude=ride.driver_id)
         case RideStatus.DRIVER_ARRIVED:
+            _assign_on_commit(ride.driver_id, assignment_of(ride))  # no approach to announce any more
             _log_for_ride(events.driver_arrived(ride), participants, ride)
         case RideStatus.STARTED:
+            _assign_on_commit(ride.driver_id, assignment_of(ride))  # measured to the drop-off from now on
             _log_for_ride(events.ride_started(ride), participants, ride)
         case RideStatus.COMPLETED:
-            _assign_on_commit(ride.driver_id, None, None)
+            _assign_on_commit(ride.driver_id, None)
             _log_for_ride(events.ride_completed(ride), participants, ride)
         case RideStatus.CANCELLED:
             if ride.driver_id:
-                _assign_on_commit(ride.driver_id, None, None)
+                _assign_on_commit(ride.driver_id, None)
             _log_for_ride(events.ride_cancelled(ride), participants, ride)
             if previous == RideStatus.REQUESTED:
                 _log_for_offered(events.ride_unavailable(ride, "cancelled"), ride)
@@ -72,9 +74,10 @@ def _log_for_offered(message, ride, *, exclude=None):
     eventlog.record(message, user_ids=list(offered), ride_id=ride.pk)
 
 
-def _assign_on_commit(driver_id, ride_id, passenger_id):
-    """Tell the driver's connections where their positions go from now on."""
-    _on_commit(dispatch.send_control, driver_id, dispatch.assignment(ride_id, passenger_id))
+def _assign_on_commit(driver_id, assignment):
+    """Tell the driver's connections where their positions go, and what they are measured
+    against, from now on (a rides.matching.Assignment, or None)."""
+    _on_commit(dispatch.send_control, driver_id, dispatch.assignment(assignment))
 
 
 @receiver(post_save, sender=Driver, dispatch_uid="realtime.driver_saved")
@@ -91,10 +94,11 @@ def driver_saved(sender, instance, created, raw=False, **kwargs):
         assignment = active_assignment(instance.pk)
         if assignment is not None:
             _on_commit(
-                dispatch.send_position, instance.pk, *assignment,
+                dispatch.send_position, instance.pk, assignment,
                 latitude=instance.latitude, longitude=instance.longitude, heading=instance.heading,
                 speed=instance.speed, recorded_at=instance.location_updated_at,
             )
+            approach.announce_if_close_now(instance.pk, assignment, instance.latitude, instance.longitude)
 
 
 @receiver(post_delete, sender=Driver, dispatch_uid="realtime.driver_deleted")

@@ -48,6 +48,8 @@ Speed = Annotated[float, Meta(ge=bounds.SPEED_MIN, le=bounds.SPEED_MAX, descript
 Fare = Annotated[int, Meta(ge=bounds.FARE_MIN, description="whole XAF")]
 Rating = Annotated[float, Meta(ge=bounds.RATING_MIN, le=bounds.RATING_MAX)]
 EtaMinutes = Annotated[int, Meta(ge=bounds.ETA_MINUTES_MIN, description="minutes")]
+DistanceKm = Annotated[float, Meta(ge=0, description="km to travel (rides.eta), to the metre")]
+DistanceM = Annotated[int, Meta(ge=0, description="great-circle metres")]
 EventId = Annotated[int, Meta(ge=bounds.EVENT_ID_MIN)]
 EventCursor = Annotated[int, Meta(ge=bounds.EVENT_CURSOR_MIN)]
 RideType = Literal[tuple(VehicleType.values)]
@@ -481,6 +483,19 @@ class DriverLocationUpdateData(EventData):
     heading: StoredHeading | None
     speed: Speed | None
     recorded_at: Timestamp | None
+    # To the pickup until the ride is started, to the drop-off after (rides.eta).
+    distance_km: DistanceKm
+    eta_minutes: EtaMinutes
+
+
+@server_event("driver_approaching", ride_metadata=True, reliable=True)
+class DriverApproachingData(EventData):
+    """The driver is about to reach the pickup (once per ride, within DRIVER_APPROACHING_RADIUS_M)."""
+
+    ride_id: Uuid
+    driver_id: Uuid
+    distance_m: DistanceM
+    eta_minutes: EtaMinutes
 
 
 def _str_subclass(value):

@@ -33,7 +33,7 @@ class RideAdmin(admin.ModelAdmin):
         ("Ride", {"fields": ["id", "status", "ride_type", "passenger", "driver"]}),
         ("Trip", {"fields": ["pickup_latitude", "pickup_longitude", "dropoff_latitude", "dropoff_longitude",
                              "distance_km", "estimated_fare", "final_fare"]}),
-        ("Timeline", {"fields": ["requested_at", "accepted_at", "arrived_at", "started_at", "completed_at",
+        ("Timeline", {"fields": ["requested_at", "accepted_at", "approaching_announced_at", "arrived_at", "started_at", "completed_at",
                                  "cancelled_at", "cancelled_by", "cancel_reason"]}),
     ]
     # The state machine (rides.services) is the only writer of these.
@@ -52,6 +52,7 @@ class RideAdmin(admin.ModelAdmin):
         "final_fare",
         "requested_at",
         "accepted_at",
+        "approaching_announced_at",
         "arrived_at",
         "started_at",
         "completed_at",

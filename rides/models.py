@@ -67,6 +67,9 @@ class Ride(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.CharField(max_length=16, choices=CancelledBy.choices, blank=True)
     cancel_reason = models.CharField(max_length=255, blank=True)
+    # When `driver_approaching` was announced: set once, by a conditional UPDATE, so the
+    # announcement is made once per ride whatever process or path the positions came by.
+    approaching_announced_at = models.DateTimeField(null=True, blank=True)
 
     # What a save changed, for the signal receivers that announce transitions (whoever saved it:
     # a service, the admin, a command).

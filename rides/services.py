@@ -234,3 +234,13 @@ def end_active_rides_of(user, *, reason=OPERATOR_END_REASON):
         except InvalidTransition:
             pass  # it ended on its own meanwhile
     return ended
+
+
+def claim_approach_announcement(ride_id):
+    """True for exactly one caller per ride: the first to report the driver close to the pickup
+    while the ride is still `accepted` (one conditional UPDATE: concurrent processes, sockets and
+    REST requests cannot both win). Not a transition: the status stays `accepted`."""
+    return bool(
+        Ride.objects.filter(pk=ride_id, status=RideStatus.ACCEPTED, approaching_announced_at__isnull=True)
+        .update(approaching_announced_at=timezone.now())
+    )

@@ -310,8 +310,15 @@ NEARBY_RADIUS_KM = env_float("NEARBY_RADIUS_KM", 5.0)
 NEARBY_LIMIT = env_int("NEARBY_LIMIT", 20)
 # A position older than this is not trusted for matching (the app stopped reporting).
 DRIVER_POSITION_MAX_AGE_SECONDS = env_int("DRIVER_POSITION_MAX_AGE_SECONDS", 120)
-# Average city speed used for ETAs (minutes from the driver's last position to the pickup).
-ETA_AVERAGE_SPEED_KMH = env_float("ETA_AVERAGE_SPEED_KMH", 20.0)
+# ETAs (rides.eta): great-circle km × the road factor at an average city speed per vehicle type,
+# unless RIDE_ETA_FUNCTION names another function with the same signature (a routing service).
+RIDE_ETA_FUNCTION = env_str("RIDE_ETA_FUNCTION", "rides.eta.great_circle_estimate")
+ETA_ROAD_FACTOR = env_float("ETA_ROAD_FACTOR", 1.3)
+ETA_SPEED_KMH_MOTO = env_float("ETA_SPEED_KMH_MOTO", 25.0)
+ETA_SPEED_KMH_CAR = env_float("ETA_SPEED_KMH_CAR", 20.0)
+# The assigned driver this close to the pickup (great-circle metres) is announced once per ride
+# (`driver_approaching`).
+DRIVER_APPROACHING_RADIUS_M = env_int("DRIVER_APPROACHING_RADIUS_M", 300)
 
 # Sanity bounds of a trip (estimate and request): 400 trip_too_long / outside_service_area.
 RIDE_MAX_DISTANCE_KM = env_float("RIDE_MAX_DISTANCE_KM", bounds.RIDE_MAX_DISTANCE_KM)

@@ -151,6 +151,10 @@ async def test_live_full_ride(daphne_server, api):
         assert (data["latitude"], data["longitude"]) == (3.852, 11.5025)
         assert data["heading"] == 45 and is_int(data["heading"])
         assert data["speed"] == 25 and is_number(data["speed"])
+        # 445 m from the pickup: the way there and the minutes (rides.eta); not yet approaching.
+        assert is_number(data["distance_km"]) and 0.445 < data["distance_km"] < 1.0
+        assert is_int(data["eta_minutes"]) and data["eta_minutes"] >= 1
+        await assert_quiet(p_ws)
 
         await api.call("POST", "/drivers/me/location/", {"latitude": 3.85, "longitude": 11.502, "heading": 90,
                                                          "speed": 12.5}, token=near["access"])
@@ -158,6 +162,13 @@ async def test_live_full_ride(daphne_server, api):
         assert data["driver_id"] == near["id"]
         assert data["ride_id"] == ride_id
         assert (data["latitude"], data["longitude"], data["heading"], data["speed"]) == (3.85, 11.502, 90, 12.5)
+        # 222 m from the pickup: inside DRIVER_APPROACHING_RADIUS_M, announced once to both.
+        for websocket in (p_ws, near_ws):
+            message = await recv(websocket)
+            data = envelope(message, "driver_approaching")
+            assert (data["ride_id"], data["driver_id"]) == (ride_id, near["id"])
+            assert data["distance_m"] == 222 and is_int(data["eta_minutes"])
+            assert message["metadata"]["ride_id"] == ride_id
         await asyncio.gather(*(assert_quiet(websocket) for websocket in others))
 
         # arrived → started → completed, to both

@@ -140,6 +140,7 @@ async def test_a_position_reaches_redis_in_one_round_trip(settings, prefix, monk
     from redis.asyncio.client import Pipeline
 
     from realtime import dispatch
+    from rides.matching import Assignment
 
     settings.CHANNEL_LAYERS = {"default": {
         "BACKEND": "realtime.redis_layers.RedisPubSubLayer",
@@ -158,7 +159,8 @@ async def test_a_position_reaches_redis_in_one_round_trip(settings, prefix, monk
 
     monkeypatch.setattr(Pipeline, "execute", counting_execute)
     try:
-        await dispatch.send_position("d1", "r1", "p1", latitude=3.85, longitude=11.5, heading=None, speed=None,
+        assignment = Assignment("r1", "p1", "moto", 3.848, 11.502, approach_unannounced=False)
+        await dispatch.send_position("d1", assignment, latitude=3.85, longitude=11.5, heading=None, speed=None,
                                      recorded_at=timezone.now())
         async with asyncio.timeout(5):
             message = await layer.receive(passenger)

@@ -15,6 +15,7 @@ from realtime.dispatch import EVENT as DELIVER
 from realtime.groups import user_group_name
 from realtime.models import Event, EventLogState
 from rides import services
+from rides.matching import assignment_of
 from rides.models import RideStatus
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for, ride_in_status
 
@@ -93,11 +94,11 @@ async def test_the_resume_snapshot_and_the_live_relay_of_one_position_reach_the_
     # The same position relayed late (it was in flight while the socket joined), then an older one.
     position = {"latitude": 3.85, "longitude": 11.51, "heading": None, "speed": None}
     for recorded_at in (stored.location_updated_at, stored.location_updated_at - timedelta(seconds=5)):
-        await dispatch.send_position(driver.pk, ride.pk, passenger.pk, recorded_at=recorded_at, **position)
+        await dispatch.send_position(driver.pk, assignment_of(ride), recorded_at=recorded_at, **position)
     await assert_nothing_more(comm)
 
     newer = stored.location_updated_at + timedelta(seconds=5)
-    await dispatch.send_position(driver.pk, ride.pk, passenger.pk, recorded_at=newer, **{**position, "latitude": 3.86})
+    await dispatch.send_position(driver.pk, assignment_of(ride), recorded_at=newer, **{**position, "latitude": 3.86})
     assert (await receive_type(comm, "driver_location_update"))["data"]["latitude"] == 3.86
     await comm.disconnect()
 

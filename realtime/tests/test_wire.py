@@ -13,6 +13,7 @@ import pytest
 from drivers.serializers import LocationSerializer
 from realtime import asyncapi, events, wire
 from realtime.wire import ClientMessageError, client_message, message_type
+from rides.matching import Assignment
 from rideshare.kernel import bounds
 
 # --- one set of bounds ---------------------------------------------------------------------------
@@ -390,12 +391,37 @@ def test_encode_is_compact_and_keeps_non_ascii():
     assert json.loads(text) == message
 
 
+def an_assignment(**fields):
+    return Assignment(**{"ride_id": uuid.uuid4(), "passenger_id": uuid.uuid4(), "vehicle_type": "moto",
+                         "target_latitude": 3.848, "target_longitude": 11.502, "approach_unannounced": True, **fields})
+
+
 def test_the_location_event_is_checked_against_the_declared_bounds():
     schema = asyncapi.server_event_schema("driver_location_update")
-    ok = events.driver_location_update(uuid.uuid4(), uuid.uuid4(), latitude=3.8, longitude=11.5,
+    ok = events.driver_location_update(uuid.uuid4(), an_assignment(), latitude=3.8, longitude=11.5,
                                        heading=359, speed=bounds.SPEED_MAX, recorded_at=None)
     jsonschema.validate(ok, schema)
-    too_fast = events.driver_location_update(uuid.uuid4(), uuid.uuid4(), latitude=3.8, longitude=11.5,
+    assert ok["data"]["distance_km"] > 0 and ok["data"]["eta_minutes"] >= 1
+    too_fast = events.driver_location_update(uuid.uuid4(), an_assignment(), latitude=3.8, longitude=11.5,
                                              heading=None, speed=bounds.SPEED_MAX + 1, recorded_at=None)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(too_fast, schema)
+
+
+def test_the_location_event_at_its_target_says_zero_km_and_one_minute():
+    """Never "0 minutes": a driver at the pickup is still a minute from picking up."""
+    schema = asyncapi.server_event_schema("driver_location_update")
+    here = events.driver_location_update(uuid.uuid4(), an_assignment(), latitude=3.848, longitude=11.502,
+                                         heading=None, speed=None, recorded_at=None)
+    jsonschema.validate(here, schema)
+    assert (here["data"]["distance_km"], here["data"]["eta_minutes"]) == (0.0, 1)
+
+
+def test_the_approaching_event_matches_its_declaration():
+    schema = asyncapi.server_event_schema("driver_approaching")
+    assignment = an_assignment()
+    message = events.driver_approaching(assignment, uuid.uuid4(), distance_m=120, eta_minutes=1)
+    jsonschema.validate({"id": 1, **message}, schema)  # reliable: the log gives it its id
+    assert message["metadata"] == {"ride_id": str(assignment.ride_id)}
+    assert set(message["data"]) == {"ride_id", "driver_id", "distance_m", "eta_minutes"}
+    assert wire.SERVER_EVENTS["driver_approaching"].reliable
