@@ -107,7 +107,9 @@ def accept_ride(*, ride_id, user):
     profile = get_driver_profile(user)
     with transaction.atomic():
         # Driver first, then ride: the only place that holds two locks, always in this order.
-        driver = Driver.objects.select_for_update().get(pk=profile.pk)
+        # NO KEY: a dispatcher holding the ride may be writing an offer to this driver, which
+        # takes a key-share lock on the driver row; a full FOR UPDATE here would deadlock with it.
+        driver = Driver.objects.select_for_update(no_key=True).get(pk=profile.pk)
         ride = lock_ride(ride_id)
         if ride.passenger_id == user.pk:
             raise Forbidden("You cannot accept your own ride.", code="own_ride")
