@@ -1,12 +1,13 @@
 import uuid
 
 from django.contrib import admin, messages
+from django.db.models import Count, Q
 
 from drivers.admin import DriverAdmin
 from drivers.models import Driver
 from rideshare.kernel.errors import DomainError
 
-from .models import CancelledBy, Ride
+from .models import CancelledBy, OfferStatus, Ride
 from .selectors import offer_figures
 from .services import cancel_ride_as, end_ride_as_operator
 
@@ -125,7 +126,21 @@ admin.site.unregister(Driver)
 
 @admin.register(Driver)
 class DriverWithOffersAdmin(DriverAdmin):
+    list_display = [*DriverAdmin.list_display, "acceptance_rate"]
     readonly_fields = [*DriverAdmin.readonly_fields, "acceptance"]
+
+    def get_queryset(self, request):
+        # The list's rate column, in the list's own query.
+        answered = Q(offers__status__in=[OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED])
+        return super().get_queryset(request).annotate(
+            offers_answered=Count("offers", filter=answered),
+            offers_accepted=Count("offers", filter=Q(offers__status=OfferStatus.ACCEPTED)),
+        )
+
+    @admin.display(description="Acceptance")
+    def acceptance_rate(self, driver):
+        answered = getattr(driver, "offers_answered", 0)
+        return f"{driver.offers_accepted / answered:.0%} of {answered}" if answered else "-"
 
     @admin.display(description="Offers")
     def acceptance(self, driver):

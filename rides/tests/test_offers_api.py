@@ -105,3 +105,10 @@ def test_the_driver_admin_shows_how_the_driver_answers_offers(client, offered, d
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     page = client.get(reverse("admin:drivers_driver_change", args=[driver.pk])).content.decode()
     assert "1 offered: 0 accepted, 1 declined, 0 expired, 0 withdrawn (0% accepted)" in page
+
+
+def test_the_driver_list_shows_each_drivers_acceptance_rate(client, offered, driver):
+    decline(driver.user, offered.pk)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:drivers_driver_changelist")).content.decode()
+    assert "0% of 1" in page
