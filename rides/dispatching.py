@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from drivers.services import get_driver_profile
@@ -80,12 +81,14 @@ def _expire_standing(ride, now):
     return standing
 
 
+def _due(now):
+    # A requested ride with no wave scheduled was made outside request_ride (a shell, a fixture):
+    # it is due at once, so it is offered and times out like any other.
+    return Ride.objects.filter(Q(next_wave_at__lte=now) | Q(next_wave_at__isnull=True), status=RideStatus.REQUESTED)
+
+
 def due_ride_ids(now, limit):
-    return list(
-        Ride.objects.filter(status=RideStatus.REQUESTED, next_wave_at__lte=now)
-        .order_by("next_wave_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return list(_due(now).order_by(F("next_wave_at").asc(nulls_first=True)).values_list("pk", flat=True)[:limit])
 
 
 def run_due(*, now=None, limit=100):
@@ -95,11 +98,9 @@ def run_due(*, now=None, limit=100):
     handled = 0
     for ride_id in due_ride_ids(now, limit):
         with transaction.atomic():
-            ride = (
-                Ride.objects.select_for_update(skip_locked=True)  # SQLite: no row locks, writes are serial
-                .filter(pk=ride_id, status=RideStatus.REQUESTED, next_wave_at__lte=now)
-                .first()
-            )
+            # Skip a ride another dispatcher holds; re-check it is still due (handled meanwhile?).
+            # SQLite has no row locks: its writes are serial anyway.
+            ride = _due(now).select_for_update(skip_locked=True).filter(pk=ride_id).first()
             if ride is None:
                 continue
             _advance(ride, now)

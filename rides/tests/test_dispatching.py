@@ -323,3 +323,14 @@ def test_near_the_equator_latitude_and_longitude_are_never_swapped():
     offer = RideOffer.objects.get(ride=ride, wave=2)
     assert offer.driver_id == north.pk and offer.distance_km == pytest.approx(3.0, abs=0.01)
     assert not RideOffer.objects.filter(ride=ride, driver=swapped).exists()
+
+
+def test_a_requested_ride_made_outside_request_ride_is_offered_at_the_next_tick(city):
+    ride = Ride.objects.create(  # as a shell or a data import would: no first wave, nothing scheduled
+        passenger=UserFactory(), ride_type=VehicleType.MOTO, pickup_latitude=PICKUP[0],
+        pickup_longitude=PICKUP[1], dropoff_latitude=DROPOFF[0], dropoff_longitude=DROPOFF[1],
+        distance_km=2.5, estimated_fare=700,
+    )
+    assert ride.next_wave_at is None
+    assert dispatching.run_due(now=after(ride, 1)) == 1
+    assert names(city, wave(ride, 1)) == ["a", "b"]
