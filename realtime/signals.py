@@ -1,11 +1,11 @@
-"""Saved rides, drivers and users announce themselves. Receivers run inside the saving
-transaction, so the reliable events they log commit or roll back
-with the change, and are published once it commits. The API, the admin, management commands and
-the shell all announce their changes the same way.
+"""Saved rides, drivers and users announce themselves, and so do offers (rides.signals: bulk
+writes fire no model signals). Receivers run inside the saving transaction, so the reliable events
+they log commit or roll back with the change, and are published once it commits. The API, the
+admin, management commands, the dispatcher and the shell all announce their changes the same way.
 
 Receivers only announce: what changed comes from the models' FieldTrackers, who is offered a ride
-from rides.dispatching's signals (rides.signals), the payloads from realtime.events, and every send goes through
-realtime.dispatch (reliable events by way of the log, realtime.eventlog).
+from rides.dispatching (offers_made, offers_expired), the payloads from realtime.events, and every
+send goes through realtime.dispatch (reliable events by way of the log, realtime.eventlog).
 """
 
 from django.contrib.auth import get_user_model
