@@ -172,6 +172,11 @@ def render(results):
         lines.append(f"  response → ride_requested: p50 {d['p50']} p95 {d['p95']} p99 {d['p99']} max {d['max']} ms over "
                      f"{r['offers_received']} offers; wrong recipient sets {r['rides_with_wrong_recipients']} "
                      f"(missing {r['missing_offers']}, unexpected {r['unexpected_offers']}); server cpu {r.get('server_cpu_pct')}%")
+        if "second_wave_delay_ms" in r:
+            d2 = r["second_wave_delay_ms"]
+            lines.append(f"  first wave's offer_expires_at → second wave's ride_requested: p50 {d2['p50']} p99 {d2['p99']} "
+                         f"max {d2['max']} ms over {r['second_wave_offers']} offers (waves stand "
+                         f"{r['offer_timeout_seconds']} s); wrong second waves {r['rides_with_wrong_second_wave']}")
     for c in _configs(results, scenario="idle"):
         r = c["result"]
         lines += ["", f"idle {c['name']}"]

@@ -93,6 +93,11 @@ class Run:
         # baselines read SECRET_KEY (and so the JWT signing key) from the same variables.
         env.update({"DEBUG": "false", "SECRET_KEY": "bench-" + "k" * 60, "ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "SECURE_SSL_REDIRECT": "false"})
+        # Offers: a wave stands 2 s (not 15) so the second wave is measured within the run; the server
+        # under test dispatches itself (in Redis mode too: every worker may, SKIP LOCKED shares
+        # the work), twice a second so a wave follows its predecessor's expiry within 1 s.
+        env.update({"RIDE_OFFER_TIMEOUT_SECONDS": "2", "RIDE_DISPATCH_IN_SERVER": "true",
+                    "RIDE_DISPATCH_INTERVAL_SECONDS": "0.5"})
         if layer != "embedded":
             env["DATABASE_POOL"] = "true"
             env.update({"REDIS_URL": db.REDIS_URL, "CHANNEL_LAYER_BACKEND": LAYER_BACKENDS[layer],

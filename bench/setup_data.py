@@ -63,8 +63,9 @@ def build(args):
     factory = Factory()
     now = timezone.now()
     plan = {"settings": {
-        "RIDE_OFFER_RADIUS_KM": settings.RIDE_OFFER_RADIUS_KM,
-        "RIDE_OFFER_MAX_DRIVERS": settings.RIDE_OFFER_MAX_DRIVERS,
+        "RIDE_OFFER_RADII_KM": settings.RIDE_OFFER_RADII_KM,
+        "RIDE_OFFER_WAVE_SIZE": settings.RIDE_OFFER_WAVE_SIZE,
+        "RIDE_OFFER_TIMEOUT_SECONDS": settings.RIDE_OFFER_TIMEOUT_SECONDS,
     }}
 
     # rides: R drivers on a started ride with R passengers.

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from drivers import services as driver_services
+from rides import dispatching
 from rides.matching import Assignment, active_assignments, active_rides_of_passengers
 from rides.models import Ride
 from rideshare.kernel.errors import NotFound
@@ -30,7 +31,7 @@ class RideNotJoinable(NotFound):
 
 
 # Messages only a driver may send; anyone else gets `not_a_driver` before any field is validated.
-DRIVER_MESSAGES = {"driver_online", "driver_offline", "location_update"}
+DRIVER_MESSAGES = {"driver_online", "driver_offline", "location_update", "decline_ride"}
 
 
 def require_role(user, message_type):
@@ -55,6 +56,10 @@ def _ride_access(user, raw_ride_id):
     if not (is_participant or user.is_staff):
         raise RideNotJoinable()
     return ride_id, is_participant
+
+
+async def decline_ride(user, ride_id):
+    return await db_call(dispatching.decline_ride)(ride_id=ride_id, user=user)
 
 
 async def set_driver_online(user, online):

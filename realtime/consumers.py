@@ -140,6 +140,9 @@ class RealtimeConsumer(ConnectionBase):
                 await self.send_event(events.driver_status(driver))
             case wire.LocationUpdate():
                 await self.location_update(message)
+            case wire.DeclineRide(ride_id=ride_id):
+                await actions.decline_ride(self.user, ride_id)
+                await self.send_event(events.ride_declined(ride_id))
 
     async def location_update(self, message):
         """The hot path (every few seconds per driver): relayed to the passenger of the active

@@ -105,7 +105,13 @@ def _ride_meta(ride):
     return wire.RideMetadata(ride_id=str(ride.pk))
 
 
-def ride_requested(ride):
+def ride_requested(ride, offer):
+    """The offer of `ride` to one driver (`offer.driver`, its position loaded): how long it stands,
+    how far and how long the pickup is from where the driver is."""
+    driver = offer.driver
+    to_pickup = eta.estimate(
+        driver.latitude, driver.longitude, ride.pickup_latitude, ride.pickup_longitude, driver.vehicle_type
+    )
     return envelope(
         "ride_requested",
         wire.RideRequestedData(
@@ -117,9 +123,17 @@ def ride_requested(ride):
             dropoff_latitude=ride.dropoff_latitude,
             dropoff_longitude=ride.dropoff_longitude,
             estimated_fare=int(ride.estimated_fare),
+            offer_expires_at=iso(offer.expires_at),
+            pickup_distance_km=to_pickup.distance_km,
+            pickup_eta_minutes=to_pickup.eta_minutes,
         ),
         metadata=_ride_meta(ride),
     )
+
+
+def ride_declined(ride_id):
+    """Acknowledges decline_ride on the connection that sent it."""
+    return envelope("ride_declined", wire.RideDeclinedData(ride_id=str(ride_id)))
 
 
 def estimated_arrival_minutes(driver, ride):

@@ -9,7 +9,10 @@ What runs (each on the event loop, its database work in threads):
 - `inbox`: messages to every server process (realtime.dispatch.read_inbox): forget a user the
   handshake cache knows;
 - `relay`: the outbox relay (realtime.eventlog.relay_once), every EVENT_RELAY_INTERVAL_SECONDS;
-- `retention`: the event log's purge, every 10 minutes.
+- `retention`: the event log's purge, every 10 minutes;
+- `dispatch`: offer waves and request timeouts (rides.dispatching.run_due), every
+  RIDE_DISPATCH_INTERVAL_SECONDS, when RIDE_DISPATCH_IN_SERVER (the embedded default; with Redis,
+  `manage.py dispatch` runs it in its own processes).
 
 How it is tied to the server: `ServerLifecycle` wraps the ASGI application. Servers that speak the
 ASGI lifespan protocol (uvicorn, hypercorn) start and stop it through lifespan events; daphne does
@@ -22,6 +25,8 @@ import logging
 import sys
 
 from django.conf import settings
+
+from rides import dispatching
 
 from . import dispatch, eventlog, positions, presence
 from .db import close_kept_connections, db_call
@@ -45,15 +50,22 @@ async def _purge_expired_events():
     await db_call(eventlog.purge_expired)()
 
 
+async def _dispatch_due_rides():
+    await db_call(dispatching.run_due)()
+
+
 def _jobs():
     """name -> (interval in seconds, coroutine function)."""
-    return {
+    jobs = {
         "positions": (settings.LOCATION_FLUSH_SECONDS, positions.flush),
         "presence-sync": (settings.PRESENCE_SYNC_SECONDS or 1, _sync_presence),
         "presence": (settings.PRESENCE_REFRESH_SECONDS, presence.heartbeat),
         "relay": (settings.EVENT_RELAY_INTERVAL_SECONDS, eventlog.relay_once),
         "retention": (RETENTION_INTERVAL_SECONDS, _purge_expired_events),
     }
+    if settings.RIDE_DISPATCH_IN_SERVER:
+        jobs["dispatch"] = (settings.RIDE_DISPATCH_INTERVAL_SECONDS, _dispatch_due_rides)
+    return jobs
 
 
 async def _every(name, seconds, job):

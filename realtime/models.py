@@ -2,20 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from drivers.models import Driver
 from rides.models import Ride
-
-
-class RideOffer(models.Model):
-    """A ride shown to a driver (`ride_requested`): who must hear that it is gone."""
-
-    ride = models.ForeignKey(Ride, on_delete=models.CASCADE, related_name="offers")
-    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="offers")
-    distance_km = models.FloatField()
-    offered_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["ride", "driver"], name="one_offer_per_ride_driver")]
 
 
 class Event(models.Model):

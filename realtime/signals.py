@@ -1,11 +1,11 @@
-"""Saved rides, drivers and users announce themselves. Receivers run inside the saving
-transaction, so the reliable events they log (and the offers they record) commit or roll back
-with the change, and are published once it commits. The API, the admin, management commands and
-the shell all announce their changes the same way.
+"""Saved rides, drivers and users announce themselves, and so do offers (rides.signals: bulk
+writes fire no model signals). Receivers run inside the saving transaction, so the reliable events
+they log commit or roll back with the change, and are published once it commits. The API, the
+admin, management commands, the dispatcher and the shell all announce their changes the same way.
 
 Receivers only announce: what changed comes from the models' FieldTrackers, who is offered a ride
-from rides.matching, the payloads from realtime.events, and every send goes through
-realtime.dispatch (reliable events by way of the log, realtime.eventlog).
+from rides.dispatching (offers_made, offers_expired), the payloads from realtime.events, and every
+send goes through realtime.dispatch (reliable events by way of the log, realtime.eventlog).
 """
 
 from django.contrib.auth import get_user_model
@@ -14,29 +14,35 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from drivers.models import Driver
-from rides.matching import active_assignment, assignment_of, drivers_to_offer
-from rides.models import Ride, RideStatus
+from rides.matching import active_assignment, assignment_of
+from rides.models import OfferStatus, Ride, RideOffer, RideStatus
+from rides.signals import offers_expired, offers_made
 
 from . import approach, dispatch, eventlog, events
 from .known_users import known
-from .models import RideOffer
 
 
 @receiver(post_save, sender=Ride, dispatch_uid="realtime.ride_saved")
 def ride_saved(sender, instance, created, raw=False, **kwargs):
     if raw:
         return
-    if created:
-        if instance.status == RideStatus.REQUESTED:
-            _offer(instance)
-    elif instance.tracker.has_changed("status"):
+    # A new request is announced by its offers (offers_made), not by its creation.
+    if not created and instance.tracker.has_changed("status"):
         _announce_transition(instance, previous=instance.tracker.previous("status"))
 
 
-def _offer(ride):
-    drivers = drivers_to_offer(ride)
-    RideOffer.objects.bulk_create([RideOffer(ride=ride, driver=d, distance_km=d.distance_km) for d in drivers])
-    eventlog.record(events.ride_requested(ride), user_ids=[d.pk for d in drivers], ride_id=ride.pk)
+@receiver(offers_made, dispatch_uid="realtime.offers_made")
+def announce_offers(sender, ride, offers, **kwargs):
+    # One event per driver: the expiry is shared, the distance and the ETA are each driver's own.
+    for offer in offers:
+        eventlog.record(events.ride_requested(ride, offer), user_ids=[offer.driver_id], ride_id=ride.pk)
+
+
+@receiver(offers_expired, dispatch_uid="realtime.offers_expired")
+def announce_expired_offers(sender, ride, offers, **kwargs):
+    eventlog.record(
+        events.ride_unavailable(ride, "offer_expired"), user_ids=[o.driver_id for o in offers], ride_id=ride.pk
+    )
 
 
 def _announce_transition(ride, *, previous):
@@ -69,8 +75,11 @@ def _log_for_ride(message, user_ids, ride):
 
 
 def _log_for_offered(message, ride, *, exclude=None):
-    """To the drivers who were offered the ride (but `exclude`)."""
-    offered = RideOffer.objects.filter(ride=ride).exclude(driver_id=exclude).values_list("driver_id", flat=True)
+    """To the drivers whose offer stood when the ride left `requested` (but `exclude`): the services
+    withdraw them in the same transaction; one saved by other code is still `offered`. A driver who
+    declined, or whose offer expired (told then), hears nothing more."""
+    standing = RideOffer.objects.filter(ride=ride, status__in=[OfferStatus.OFFERED, OfferStatus.WITHDRAWN])
+    offered = standing.exclude(driver_id=exclude).values_list("driver_id", flat=True)
     eventlog.record(message, user_ids=list(offered), ride_id=ride.pk)
 
 

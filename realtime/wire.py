@@ -113,7 +113,13 @@ class LocationUpdate(ClientMessage, tag="location_update"):
     speed: Speed | None = None
 
 
-AnyClientMessage = Ping | Resume | JoinRide | LeaveRide | DriverOnline | DriverOffline | LocationUpdate
+class DeclineRide(ClientMessage, tag="decline_ride"):
+    """The driver turns down a ride offered to them (acknowledged with ride_declined)."""
+
+    ride_id: Uuid
+
+
+AnyClientMessage = Ping | Resume | JoinRide | LeaveRide | DriverOnline | DriverOffline | LocationUpdate | DeclineRide
 
 # type -> Struct, in the order the document lists them.
 CLIENT_MESSAGES = {cls.__struct_config__.tag: cls for cls in AnyClientMessage.__args__}
@@ -273,6 +279,7 @@ _PARSERS = {
     "driver_online": _no_fields(DriverOnline),
     "driver_offline": _no_fields(DriverOffline),
     "location_update": _location_update,
+    "decline_ride": _ride_message(DeclineRide),
 }
 assert set(_PARSERS) == set(CLIENT_MESSAGES)
 
@@ -412,6 +419,16 @@ class RideRequestedData(EventData):
     dropoff_latitude: Latitude
     dropoff_longitude: Longitude
     estimated_fare: Fare
+    offer_expires_at: Annotated[Timestamp, Meta(description="the offer stands until then (accepting later still works while the ride is requested)")]
+    pickup_distance_km: Annotated[float, Meta(ge=0, description="estimated road distance from the driver to the pickup")]
+    pickup_eta_minutes: EtaMinutes
+
+
+@server_event("ride_declined")
+class RideDeclinedData(EventData):
+    """Acknowledges decline_ride: no more offers of this ride to this driver."""
+
+    ride_id: Uuid
 
 
 @server_event("ride_unavailable", ride_metadata=True, reliable=True)
@@ -419,7 +436,7 @@ class RideUnavailableData(EventData):
     """An offered ride can no longer be taken: drop it."""
 
     ride_id: Uuid
-    reason: Literal["accepted_by_another_driver", "cancelled"]
+    reason: Literal["accepted_by_another_driver", "cancelled", "offer_expired"]
 
 
 @server_event("ride_accepted", ride_metadata=True, reliable=True)

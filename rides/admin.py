@@ -1,10 +1,14 @@
 import uuid
 
 from django.contrib import admin, messages
+from django.db.models import Count, Q
 
+from drivers.admin import DriverAdmin
+from drivers.models import Driver
 from rideshare.kernel.errors import DomainError
 
-from .models import CancelledBy, Ride
+from .models import CancelledBy, OfferStatus, Ride
+from .selectors import offer_figures
 from .services import cancel_ride_as, end_ride_as_operator
 
 ADMIN_CANCEL_REASON = "cancelled_by_operator"
@@ -35,6 +39,7 @@ class RideAdmin(admin.ModelAdmin):
                              "distance_km", "estimated_fare", "final_fare"]}),
         ("Timeline", {"fields": ["requested_at", "accepted_at", "approaching_announced_at", "arrived_at", "started_at", "completed_at",
                                  "cancelled_at", "cancelled_by", "cancel_reason"]}),
+        ("Dispatch", {"fields": ["offer_wave", "next_wave_at"]}),
     ]
     # The state machine (rides.services) is the only writer of these.
     readonly_fields = [
@@ -59,6 +64,8 @@ class RideAdmin(admin.ModelAdmin):
         "cancelled_at",
         "cancelled_by",
         "cancel_reason",
+        "offer_wave",
+        "next_wave_at",
     ]
 
     def get_search_results(self, request, queryset, search_term):
@@ -111,3 +118,36 @@ class RideAdmin(admin.ModelAdmin):
             self.message_user(request, f"{done} {count} ride(s).", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"Skipped {len(skipped)}: " + "; ".join(skipped), messages.WARNING)
+
+
+# The driver admin, with how the driver answers offers: drivers knows nothing of rides, so rides
+# extends drivers' admin rather than the other way round.
+admin.site.unregister(Driver)
+
+
+@admin.register(Driver)
+class DriverWithOffersAdmin(DriverAdmin):
+    list_display = [*DriverAdmin.list_display, "acceptance_rate"]
+    readonly_fields = [*DriverAdmin.readonly_fields, "acceptance"]
+
+    def get_queryset(self, request):
+        # The list's rate column, in the list's own query.
+        answered = Q(offers__status__in=[OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED])
+        return super().get_queryset(request).annotate(
+            offers_answered=Count("offers", filter=answered),
+            offers_accepted=Count("offers", filter=Q(offers__status=OfferStatus.ACCEPTED)),
+        )
+
+    @admin.display(description="Acceptance")
+    def acceptance_rate(self, driver):
+        answered = getattr(driver, "offers_answered", 0)
+        return f"{driver.offers_accepted / answered:.0%} of {answered}" if answered else "-"
+
+    @admin.display(description="Offers")
+    def acceptance(self, driver):
+        if driver is None or driver.pk is None:
+            return "-"
+        f = offer_figures(driver.pk)
+        rate = "no answered offers yet" if f["acceptance_rate"] is None else f"{f['acceptance_rate']:.0%} accepted"
+        return (f"{f['offers']} offered: {f['accepted']} accepted, {f['declined']} declined, "
+                f"{f['expired']} expired, {f['withdrawn']} withdrawn ({rate})")

@@ -1,5 +1,6 @@
-"""Who is offered a requested ride, and where an assigned driver's positions go (and are measured
-against): domain rules, called by whatever announces a request or relays a position."""
+"""Who is offered a requested ride (a domain rule rides.dispatching applies wave by wave), and
+where an assigned driver's positions go (and are measured against): domain rules, called by
+whatever announces a request or relays a position."""
 
 from typing import NamedTuple
 
@@ -12,20 +13,24 @@ from .models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
 from .selectors import nearby_idle_drivers
 
 
-def drivers_to_offer(ride):
-    """The nearest online, idle drivers of the ride's type (fresh positions only) within
-    RIDE_OFFER_RADIUS_KM, at most RIDE_OFFER_MAX_DRIVERS, nearest first; each with `distance_km`
-    to the pickup. Never the passenger themself."""
-    return list(
-        nearby_idle_drivers(
+def drivers_for_wave(ride, *, already_offered=()):
+    """Who the next offer wave goes to: the nearest RIDE_OFFER_WAVE_SIZE online, idle drivers of
+    the ride's type (fresh positions only) not in `already_offered`, within the first of
+    RIDE_OFFER_RADII_KM that has any (so a wave reaches further only when nearer is exhausted);
+    nearest first, each with `distance_km` to the pickup. Never the passenger themself."""
+    for radius_km in settings.RIDE_OFFER_RADII_KM:
+        drivers = nearby_idle_drivers(
             ride.pickup_latitude,
             ride.pickup_longitude,
             vehicle_type=ride.ride_type,
-            radius_km=settings.RIDE_OFFER_RADIUS_KM,
-            limit=settings.RIDE_OFFER_MAX_DRIVERS,
+            radius_km=radius_km,
+            limit=settings.RIDE_OFFER_WAVE_SIZE,
             exclude_user=ride.passenger,
+            exclude_driver_ids=already_offered,
         )
-    )
+        if drivers:
+            return drivers
+    return []
 
 
 class Assignment(NamedTuple):

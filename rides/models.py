@@ -71,6 +71,11 @@ class Ride(models.Model):
     # announcement is made once per ride whatever process or path the positions came by.
     approaching_announced_at = models.DateTimeField(null=True, blank=True)
 
+    # Dispatch (rides.dispatching): the number of offer waves sent so far, and when the current
+    # wave is due to be replaced (or the request to time out); null once the ride left `requested`.
+    offer_wave = models.PositiveSmallIntegerField(default=0)
+    next_wave_at = models.DateTimeField(null=True, blank=True)
+
     # What a save changed, for the signal receivers that announce transitions (whoever saved it:
     # a service, the admin, a command).
     tracker = FieldTracker(fields=["status"])
@@ -93,7 +98,41 @@ class Ride(models.Model):
                 name="ride_past_request_has_driver",
             ),
         ]
-        indexes = [models.Index(fields=["status", "requested_at"], name="ride_status_requested_idx")]
+        indexes = [
+            models.Index(fields=["status", "requested_at"], name="ride_status_requested_idx"),
+            # The dispatcher's question every tick: which requested rides are due.
+            models.Index(fields=["status", "next_wave_at"], name="ride_status_next_wave_idx"),
+        ]
 
     def __str__(self):
         return f"Ride {self.id} ({self.status})"
+
+
+class OfferStatus(models.TextChoices):
+    OFFERED = "offered", "Offered"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+    # The ride was taken by another driver or cancelled while the offer stood.
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class RideOffer(models.Model):
+    """A requested ride shown to one driver (`ride_requested`) in one wave of rides.dispatching:
+    never twice to the same driver; how the driver answered it is their acceptance record."""
+
+    ride = models.ForeignKey(Ride, on_delete=models.CASCADE, related_name="offers")
+    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="offers")
+    wave = models.PositiveSmallIntegerField()
+    distance_km = models.FloatField(help_text="great-circle distance to the pickup when offered")
+    offered_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=OfferStatus.choices, default=OfferStatus.OFFERED)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ride", "driver"], name="one_offer_per_ride_and_driver")]
+        indexes = [models.Index(fields=["driver", "status"], name="offer_driver_status_idx")]
+
+    def __str__(self):
+        return f"Offer of {self.ride_id} to {self.driver_id} (wave {self.wave}, {self.status})"

@@ -2,12 +2,12 @@
 
 import uuid
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from drivers.models import Driver
 from drivers.selectors import nearby_drivers
 
-from .models import DRIVER_ACTIVE_STATUSES, Ride
+from .models import DRIVER_ACTIVE_STATUSES, OfferStatus, Ride, RideOffer
 
 
 def rides_of(user):
@@ -35,10 +35,28 @@ def idle_drivers():
     return Driver.objects.exclude(Exists(busy))
 
 
-def nearby_idle_drivers(latitude, longitude, *, vehicle_type, radius_km=None, limit=None, exclude_user=None):
+def nearby_idle_drivers(
+    latitude, longitude, *, vehicle_type, radius_km=None, limit=None, exclude_user=None, exclude_driver_ids=()
+):
     queryset = idle_drivers()
     if exclude_user is not None:
         queryset = queryset.exclude(pk=exclude_user.pk)
+    if exclude_driver_ids:
+        queryset = queryset.exclude(pk__in=exclude_driver_ids)
     return nearby_drivers(
         latitude, longitude, vehicle_type=vehicle_type, radius_km=radius_km, limit=limit, queryset=queryset
     )
+
+
+def offer_figures(driver_id):
+    """A driver's answers to offers: {"offers", "accepted", "declined", "expired", "withdrawn",
+    "acceptance_rate"}; the rate counts the offers the driver answered or let expire (a withdrawn
+    one was taken away before they could), None before the first."""
+    counts = dict(
+        RideOffer.objects.filter(driver_id=driver_id).values_list("status").annotate(n=Count("pk")).order_by()
+    )
+    figures = {status: counts.get(status, 0) for status in OfferStatus.values if status != OfferStatus.OFFERED}
+    figures["offers"] = sum(counts.values())
+    answered = figures["accepted"] + figures["declined"] + figures["expired"]
+    figures["acceptance_rate"] = round(figures["accepted"] / answered, 3) if answered else None
+    return figures

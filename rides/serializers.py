@@ -75,3 +75,10 @@ class RideSerializer(serializers.ModelSerializer):
             "cancel_reason",
         ]
         read_only_fields = fields
+
+
+class DeclineSerializer(serializers.Serializer):
+    """The answer to a decline."""
+
+    ride_id = serializers.UUIDField()
+    declined = serializers.BooleanField()

@@ -15,7 +15,7 @@ from drivers.models import Driver
 from drivers.services import get_driver_profile
 from rideshare.kernel.errors import Conflict, Forbidden, NotFound
 
-from . import fares
+from . import dispatching, fares
 from .models import (
     CANCELLABLE_STATUSES,
     DRIVER_ACTIVE_STATUSES,
@@ -43,7 +43,7 @@ class InvalidTransition(Conflict):
         )
 
 
-def _lock(ride_id):
+def lock_ride(ride_id):
     try:
         return Ride.objects.select_for_update().get(pk=ride_id)
     except (Ride.DoesNotExist, ValidationError, ValueError):
@@ -52,7 +52,7 @@ def _lock(ride_id):
 
 def _lock_for_participant(ride_id, user):
     """The ride, locked, if `user` is its passenger or assigned driver; 404 for anyone else."""
-    ride = _lock(ride_id)
+    ride = lock_ride(ride_id)
     if user.pk not in (ride.passenger_id, ride.driver_id):
         raise RideNotFound()
     return ride
@@ -63,7 +63,7 @@ def _require_assigned_driver(ride, user):
         raise Forbidden("Only the ride's driver can do this.", code="not_ride_driver")
 
 
-def _require_status(ride, allowed, action):
+def require_status(ride, allowed, action):
     if ride.status not in allowed:
         raise InvalidTransition(ride, action)
 
@@ -96,6 +96,7 @@ def request_ride(*, passenger, ride_type, pickup_latitude, pickup_longitude, dro
                     "You already have an active ride.", code="active_ride_exists", ride_id=str(active.pk)
                 )
             ride.save(force_insert=True)
+            dispatching.first_wave(ride)
     except IntegrityError:
         # Two concurrent requests by one passenger: the partial unique index let one through.
         raise Conflict("You already have an active ride.", code="active_ride_exists") from None
@@ -106,11 +107,13 @@ def accept_ride(*, ride_id, user):
     profile = get_driver_profile(user)
     with transaction.atomic():
         # Driver first, then ride: the only place that holds two locks, always in this order.
-        driver = Driver.objects.select_for_update().get(pk=profile.pk)
-        ride = _lock(ride_id)
+        # NO KEY: a dispatcher holding the ride may be writing an offer to this driver, which
+        # takes a key-share lock on the driver row; a full FOR UPDATE here would deadlock with it.
+        driver = Driver.objects.select_for_update(no_key=True).get(pk=profile.pk)
+        ride = lock_ride(ride_id)
         if ride.passenger_id == user.pk:
             raise Forbidden("You cannot accept your own ride.", code="own_ride")
-        _require_status(ride, [RideStatus.REQUESTED], "accept")
+        require_status(ride, [RideStatus.REQUESTED], "accept")
         if ride.ride_type != driver.vehicle_type:
             raise Forbidden(
                 f"This ride needs a {ride.ride_type}; your vehicle is a {driver.vehicle_type}.",
@@ -126,7 +129,8 @@ def accept_ride(*, ride_id, user):
         ride.status = RideStatus.ACCEPTED
         ride.driver = driver
         ride.accepted_at = timezone.now()
-        _save(ride, ["status", "driver", "accepted_at"])
+        dispatching.offers_taken(ride, driver, ride.accepted_at)
+        _save(ride, ["status", "driver", "accepted_at", "next_wave_at"])
     return ride
 
 
@@ -134,7 +138,7 @@ def _assigned_drivers_ride(ride_id, user, *, from_status, action):
     """The ride, locked, for one of its driver's steps: checks who and from which status."""
     ride = _lock_for_participant(ride_id, user)
     _require_assigned_driver(ride, user)
-    _require_status(ride, [from_status], action)
+    require_status(ride, [from_status], action)
     return ride
 
 
@@ -165,7 +169,7 @@ def complete_ride(*, ride_id, user):
 
 
 def _cancel(ride, *, by, reason):
-    _require_status(ride, CANCELLABLE_STATUSES, "cancel")
+    require_status(ride, CANCELLABLE_STATUSES, "cancel")
     return _end_cancelled(ride, by=by, reason=reason)
 
 
@@ -174,7 +178,8 @@ def _end_cancelled(ride, *, by, reason):
     ride.cancelled_at = timezone.now()
     ride.cancelled_by = by
     ride.cancel_reason = reason or ""
-    _save(ride, ["status", "cancelled_at", "cancelled_by", "cancel_reason"])
+    dispatching.offers_withdrawn(ride, ride.cancelled_at)
+    _save(ride, ["status", "cancelled_at", "cancelled_by", "cancel_reason", "next_wave_at"])
     return ride
 
 
@@ -191,14 +196,14 @@ def cancel_ride_as(*, ride_id, by, reason=""):
     """Cancel on behalf of the operator (`admin`) or the platform (`system`)."""
     if by not in (CancelledBy.ADMIN, CancelledBy.SYSTEM):
         raise ValueError(f"cancel_ride_as is for admin or system, not {by!r}")
-    return _cancel(_lock(ride_id), by=by, reason=reason)
+    return _cancel(lock_ride(ride_id), by=by, reason=reason)
 
 
 @transaction.atomic
 def expire_request(*, ride_id, reason="no_driver_found"):
     """Cancel, as `system`, a request no driver took in time; a ride accepted meanwhile is kept."""
-    ride = _lock(ride_id)
-    _require_status(ride, [RideStatus.REQUESTED], "expire")
+    ride = lock_ride(ride_id)
+    require_status(ride, [RideStatus.REQUESTED], "expire")
     return _cancel(ride, by=CancelledBy.SYSTEM, reason=reason)
 
 
@@ -212,8 +217,8 @@ def end_ride_as_operator(*, ride_id, reason=OPERATOR_END_REASON):
     started. It ends `cancelled` (`cancelled_by: admin`, `cancel_reason: reason`), with no final
     fare: the operator settles what a trip cut short costs outside the app, and the passenger and
     the driver hear `ride_cancelled` like any other cancel."""
-    ride = _lock(ride_id)
-    _require_status(ride, PASSENGER_ACTIVE_STATUSES, "end")
+    ride = lock_ride(ride_id)
+    require_status(ride, PASSENGER_ACTIVE_STATUSES, "end")
     return _end_cancelled(ride, by=CancelledBy.ADMIN, reason=reason or OPERATOR_END_REASON)
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("rides/<str:ride_id>/arrived/", views.ArrivedView.as_view(), name="ride-arrived"),
     path("rides/<str:ride_id>/start/", views.StartRideView.as_view(), name="ride-start"),
     path("rides/<str:ride_id>/complete/", views.CompleteRideView.as_view(), name="ride-complete"),
+    path("rides/<str:ride_id>/decline/", views.DeclineRideView.as_view(), name="ride-decline"),
     path("rides/<str:ride_id>/cancel/", views.CancelRideView.as_view(), name="ride-cancel"),
     path("drivers/nearby/", views.NearbyDriversView.as_view(), name="drivers-nearby"),
 ]

@@ -6,10 +6,11 @@ from rest_framework.views import APIView
 from drivers.serializers import NearbyDriverSerializer, NearbyQuerySerializer
 from rideshare.kernel.throttles import RideRequestAddressThrottle, RideRequestThrottle
 
-from . import fares, selectors, services, trips
+from . import dispatching, fares, selectors, services, trips
 from .models import DRIVER_ACTIVE_STATUSES, PASSENGER_ACTIVE_STATUSES
 from .serializers import (
     CancelInputSerializer,
+    DeclineSerializer,
     EstimateSerializer,
     RideListQuerySerializer,
     RideSerializer,
@@ -100,6 +101,17 @@ class StartRideView(RideTransitionView):
 
 class CompleteRideView(RideTransitionView):
     transition = staticmethod(services.complete_ride)
+
+
+class DeclineRideView(APIView):
+    """POST /rides/{id}/decline/: the driver turns the offer down; no body."""
+
+    schema_errors = (403, 409)  # not_a_driver; invalid_transition
+
+    @extend_schema(request=None, responses=DeclineSerializer)
+    def post(self, request, ride_id):
+        ride = dispatching.decline_ride(ride_id=ride_id, user=request.user)
+        return Response(DeclineSerializer({"ride_id": ride.pk, "declined": True}).data)
 
 
 class CancelRideView(APIView):

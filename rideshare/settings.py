@@ -325,8 +325,19 @@ RIDE_MAX_DISTANCE_KM = env_float("RIDE_MAX_DISTANCE_KM", bounds.RIDE_MAX_DISTANC
 # Pickups must be inside one of these boxes (min_lat, min_lon, max_lat, max_lon); default: Cameroon.
 SERVICE_AREA = env_boxes("SERVICE_AREA", bounds.SERVICE_AREA_CAMEROON)
 
-RIDE_OFFER_RADIUS_KM = env_float("RIDE_OFFER_RADIUS_KM", 5.0)
-RIDE_OFFER_MAX_DRIVERS = env_int("RIDE_OFFER_MAX_DRIVERS", 10)
+# Dispatch (rides.dispatching): a request is offered in waves of RIDE_OFFER_WAVE_SIZE drivers, the
+# nearest not yet offered within the first of RIDE_OFFER_RADII_KM that has any; each wave stands
+# RIDE_OFFER_TIMEOUT_SECONDS (or until all of it declined); after RIDE_REQUEST_TIMEOUT_SECONDS
+# the request is cancelled by `system`, reason `no_driver_found`.
+RIDE_OFFER_RADII_KM = sorted(float(km) for km in env_list("RIDE_OFFER_RADII_KM", ["2", "5", "10"]))
+RIDE_OFFER_WAVE_SIZE = env_int("RIDE_OFFER_WAVE_SIZE", 5)
+RIDE_OFFER_TIMEOUT_SECONDS = env_float("RIDE_OFFER_TIMEOUT_SECONDS", 15.0)
+RIDE_REQUEST_TIMEOUT_SECONDS = env_float("RIDE_REQUEST_TIMEOUT_SECONDS", 180.0)
+# How often the dispatcher looks for due waves (`manage.py dispatch`, or inside the server).
+RIDE_DISPATCH_INTERVAL_SECONDS = env_float("RIDE_DISPATCH_INTERVAL_SECONDS", 1.0)
+# The embedded default (no Redis: one server process) dispatches inside the server; a Redis
+# deployment runs `manage.py dispatch` instead (any number of them).
+RIDE_DISPATCH_IN_SERVER = env_bool("RIDE_DISPATCH_IN_SERVER", not REDIS_URL)
 
 # --- Realtime -------------------------------------------------------------------------------
 # Browser origins allowed to open the WebSocket; native apps send no Origin and are accepted.

@@ -1,12 +1,21 @@
 """`offers`: D online drivers (fresh positions over the city) hold sockets; passengers request
-rides over REST. Measures the delay from each request's HTTP response to every offered driver's
-`ride_requested`, and checks the offer went to exactly the nearest eligible drivers
-(RIDE_OFFER_MAX_DRIVERS within RIDE_OFFER_RADIUS_KM, same vehicle type)."""
+rides over REST and nobody accepts, so each request goes out in waves (rides.dispatching).
+
+Measures, per ride:
+- the first wave: from the request's HTTP response to each first-wave driver's `ride_requested`;
+- the second wave: from the first wave's `offer_expires_at` to each second-wave driver's
+  `ride_requested` (the server runs with a short RIDE_OFFER_TIMEOUT_SECONDS, set by bench.run);
+and checks each wave went to exactly the drivers it should: the nearest RIDE_OFFER_WAVE_SIZE of the
+right vehicle type not offered before, within the first of RIDE_OFFER_RADII_KM that has any.
+A wave is told apart by its `offer_expires_at` (one per wave). The rides are cancelled at the end,
+so their later waves do not weigh on the next scenario.
+"""
 
 import asyncio
 import json
 import math
 import time
+from datetime import datetime
 
 from bench.httpclient import HttpConnection
 
@@ -21,33 +30,42 @@ def haversine_km(lat1, lon1, lat2, lon2):  # the same formula as rideshare.kerne
     return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
 
 
-def expected_drivers(drivers, pickup, ride_type, radius_km, limit):
-    candidates = []
-    for d in drivers:
-        if d["vehicle_type"] != ride_type:
-            continue
-        km = haversine_km(pickup[0], pickup[1], d["lat"], d["lon"])
-        if km <= radius_km:
-            candidates.append((km, d["id"]))
-    candidates.sort()
-    return [driver_id for _, driver_id in candidates[:limit]]
+def expected_wave(drivers, pickup, ride_type, radii_km, size, already_offered=frozenset()):
+    """The drivers a wave goes to (rides.matching.drivers_for_wave's rule)."""
+    candidates = sorted(
+        (haversine_km(pickup[0], pickup[1], d["lat"], d["lon"]), d["id"])
+        for d in drivers if d["vehicle_type"] == ride_type and d["id"] not in already_offered
+    )
+    for radius_km in radii_km:
+        within = [driver_id for km, driver_id in candidates if km <= radius_km]
+        if within:
+            return within[:size]
+    return []
+
+
+def epoch(iso_time):
+    return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
 
 
 async def run(plan, params, ws_base, http_base, server_pid):
     drivers = plan["offers"]["drivers"][: params["drivers"]]
     passengers = plan["offers"]["passengers"][: params["requests"]]
-    radius = plan["settings"]["RIDE_OFFER_RADIUS_KM"]
-    limit = plan["settings"]["RIDE_OFFER_MAX_DRIVERS"]
+    radii = plan["settings"]["RIDE_OFFER_RADII_KM"]
+    size = plan["settings"]["RIDE_OFFER_WAVE_SIZE"]
+    offer_seconds = plan["settings"]["RIDE_OFFER_TIMEOUT_SECONDS"]
     probe = ServerProbe(server_pid)
-    offers = {}  # ride_id -> {driver_id: receive time}
+    # ride_id -> {offer_expires_at: {driver_id: (perf_counter, wall clock) at receipt}}
+    offers = {}
 
     async def reader(driver_id, ws):
         try:
             async for raw in ws:
-                now = time.perf_counter()
+                now, wall = time.perf_counter(), time.time()
                 message = json.loads(raw)
                 if message.get("type") == "ride_requested":
-                    offers.setdefault(message["data"]["ride_id"], {})[driver_id] = now
+                    data = message["data"]
+                    waves = offers.setdefault(data["ride_id"], {})
+                    waves.setdefault(data["offer_expires_at"], {})[driver_id] = (now, wall)
         except Exception:  # noqa: BLE001
             pass
 
@@ -80,11 +98,16 @@ async def run(plan, params, ws_base, http_base, server_pid):
                 status, data = type(exc).__name__, None
             done = time.perf_counter()
             requests.append({"status": status, "ride_id": (data or {}).get("ride_id"), "sent": sent, "done": done,
-                             "pickup": pickup})
+                             "pickup": pickup, "index": i})
 
         await asyncio.gather(*(request(i, p) for i, p in enumerate(passengers)))
         reading = probe.read()
-        await asyncio.sleep(SETTLE_SECONDS)
+        # The last request's first wave expires after offer_seconds; its second wave follows.
+        await asyncio.sleep(offer_seconds + SETTLE_SECONDS)
+        await asyncio.gather(*(
+            clients[r["index"]].request("POST", f"/api/v1/rides/{r['ride_id']}/cancel/", {"reason": "bench over"})
+            for r in requests if r["ride_id"]
+        ), return_exceptions=True)
         for c in clients:
             await c.close()
     finally:
@@ -95,29 +118,41 @@ async def run(plan, params, ws_base, http_base, server_pid):
             task.cancel()
 
     reachable = [d for d in drivers if d["id"] in connected_ids]
-    delays, http_ms, wrong, missing, extra, statuses = [], [], 0, 0, 0, {}
+    delays, second_delays, http_ms, statuses = [], [], [], {}
+    wrong = {1: 0, 2: 0}
+    missing = extra = 0
     for r in requests:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
         http_ms.append((r["done"] - r["sent"]) * 1000)
         if r["ride_id"] is None:
             continue
-        got = offers.get(r["ride_id"], {})
+        waves = [offers.get(r["ride_id"], {}).get(expiry, {}) for expiry in sorted(offers.get(r["ride_id"], {}))]
+        first, second = (waves + [{}, {}])[:2]
         # Drivers whose socket did not open may have been taken offline by the server: the
         # expectation is computed over the connected ones.
-        expected = set(expected_drivers(reachable, r["pickup"], "moto", radius, limit))
-        delays.extend((t - r["done"]) * 1000 for t in got.values())
-        missed = expected - set(got)
-        extras = set(got) - expected
-        missing += len(missed)
-        extra += len(extras)
-        wrong += bool(missed or extras)
+        expected_first = set(expected_wave(reachable, r["pickup"], "moto", radii, size))
+        expected_second = set(expected_wave(reachable, r["pickup"], "moto", radii, size, expected_first))
+        delays.extend((received - r["done"]) * 1000 for received, _ in first.values())
+        if first and second:
+            first_expiry = epoch(min(offers[r["ride_id"]]))
+            second_delays.extend((wall - first_expiry) * 1000 for _, wall in second.values())
+        for number, got, expected in ((1, first, expected_first), (2, second, expected_second)):
+            missing += len(expected - set(got))
+            extra += len(set(got) - expected)
+            wrong[number] += set(got) != expected
+    result.update({"second_wave_delay_ms": percentiles(second_delays), "second_wave_offers": len(second_delays),
+                   "rides_with_wrong_second_wave": wrong[2]})
+    wrong = wrong[1] + wrong[2]
     result.update({
         "requests": len(requests), "http_status": statuses, "http_latency_ms": percentiles(http_ms),
         "offer_delay_ms": percentiles(delays), "offers_received": len(delays),
         "rides_with_wrong_recipients": wrong, "missing_offers": missing, "unexpected_offers": extra,
+        "offer_timeout_seconds": offer_seconds,
         **reading,
     })
     d = result["offer_delay_ms"]
-    print(f"  offers: {len(requests)} requests, {len(delays)} offers; delay p50 {d['p50']} p99 {d['p99']} ms; "
+    d2 = result["second_wave_delay_ms"]
+    print(f"  offers: {len(requests)} requests, {len(delays)} first-wave offers; delay p50 {d['p50']} p99 {d['p99']} ms; "
+          f"{len(second_delays)} second-wave offers, after the first's expiry p50 {d2['p50']} p99 {d2['p99']} ms; "
           f"http p99 {result['http_latency_ms']['p99']} ms; wrong {wrong}", flush=True)
     return result

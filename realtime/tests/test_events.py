@@ -75,7 +75,7 @@ def assert_ride_requested(message, ride):
 
 
 def _matching_fleet():
-    radius = settings.RIDE_OFFER_RADIUS_KM
+    radius = settings.RIDE_OFFER_RADII_KM[-1]  # the widest any wave reaches
     stale = timezone.now() - timedelta(seconds=settings.DRIVER_POSITION_MAX_AGE_SECONDS + 60)
     busy_ride = ride_in_status(RideStatus.STARTED)
     return {
@@ -136,7 +136,7 @@ async def test_ride_accepted_reaches_the_passenger_with_every_guide_field_and_lo
     passenger = await db(UserFactory)()
     winner = await db(DriverFactory)(
         user__full_name="Jean Moto", vehicle_plate="CE-123-AB", vehicle_color="Black", rating=4.7,
-        **north_of_yaounde(2.0),
+        **north_of_yaounde(1.5),  # in the first wave's radius with the loser
     )
     loser = await db(DriverFactory)()
     async with socket(passenger) as p, socket(winner.user) as w, socket(loser.user) as lo:

@@ -2,10 +2,15 @@
 
 import asyncio
 
+from django.conf import settings
+
 from realtime import dispatch, lifecycle
 from realtime.lifecycle import ServerLifecycle
 
-ALL_JOBS = {"positions", "presence-sync", "presence", "relay", "retention", "inbox"}
+# `dispatch` too: the tests run the embedded default (no REDIS_URL), which dispatches in the server.
+ALL_JOBS = {"positions", "presence-sync", "presence", "relay", "retention", "inbox"} | (
+    {"dispatch"} if settings.RIDE_DISPATCH_IN_SERVER else set()
+)
 
 
 async def _lifespan(app):

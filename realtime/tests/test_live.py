@@ -93,7 +93,7 @@ def north(km):
 
 
 async def test_live_full_ride(daphne_server, api):
-    radius = settings.RIDE_OFFER_RADIUS_KM
+    radius = settings.RIDE_OFFER_RADII_KM[-1]  # beyond the widest wave
     passenger, near, far, offline, car = await asyncio.gather(
         api.register("Awa Live"),
         api.driver("Jean Near", "moto", at=north(1.0), plate="LT-101-NE", color="Red"),

@@ -5,9 +5,8 @@ from django.db import transaction
 
 from drivers import services as driver_services
 from drivers.models import Driver
-from realtime.models import RideOffer
 from rides import services as ride_services
-from rides.models import Ride, RideStatus
+from rides.models import Ride, RideOffer, RideStatus
 from rideshare.tests.factories import YAOUNDE, DriverFactory, UserFactory, ride_in_status
 
 from .helpers import QUIET_TIMEOUT, assert_nothing_more, db, receive_type, socket

@@ -346,7 +346,7 @@ def test_the_struct_classes_are_the_protocols_messages():
     assert wire.CLIENT_MESSAGES == {
         "ping": wire.Ping, "resume": wire.Resume, "join_ride": wire.JoinRide, "leave_ride": wire.LeaveRide,
         "driver_online": wire.DriverOnline, "driver_offline": wire.DriverOffline,
-        "location_update": wire.LocationUpdate,
+        "location_update": wire.LocationUpdate, "decline_ride": wire.DeclineRide,
     }
     for name, cls in wire.CLIENT_MESSAGES.items():
         schema = asyncapi.client_message_schema(name)

@@ -11,10 +11,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from drivers.models import Driver, VehicleType
-from realtime.models import Event, RideOffer
+from realtime.models import Event
 from rides import services
 from rides.management.commands.expire_rides import Command
-from rides.models import CancelledBy, Ride, RideStatus
+from rides.models import CancelledBy, Ride, RideOffer, RideStatus
 from rideshare.accounts.models import User
 from rideshare.kernel.geo import haversine_km
 from rideshare.tests.factories import DriverFactory, RideFactory, ride_in_status

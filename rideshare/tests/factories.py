@@ -3,11 +3,13 @@
 import itertools
 
 import factory
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from drivers.models import Driver, VehicleType
+from rides import dispatching
 from rides.models import Ride, RideStatus
 from rideshare.accounts.models import User
 
@@ -78,6 +80,15 @@ class RideFactory(factory.django.DjangoModelFactory):
     dropoff_longitude = 11.516
     distance_km = 2.533
     estimated_fare = 700
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # As rides.services.request_ride does: a requested ride goes out to its first wave.
+        with transaction.atomic():
+            ride = super()._create(model_class, *args, **kwargs)
+            if ride.status == RideStatus.REQUESTED:
+                dispatching.first_wave(ride)
+        return ride
 
 
 def access_token_for(user):

@@ -1,7 +1,9 @@
 """Cancel ride requests that no driver accepted in time, as `system` with reason `no_driver_found`.
 
 Through rides.services like every other cancel, so the passenger hears `ride_cancelled` and the
-drivers who were offered the ride hear `ride_unavailable` (realtime's signal receivers).
+drivers whose offer still stood hear `ride_unavailable` (realtime's signal receivers). The
+dispatcher (`manage.py dispatch`) does the same at RIDE_REQUEST_TIMEOUT_SECONDS; this command is
+for another cut-off, once or in a loop.
 
 A ride accepted between the query and the cancel must be left alone. The service's own check does
 not cover that (an accepted ride is still cancellable), so each ride is locked here, its status

@@ -1,0 +1,44 @@
+"""Send offer waves and time out requests (rides.dispatching.run_due), every
+RIDE_DISPATCH_INTERVAL_SECONDS until interrupted, or once with --once.
+
+The production way to dispatch (the embedded default does it inside the server). Any number of
+these may run at once: each due ride is claimed with a row lock that the others skip (PostgreSQL's
+SKIP LOCKED), and a process killed mid-wave loses nothing (its transaction rolls back; the ride
+stays due for the next tick of another).
+"""
+
+import argparse
+
+from django.conf import settings
+from django.db import DatabaseError
+
+from rides.dispatching import run_due
+from rideshare.kernel.cli import DatabaseCommand, duration, human_duration, repeat
+
+
+class Command(DatabaseCommand):
+    help = "Send ride offer waves and time out requests nobody accepted (loop; --once for one round)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="one round, then exit")
+        parser.add_argument(
+            "--interval", type=duration, default=None, metavar="DURATION",
+            help="pause between rounds (default RIDE_DISPATCH_INTERVAL_SECONDS)",
+        )
+        parser.add_argument("--iterations", type=int, default=None, help=argparse.SUPPRESS)  # for tests
+
+    def handle(self, *args, once, interval, iterations, **options):
+        if once:
+            handled = run_due()
+            self.stdout.write(f"Dispatched {handled} ride(s).")
+            return
+        interval = interval or settings.RIDE_DISPATCH_INTERVAL_SECONDS
+        self.stdout.write(f"Dispatching every {human_duration(interval)}; Ctrl-C to stop.")
+        repeat(self.dispatch_round, interval=interval, iterations=iterations)
+
+    def dispatch_round(self):
+        # A deployment loop outlives a database restart: report the failed round, try the next one.
+        try:
+            run_due()
+        except DatabaseError as exc:
+            self.stderr.write(f"Round failed, retrying next time: {exc}")
