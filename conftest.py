@@ -17,6 +17,17 @@ def fast_password_hashing():
         yield
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """SQLite tests use a database file, as the server does, not Django's shared-cache in-memory
+    database: there a connection that touches a table another thread is writing fails at once
+    ("database table is locked"), where a file waits its turn (the `timeout` in settings). The
+    server's threads do write concurrently (a position's write-through runs after its relay)."""
+    database = django_settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def isolated_throttles():
     """Each test counts its requests from zero: the throttles' counters (the default cache, Redis
