@@ -7,6 +7,7 @@ serial already (BEGIN IMMEDIATE). So once a client has seen id N, every event be
 should see is committed and in the log, and "replay everything above N" never leaves a gap.
 """
 
+import asyncio
 import json
 import logging
 import time
@@ -67,21 +68,69 @@ def record(message, *, user_ids, ride_id=None, observers=False):
 def publish(event, deliveries, groups, committed_at=None):
     """Hand one committed event to the dispatcher (sync code: it does not wait for the send)."""
     committed_at = time.time() if committed_at is None else committed_at
-    dispatch.soon(send_and_mark, event.pk, event.type, event.text, deliveries, groups, committed_at)
+    dispatch.soon(send_committed, event.pk, event.type, event.text, deliveries, groups, committed_at)
     return True
 
 
-async def send_and_mark(event_id, event_type, text, deliveries, groups, committed_at):
-    """Send one logged event; once every send succeeded, mark it published. Left unpublished,
-    the relay sends it again within a few seconds (consumers drop what they already delivered)."""
-    if await dispatch.send_reliable(event_id, event_type, text, deliveries, groups, committed_at):
+async def send_committed(event_id, event_type, text, deliveries, groups, committed_at):
+    """Send one event just committed. On the server's loop it is marked published with the others
+    sent meanwhile, in one UPDATE (`published_marks`): one write transaction per event held every
+    other writer back (an offer wave is one event per driver). Elsewhere it is marked before this
+    returns. Left unpublished, the relay sends it again (consumers drop what they delivered)."""
+    if not await dispatch.send_reliable(event_id, event_type, text, deliveries, groups, committed_at):
+        return False
+    if dispatch.serving():
+        published_marks.add(event_id)
+    else:
         await db_call(mark_published)([event_id])
-        return True
-    return False
+    return True
+
+
+MARK_BATCH = 500  # ids per UPDATE (under SQLite's parameter limit)
 
 
 def mark_published(event_ids):
-    Event.objects.filter(pk__in=event_ids, published_at__isnull=True).update(published_at=timezone.now())
+    for start in range(0, len(event_ids), MARK_BATCH):
+        chunk = event_ids[start : start + MARK_BATCH]
+        Event.objects.filter(pk__in=chunk, published_at__isnull=True).update(published_at=timezone.now())
+
+
+class PublishedMarks:
+    """Events sent on the server's loop, marked published by one UPDATE for all those sent while
+    the previous UPDATE ran. Touched only on the loop; `flush` at shutdown (realtime.lifecycle)."""
+
+    def __init__(self):
+        self.pending = []
+        self.loop = None
+        self.writer = None
+
+    def add(self, event_id):
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:  # a new server loop (tests run one per test): nothing carries over
+            self.loop, self.pending, self.writer = loop, [], None
+        self.pending.append(event_id)
+        if self.writer is None:
+            self.writer = loop.create_task(self._write(), name="published-marks")
+
+    async def _write(self):
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                try:
+                    await db_call(mark_published)(batch)
+                except Exception:  # the relay sends them again; consumers drop duplicates
+                    logger.exception("marking %d events published failed", len(batch))
+        finally:
+            self.writer = None
+
+    async def flush(self):
+        """Write what is pending (the server is stopping)."""
+        writer = self.writer
+        if writer is not None and self.loop is asyncio.get_running_loop():
+            await writer
+
+
+published_marks = PublishedMarks()
 
 
 def unpublished(*, older_than_seconds=None, limit=500):
@@ -103,11 +152,16 @@ def unpublished(*, older_than_seconds=None, limit=500):
 
 async def relay_once(**kwargs):
     """One round of the outbox relay, on the loop (realtime.lifecycle runs it periodically).
-    Several processes may republish the same event; every connection delivers an id once."""
-    sent = 0
+    Several processes may republish the same event; every connection delivers an id once.
+    What was sent is marked published in one UPDATE at the end of the round."""
+    sent = []
     for event, deliveries, groups in await db_call(unpublished)(**kwargs):
-        sent += await send_and_mark(event.pk, event.type, event.text, deliveries, groups, event.created_at.timestamp())
-    return sent
+        if await dispatch.send_reliable(event.pk, event.type, event.text, deliveries, groups,
+                                        event.created_at.timestamp()):
+            sent.append(event.pk)
+    if sent:
+        await db_call(mark_published)(sent)
+    return len(sent)
 
 
 # --- reading the log ------------------------------------------------------------------------

@@ -129,6 +129,10 @@ class _Background:
         except Exception:
             logger.exception("leaving presence at shutdown failed")
         await dispatch.stop()
+        try:  # the events the dispatcher sent, marked published (else the next relay resends them)
+            await asyncio.wait_for(eventlog.published_marks.flush(), timeout=2)
+        except Exception:
+            logger.exception("marking the last events published at shutdown failed")
         await close_kept_connections()
 
 

@@ -223,3 +223,31 @@ def test_nearby_needs_authentication(driver):
     )
     assert response.status_code == 401
     assert response.data["code"] == "not_authenticated"
+
+
+@pytest.mark.django_db
+def test_in_a_crowded_centre_the_nearest_are_exactly_the_great_circle_nearest():
+    """The database ranks a crowded box and only the nearest few are measured exactly: the
+    result is still the great-circle nearest, in order (a ring of drivers at near-equal
+    distances, east-west and north-south, where a flat map and the sphere disagree most)."""
+    import random
+
+    from drivers.selectors import nearby_drivers
+
+    rng = random.Random(7)
+    centre = YAOUNDE
+    for _ in range(150):
+        place(centre[0] + rng.uniform(-0.03, 0.03), centre[1] + rng.uniform(-0.03, 0.03))
+    for i in range(24):  # a ring ~1.1 km out
+        angle = 2 * math.pi * i / 24
+        place(centre[0] + 0.01 * math.sin(angle), centre[1] + 0.01 * math.cos(angle))
+    from drivers.models import Driver
+
+    def km(driver):
+        return round(great_circle_km(*centre, driver.latitude, driver.longitude), 6)
+
+    everyone = sorted(km(d) for d in Driver.objects.all())
+    for limit in (5, 10, 40):
+        found = nearby_drivers(*centre, vehicle_type="moto", radius_km=5, limit=limit)
+        # Symmetric points of the ring tie: the distances, in order, are what must match.
+        assert [km(d) for d in found] == everyone[:limit]
