@@ -153,11 +153,10 @@ class RealtimeConsumer(ConnectionBase):
         asks the database once per ride (realtime.approach)."""
         position = positions.stamp(message)
         assignment = self.assignment
-        if assignment is None:
-            return await positions.store(self.user.pk, self.position_policy, position)
-        await dispatch.send_position(self.user.pk, assignment, **position)
+        if assignment is not None:
+            await dispatch.send_position(self.user.pk, assignment, **position)
         await positions.store(self.user.pk, self.position_policy, position)
-        if assignment.approach_unannounced:
+        if assignment is not None and assignment.approach_unannounced:
             announced = await approach.announce_if_close(self.user.pk, assignment, position)
             if announced is not assignment and self.assignment is assignment:
                 self.assignment = announced  # decided (by us or before): no more queries for it
