@@ -24,7 +24,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     ("database table is locked"), where a file waits its turn (the `timeout` in settings). The
     server's threads do write concurrently (a position's write-through runs after its relay)."""
     database = django_settings.DATABASES["default"]
-    if database["ENGINE"] == "django.db.backends.sqlite3":
+    if database["ENGINE"] == "rideshare.sqlite":
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
 
 
@@ -35,6 +35,33 @@ def isolated_throttles():
     cache = {**django_settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}"}
     with override_settings(CACHES={**django_settings.CACHES, "default": cache}):
         yield
+
+
+class LoopClock:
+    """The clock of rideshare.kernel.cli's loops: `sleep` records and moves time on; `work(s)`
+    makes the round in progress take `s` seconds."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def work(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def loop_clock(monkeypatch):
+    clock = LoopClock()
+    monkeypatch.setattr("rideshare.kernel.cli.time.sleep", clock.sleep)
+    monkeypatch.setattr("rideshare.kernel.cli.time.monotonic", clock.monotonic)
+    return clock
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ waits in one queue for one thread. Socket work (connects, disconnects, resumes, 
 is independent per call, so it runs on the thread pool instead; each thread has its own database
 connection, closed or returned to the pool after each call as under CONN_MAX_AGE=0.
 
-`kept_connection_call` is for the one call made per REST position (realtime/rest.py): opening a
+`kept_connection_call` is for the one call made per REST position (realtime/rest.py), and the
+outbox's published marks; `dispatcher_call` for the in-server dispatcher's rounds (one after the
+other, each wave due may be a round of its own). Opening a
 connection per call cost more than the query itself (SQLite: ~0.3 ms of connect and function
 registration per request, a third of the server's time at a few hundred requests/s; PostgreSQL:
 a new session, or a pool checkout and its set-up). Its few threads keep their connection between
@@ -49,14 +51,15 @@ def _close_this_threads_connection():
 class _KeptConnections:
     """Single-thread executors, used in turn, each keeping its thread's connection."""
 
-    def __init__(self, threads):
+    def __init__(self, threads, name):
         self.threads = threads
+        self.name = name
         self.executors = []
         self.turn = None
 
     def _next(self):
         if not self.executors:
-            self.executors = [ThreadPoolExecutor(1, thread_name_prefix=f"db-kept-{i}") for i in range(self.threads)]
+            self.executors = [ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-{i}") for i in range(self.threads)]
             self.turn = itertools.cycle(self.executors)
         return next(self.turn)
 
@@ -81,6 +84,11 @@ class _KeptConnections:
             executor.shutdown(wait=False)
 
 
-_kept = _KeptConnections(KEPT_CONNECTION_THREADS)
+_kept = _KeptConnections(KEPT_CONNECTION_THREADS, "db-kept")
+_dispatcher = _KeptConnections(1, "db-dispatcher")
 kept_connection_call = _kept.call
-close_kept_connections = _kept.close
+dispatcher_call = _dispatcher.call
+
+
+async def close_kept_connections():
+    await asyncio.gather(_kept.close(), _dispatcher.close())

@@ -19,7 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from . import dispatch, events
-from .db import db_call
+from .db import db_call, kept_connection_call
 from .groups import ride_group_name
 from .models import Event, EventLogState, EventRecipient
 
@@ -39,30 +39,49 @@ def record(message, *, user_ids, ride_id=None, observers=False):
 
     With `observers`, staff who joined the ride's group hear it too (live only, never replayed).
     """
-    user_ids = list(dict.fromkeys(user_ids))
-    if not user_ids:
-        return None
-    with transaction.atomic():
+    recorded = record_each([(message, user_ids)], ride_id=ride_id, observers=observers)
+    return recorded[0] if recorded else None
+
+
+def record_each(messages, *, ride_id=None, observers=False):
+    """Log several events of one ride at once, each `(message, user_ids)`, in this order, and
+    publish them on commit: a handful of queries whatever their number (an offer wave is one
+    event per driver, each with its own distance; one INSERT and one UPDATE per event held the
+    dispatcher and every other writer back). Returns the events logged (none for no recipients)."""
+    messages = [(message, list(dict.fromkeys(user_ids))) for message, user_ids in messages]
+    messages = [(message, user_ids) for message, user_ids in messages if user_ids]
+    if not messages:
+        return []
+    everyone = list(dict.fromkeys(u for _, user_ids in messages for u in user_ids))
+    # No savepoint of its own: an event that cannot be logged fails the change that caused it.
+    with transaction.atomic(savepoint=False):
         _serialize_id_assignment()
-        event = Event.objects.create(type=message["type"], ride_id=ride_id, text="")
-        event.text = events.encode({"id": event.id, **message})
-        event.save(update_fields=["text"])
+        logged = Event.objects.bulk_create(
+            [Event(type=message["type"], ride_id=ride_id, text="") for message, _ in messages]
+        )
+        for event, (message, _) in zip(logged, messages):
+            event.text = events.encode({"id": event.id, **message})
+        Event.objects.bulk_update(logged, ["text"])
         previous = dict(
-            EventRecipient.objects.filter(user_id__in=user_ids)
-            .values_list("user_id")
-            .annotate(last=Max("event_id"))
+            EventRecipient.objects.filter(user_id__in=everyone).values_list("user_id").annotate(last=Max("event_id"))
         )
-        EventRecipient.objects.bulk_create(
-            [EventRecipient(event=event, user_id=u, prev_event_id=previous.get(u)) for u in user_ids]
-        )
-    deliveries = [(u, previous.get(u)) for u in user_ids]
+        recipients, published = [], []
+        for event, (_, user_ids) in zip(logged, messages):
+            deliveries = []
+            for u in user_ids:
+                recipients.append(EventRecipient(event=event, user_id=u, prev_event_id=previous.get(u)))
+                deliveries.append((u, previous.get(u)))
+                previous[u] = event.id  # a user's next event in this batch follows this one
+            published.append((event, deliveries))
+        EventRecipient.objects.bulk_create(recipients)
     groups = [ride_group_name(ride_id)] if observers and ride_id else []
 
     def publish_committed_event():  # a named function: robust on_commit logs its __qualname__
-        publish(event, deliveries, groups)
+        for event, deliveries in published:
+            publish(event, deliveries, groups)
 
     transaction.on_commit(publish_committed_event, robust=True)
-    return event
+    return logged
 
 
 def publish(event, deliveries, groups, committed_at=None):
@@ -117,7 +136,7 @@ class PublishedMarks:
             while self.pending:
                 batch, self.pending = self.pending, []
                 try:
-                    await db_call(mark_published)(batch)
+                    await kept_connection_call(mark_published)(batch)
                 except Exception:  # the relay sends them again; consumers drop duplicates
                     logger.exception("marking %d events published failed", len(batch))
         finally:

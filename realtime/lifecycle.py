@@ -10,9 +10,9 @@ What runs (each on the event loop, its database work in threads):
   handshake cache knows;
 - `relay`: the outbox relay (realtime.eventlog.relay_once), every EVENT_RELAY_INTERVAL_SECONDS;
 - `retention`: the event log's purge, every 10 minutes;
-- `dispatch`: offer waves and request timeouts (rides.dispatching.run_due), every
-  RIDE_DISPATCH_INTERVAL_SECONDS, when RIDE_DISPATCH_IN_SERVER (the embedded default; with Redis,
-  `manage.py dispatch` runs it in its own processes).
+- `dispatch`: offer waves and request timeouts (rides.dispatching.run_due), as each wave falls
+  due and at least every RIDE_DISPATCH_INTERVAL_SECONDS, when RIDE_DISPATCH_IN_SERVER (the
+  embedded default; with Redis, `manage.py dispatch` runs it in its own processes).
 
 How it is tied to the server: `ServerLifecycle` wraps the ASGI application. Servers that speak the
 ASGI lifespan protocol (uvicorn, hypercorn) start and stop it through lifespan events; daphne does
@@ -29,7 +29,7 @@ from django.conf import settings
 from rides import dispatching
 
 from . import dispatch, eventlog, positions, presence
-from .db import close_kept_connections, db_call
+from .db import close_kept_connections, db_call, dispatcher_call
 from .known_users import known
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,23 @@ async def _purge_expired_events():
     await db_call(eventlog.purge_expired)()
 
 
+def _dispatch_round():
+    """One dispatcher round; returns how long to wait for the next one."""
+    dispatching.run_due()
+    return dispatching.seconds_until_due(longest=settings.RIDE_DISPATCH_INTERVAL_SECONDS)
+
+
 async def _dispatch_due_rides():
-    await db_call(dispatching.run_due)()
+    """Rounds as waves fall due (a tick would add up to its interval to every wave)."""
+    while True:
+        try:
+            pause = await dispatcher_call(_dispatch_round)()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the database may be briefly away; the next round catches up
+            logger.exception("background job dispatch failed")
+            pause = settings.RIDE_DISPATCH_INTERVAL_SECONDS
+        await asyncio.sleep(pause)
 
 
 def _jobs():
@@ -63,20 +78,31 @@ def _jobs():
         "relay": (settings.EVENT_RELAY_INTERVAL_SECONDS, eventlog.relay_once),
         "retention": (RETENTION_INTERVAL_SECONDS, _purge_expired_events),
     }
-    if settings.RIDE_DISPATCH_IN_SERVER:
-        jobs["dispatch"] = (settings.RIDE_DISPATCH_INTERVAL_SECONDS, _dispatch_due_rides)
     return jobs
 
 
+def _loops():
+    """name -> coroutine function that runs until cancelled (restarted if it fails)."""
+    loops = {"inbox": (dispatch.read_inbox, _inbox_message)}
+    if settings.RIDE_DISPATCH_IN_SERVER:
+        loops["dispatch"] = (_dispatch_due_rides,)
+    return loops
+
+
 async def _every(name, seconds, job):
+    """Rounds start every `seconds` (at once when one ran longer): a round that took its time
+    does not push the next one back (the dispatcher's rounds are what keeps a wave on time)."""
+    loop = asyncio.get_running_loop()
+    next_round = loop.time() + seconds
     while True:
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(max(0.0, next_round - loop.time()))
         try:
             await job()
         except asyncio.CancelledError:
             raise
         except Exception:  # the database or Redis may be briefly away; the next round catches up
             logger.exception("background job %s failed", name)
+        next_round = max(next_round + seconds, loop.time())
 
 
 async def _forever(name, job, *args):
@@ -106,8 +132,9 @@ class _Background:
         for name, (seconds, job) in _jobs().items():
             if only is None or name in only:
                 self.tasks.append(loop.create_task(_every(name, seconds, job), name=name))
-        if only is None or "inbox" in only:
-            self.tasks.append(loop.create_task(_forever("inbox", dispatch.read_inbox, _inbox_message), name="inbox"))
+        for name, (job, *args) in _loops().items():
+            if only is None or name in only:
+                self.tasks.append(loop.create_task(_forever(name, job, *args), name=name))
         logger.info("background work started: %s", ", ".join(t.get_name() for t in self.tasks) or "dispatcher")
 
     async def stop(self):

@@ -34,8 +34,7 @@ def ride_saved(sender, instance, created, raw=False, **kwargs):
 @receiver(offers_made, dispatch_uid="realtime.offers_made")
 def announce_offers(sender, ride, offers, **kwargs):
     # One event per driver: the expiry is shared, the distance and the ETA are each driver's own.
-    for offer in offers:
-        eventlog.record(events.ride_requested(ride, offer), user_ids=[offer.driver_id], ride_id=ride.pk)
+    eventlog.record_each([(events.ride_requested(ride, offer), [offer.driver_id]) for offer in offers], ride_id=ride.pk)
 
 
 @receiver(offers_expired, dispatch_uid="realtime.offers_expired")

@@ -1,12 +1,16 @@
 """Dispatch: a requested ride is offered in waves until a driver accepts or the request times out.
 
 - `first_wave(ride)`, in `request_ride`'s transaction: the nearest drivers (rides.matching).
-- `run_due(now)`, every RIDE_DISPATCH_INTERVAL_SECONDS (`manage.py dispatch`, or the server's
-  lifecycle job): each requested ride whose `next_wave_at` has come is claimed with a row lock
+- `run_due(now)`, when the earliest wave is due (`seconds_until_due`) and at least every
+  RIDE_DISPATCH_INTERVAL_SECONDS (`manage.py dispatch`, or the server's lifecycle job, which
+  waits for the next due wave rather than ticking, so a wave follows its predecessor's expiry
+  at once): each requested ride whose `next_wave_at` has come is claimed with a row lock
   (`SKIP LOCKED` on PostgreSQL, so dispatchers running together share the work and never send one
   wave twice), its standing offers expire, and then it times out (cancelled by `system`,
-  `no_driver_found`) or the next wave goes out. Everything of one ride is one transaction: a
-  dispatcher that dies mid-wave leaves the ride as it was, due, for the next tick of any other.
+  `no_driver_found`) or the next wave goes out. Rides are claimed RIDES_PER_TRANSACTION at a
+  time, in one transaction, each in a savepoint of its own (one that fails is logged and tried
+  again a dispatch interval later; the others go on): a dispatcher that dies mid-wave leaves its
+  rides as they were, due, for the next round of any other.
 - `decline_ride`: the driver hears no more of it; a wave everyone declined is replaced at once.
 - `offers_taken` / `offers_withdrawn`: the services' accept and cancel settle the standing offers.
 
@@ -16,6 +20,7 @@ the ride, may still accept it while it is `requested` and they are eligible (fir
 Offers are announced through rides.signals (realtime logs `ride_requested` / `ride_unavailable`).
 """
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,6 +33,8 @@ from drivers.services import get_driver_profile
 from . import matching, services
 from .models import OfferStatus, Ride, RideOffer, RideStatus
 from .signals import offers_expired, offers_made
+
+logger = logging.getLogger(__name__)
 
 NO_DRIVER_FOUND = "no_driver_found"
 
@@ -49,8 +56,8 @@ def first_wave(ride, *, now=None):
 def _send_wave(ride, now):
     """Offer the ride to the next drivers; schedule when this wave is replaced. With nobody to
     offer it to, look again at the next tick (a driver may come online) and count no wave."""
-    offered = RideOffer.objects.filter(ride=ride).values_list("driver_id", flat=True)
-    drivers = matching.drivers_for_wave(ride, already_offered=list(offered))
+    offered = RideOffer.objects.filter(ride=ride).values("driver_id")  # a subquery of the wave's query
+    drivers = matching.drivers_for_wave(ride, already_offered=offered)
     deadline = request_deadline(ride)
     if not drivers:
         ride.next_wave_at = min(now + _seconds(settings.RIDE_DISPATCH_INTERVAL_SECONDS), deadline)
@@ -74,7 +81,7 @@ def _standing(ride):
 
 
 def _expire_standing(ride, now):
-    standing = list(_standing(ride).select_related("driver"))
+    standing = list(_standing(ride))
     if standing:
         _standing(ride).update(status=OfferStatus.EXPIRED, responded_at=now)
         offers_expired.send(sender=RideOffer, ride=ride, offers=standing)
@@ -91,21 +98,57 @@ def due_ride_ids(now, limit):
     return list(_due(now).order_by(F("next_wave_at").asc(nulls_first=True)).values_list("pk", flat=True)[:limit])
 
 
+# However near the next wave, a dispatcher loop pauses this long between rounds: a ride another
+# dispatcher holds (skipped) stays due, and should not spin this one.
+SHORTEST_PAUSE_SECONDS = 0.02
+
+
+def seconds_until_due(*, now=None, longest):
+    """How long a dispatcher loop may wait before its next round: until the earliest requested
+    ride's next wave, at most `longest` (a ride requested meanwhile in another process is due in
+    RIDE_OFFER_TIMEOUT_SECONDS at the earliest, and found in time at the next round)."""
+    now = now or timezone.now()
+    earliest = (
+        Ride.objects.filter(status=RideStatus.REQUESTED, next_wave_at__isnull=False)
+        .order_by("next_wave_at").values_list("next_wave_at", flat=True).first()
+    )
+    if earliest is None:
+        return longest
+    return min(longest, max(SHORTEST_PAUSE_SECONDS, (earliest - now).total_seconds()))
+
+
+# Due rides advanced per transaction: one write turn and one commit for several waves (each its
+# own savepoint), short enough that an accept waiting for one of their rows waits little.
+RIDES_PER_TRANSACTION = 10
+
+
 def run_due(*, now=None, limit=100):
     """Replace the due waves and time out the expired requests; returns how many rides were handled
     by this dispatcher (one another dispatcher holds, or handled meanwhile, is skipped)."""
     now = now or timezone.now()
+    due = due_ride_ids(now, limit)
     handled = 0
-    for ride_id in due_ride_ids(now, limit):
-        with transaction.atomic():
-            # Skip a ride another dispatcher holds; re-check it is still due (handled meanwhile?).
-            # SQLite has no row locks: its writes are serial anyway.
-            ride = _due(now).select_for_update(skip_locked=True).filter(pk=ride_id).first()
-            if ride is None:
-                continue
-            _advance(ride, now)
-            handled += 1
+    for start in range(0, len(due), RIDES_PER_TRANSACTION):
+        handled += _advance_claimed(due[start:start + RIDES_PER_TRANSACTION], now)
     return handled
+
+
+def _advance_claimed(ride_ids, now):
+    with transaction.atomic():
+        # Skip a ride another dispatcher holds; re-check it is still due (handled meanwhile?).
+        # SQLite has no row locks: its writes are serial anyway.
+        claimed = _due(now).select_for_update(skip_locked=True).filter(pk__in=ride_ids)
+        rides = list(claimed.order_by(F("next_wave_at").asc(nulls_first=True)))
+        for ride in rides:
+            try:
+                with transaction.atomic():  # a ride that fails leaves the others' waves alone
+                    _advance(ride, now)
+            except Exception:
+                logger.exception("dispatching ride %s failed; trying it again in %s s", ride.pk,
+                                 settings.RIDE_DISPATCH_INTERVAL_SECONDS)
+                Ride.objects.filter(pk=ride.pk).update(
+                    next_wave_at=now + _seconds(settings.RIDE_DISPATCH_INTERVAL_SECONDS))
+    return len(rides)
 
 
 def _advance(ride, now):

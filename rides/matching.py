@@ -13,10 +13,11 @@ from .models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
 from .selectors import nearby_idle_drivers
 
 
-def drivers_for_wave(ride, *, already_offered=()):
+def drivers_for_wave(ride, *, already_offered=None):
     """Who the next offer wave goes to: the nearest RIDE_OFFER_WAVE_SIZE online, idle drivers of
-    the ride's type (fresh positions only) not in `already_offered`, within the first of
-    RIDE_OFFER_RADII_KM that has any (so a wave reaches further only when nearer is exhausted);
+    the ride's type (fresh positions only) not in `already_offered` (ids, or a query of them),
+    within the first of RIDE_OFFER_RADII_KM that has any (so a wave reaches further only when
+    nearer is exhausted);
     nearest first, each with `distance_km` to the pickup. Never the passenger themself."""
     for radius_km in settings.RIDE_OFFER_RADII_KM:
         drivers = nearby_idle_drivers(
@@ -25,7 +26,7 @@ def drivers_for_wave(ride, *, already_offered=()):
             vehicle_type=ride.ride_type,
             radius_km=radius_km,
             limit=settings.RIDE_OFFER_WAVE_SIZE,
-            exclude_user=ride.passenger,
+            exclude_user_id=ride.passenger_id,
             exclude_driver_ids=already_offered,
         )
         if drivers:

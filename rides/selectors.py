@@ -36,12 +36,13 @@ def idle_drivers():
 
 
 def nearby_idle_drivers(
-    latitude, longitude, *, vehicle_type, radius_km=None, limit=None, exclude_user=None, exclude_driver_ids=()
+    latitude, longitude, *, vehicle_type, radius_km=None, limit=None, exclude_user_id=None, exclude_driver_ids=None
 ):
+    """`exclude_driver_ids`: ids, or a query of them (sent along as a subquery)."""
     queryset = idle_drivers()
-    if exclude_user is not None:
-        queryset = queryset.exclude(pk=exclude_user.pk)
-    if exclude_driver_ids:
+    if exclude_user_id is not None:
+        queryset = queryset.exclude(pk=exclude_user_id)
+    if exclude_driver_ids is not None:
         queryset = queryset.exclude(pk__in=exclude_driver_ids)
     return nearby_drivers(
         latitude, longitude, vehicle_type=vehicle_type, radius_km=radius_km, limit=limit, queryset=queryset

@@ -139,6 +139,6 @@ class NearbyDriversView(APIView):
             query.validated_data["latitude"],
             query.validated_data["longitude"],
             vehicle_type=query.validated_data["ride_type"],
-            exclude_user=request.user,
+            exclude_user_id=request.user.pk,
         )
         return Response(NearbyDriverSerializer(drivers, many=True).data)

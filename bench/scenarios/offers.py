@@ -7,8 +7,11 @@ Measures, per ride:
   `ride_requested` (the server runs with a short RIDE_OFFER_TIMEOUT_SECONDS, set by bench.run);
 and checks each wave went to exactly the drivers it should: the nearest RIDE_OFFER_WAVE_SIZE of the
 right vehicle type not offered before, within the first of RIDE_OFFER_RADII_KM that has any.
-A wave is told apart by its `offer_expires_at` (one per wave). The rides are cancelled at the end,
-so their later waves do not weigh on the next scenario.
+A wave is told apart by its `offer_expires_at` (one per wave). Each passenger cancels once their
+ride's second wave went out (as if a second-wave driver took it): waves stand 2 s here instead of
+15 s, so a ride left open would be re-offered 7.5 times as often as in production, and the waves of
+every ride still open (100 a second after 20 s of requests) would measure a load no city makes.
+Rides without a second wave are cancelled at the end, so nothing weighs on the next scenario.
 """
 
 import asyncio
@@ -22,6 +25,8 @@ from bench.httpclient import HttpConnection
 from .common import ServerProbe, connect_many, open_app_socket, percentiles
 
 SETTLE_SECONDS = 2.0
+# How long after the first offer of a second wave its passenger cancels: the whole wave is out.
+SECOND_WAVE_GATHER_SECONDS = 0.5
 
 
 def haversine_km(lat1, lon1, lat2, lon2):  # the same formula as rideshare.kernel.geo
@@ -56,6 +61,17 @@ async def run(plan, params, ws_base, http_base, server_pid):
     probe = ServerProbe(server_pid)
     # ride_id -> {offer_expires_at: {driver_id: (perf_counter, wall clock) at receipt}}
     offers = {}
+    passenger_of = {}  # ride_id -> the passenger's HttpConnection
+    ending = {}  # ride_id -> the task cancelling it after its second wave
+
+    async def end_after_second_wave(ride_id):
+        await asyncio.sleep(SECOND_WAVE_GATHER_SECONDS)
+        client = passenger_of.get(ride_id)
+        if client is not None:
+            try:
+                await client.request("POST", f"/api/v1/rides/{ride_id}/cancel/", {"reason": "taken in the second wave"})
+            except Exception:  # noqa: BLE001 - cancelled again at the end
+                pass
 
     async def reader(driver_id, ws):
         try:
@@ -66,6 +82,8 @@ async def run(plan, params, ws_base, http_base, server_pid):
                     data = message["data"]
                     waves = offers.setdefault(data["ride_id"], {})
                     waves.setdefault(data["offer_expires_at"], {})[driver_id] = (now, wall)
+                    if len(waves) == 2 and data["ride_id"] not in ending:
+                        ending[data["ride_id"]] = asyncio.create_task(end_after_second_wave(data["ride_id"]))
         except Exception:  # noqa: BLE001
             pass
 
@@ -97,6 +115,8 @@ async def run(plan, params, ws_base, http_base, server_pid):
             except Exception as exc:  # noqa: BLE001 - a request that fails or times out is counted
                 status, data = type(exc).__name__, None
             done = time.perf_counter()
+            if data and data.get("ride_id"):
+                passenger_of[data["ride_id"]] = clients[i]
             requests.append({"status": status, "ride_id": (data or {}).get("ride_id"), "sent": sent, "done": done,
                              "pickup": pickup, "index": i})
 
@@ -104,9 +124,10 @@ async def run(plan, params, ws_base, http_base, server_pid):
         reading = probe.read()
         # The last request's first wave expires after offer_seconds; its second wave follows.
         await asyncio.sleep(offer_seconds + SETTLE_SECONDS)
+        await asyncio.gather(*ending.values(), return_exceptions=True)
         await asyncio.gather(*(
             clients[r["index"]].request("POST", f"/api/v1/rides/{r['ride_id']}/cancel/", {"reason": "bench over"})
-            for r in requests if r["ride_id"]
+            for r in requests if r["ride_id"] and r["ride_id"] not in ending
         ), return_exceptions=True)
         for c in clients:
             await c.close()

@@ -50,9 +50,8 @@ def test_ws_stats_table_shows_the_same_figures_as_the_endpoint(some_activity, st
     assert endpoint["total_connections"] == 2 and endpoint["active_rides"] == 1
 
 
-def test_ws_stats_json_and_watch(some_activity, monkeypatch):
-    sleeps = []
-    monkeypatch.setattr("rideshare.kernel.cli.time.sleep", sleeps.append)
+def test_ws_stats_json_and_watch(some_activity, loop_clock):
+    sleeps = loop_clock.sleeps
     readings = [json.loads(line) for line in run("ws_stats", "--json", "--watch", "2", "--count", "3").splitlines()]
     assert readings == [presence.stats()] * 3
     assert sleeps == [2.0, 2.0]

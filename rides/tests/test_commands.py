@@ -115,9 +115,8 @@ def test_expire_rides_skips_a_ride_accepted_meanwhile(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_expire_rides_loop_runs_every_interval(monkeypatch):
-    sleeps = []
-    monkeypatch.setattr("rideshare.kernel.cli.time.sleep", sleeps.append)
+def test_expire_rides_loop_runs_every_interval(loop_clock):
+    sleeps = loop_clock.sleeps
     old_request()
     output = run("expire_rides", "--loop", "--interval", "5s", "--older-than", "1h", "--iterations", "3")
     assert sleeps == [5.0, 5.0]

@@ -9,6 +9,7 @@ import math
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from drivers import services as driver_services
 from drivers.models import VehicleType
@@ -139,6 +140,40 @@ def test_the_dispatcher_leaves_a_wave_alone_until_it_is_due(city):
     assert dispatching.run_due(now=after(ride, OFFER_SECONDS - 1)) == 0
     assert wave(ride, 2) == []
     assert dispatching.run_due(now=after(ride, OFFER_SECONDS)) == 1
+
+
+def test_a_dispatcher_loop_waits_exactly_until_the_next_wave_falls_due(city):
+    # Not for a tick: a wave replaced at the next round of a 1 s tick would be up to 1 s late.
+    assert dispatching.seconds_until_due(now=timezone.now(), longest=5) == 5  # nothing requested
+    ride = request()
+    assert dispatching.seconds_until_due(now=after(ride, 0), longest=60) == OFFER_SECONDS
+    assert dispatching.seconds_until_due(now=after(ride, OFFER_SECONDS - 2.5), longest=60) == 2.5
+    assert dispatching.seconds_until_due(now=after(ride, 0), longest=1) == 1  # finds new rides in time
+    # Overdue (a round is behind): the next round follows at once, with a pause that stops a
+    # dispatcher from spinning on a ride another one holds.
+    assert dispatching.seconds_until_due(now=after(ride, OFFER_SECONDS + 3), longest=60) == (
+        dispatching.SHORTEST_PAUSE_SECONDS)
+    ride_services.cancel_ride(ride_id=ride.pk, user=ride.passenger)
+    assert dispatching.seconds_until_due(now=after(ride, 0), longest=60) == 60  # no longer requested
+
+
+def test_a_ride_that_fails_to_advance_is_tried_again_later_and_the_others_go_on(city, monkeypatch):
+    rides = [request() for _ in range(3)]
+    broken = rides[1]
+    real_advance = dispatching._advance
+
+    def advance(ride, now):
+        if ride.pk == broken.pk:
+            raise RuntimeError("a bug in one ride's wave")
+        real_advance(ride, now)
+
+    monkeypatch.setattr(dispatching, "_advance", advance)
+    due = max(r.requested_at for r in rides) + timedelta(seconds=OFFER_SECONDS)
+    assert dispatching.run_due(now=due) == 3
+    assert [Ride.objects.get(pk=r.pk).offer_wave for r in rides] == [2, 1, 2]
+    broken.refresh_from_db()
+    assert broken.next_wave_at == due + timedelta(seconds=1)  # a dispatch interval later: no spinning on it
+    assert dispatching.run_due(now=due) == 0
 
 
 def test_a_driver_is_never_offered_the_same_ride_twice(city):

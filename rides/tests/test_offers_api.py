@@ -85,9 +85,8 @@ def test_dispatch_once_times_out_an_old_request():
     assert "Dispatched 1 ride(s)." in out.getvalue()
 
 
-def test_dispatch_loops_every_interval(monkeypatch):
-    sleeps = []
-    monkeypatch.setattr("rideshare.kernel.cli.time.sleep", sleeps.append)
+def test_dispatch_loops_every_interval(loop_clock):
+    sleeps = loop_clock.sleeps
     out = StringIO()
     call_command("dispatch", "--interval", "2s", "--iterations", "3", stdout=out)
     assert sleeps == [2.0, 2.0] and "every 2s" in out.getvalue()

@@ -37,18 +37,24 @@ def _drop_stale_connections():
 
 
 def repeat(job, *, interval, iterations=None):
-    """Run `job()` every `interval` seconds, `iterations` times (forever if None).
+    """Run `job()` every `interval` seconds, `iterations` times (forever if None). Rounds start
+    every `interval` (at once when one ran longer): a long round does not push the next one back.
+    A job that knows its next round is due sooner returns the seconds until then.
 
     A long-running command keeps one database connection for its whole life; closing it between
     rounds (CONN_MAX_AGE=0) means a restarted database costs one failed round, not the process."""
     done = 0
+    next_round = time.monotonic()
     try:
         while iterations is None or done < iterations:
             _drop_stale_connections()
-            job()
+            due_in = job()
             done += 1
+            next_round = max(next_round + interval, time.monotonic())
+            if isinstance(due_in, (int, float)) and not isinstance(due_in, bool):
+                next_round = min(next_round, time.monotonic() + max(0.0, due_in))
             if iterations is None or done < iterations:
-                time.sleep(interval)
+                time.sleep(max(0.0, next_round - time.monotonic()))
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a loop is meant to stop
     return done
