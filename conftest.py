@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test.utils import override_settings
 
+from realtime.tests.clocks import FakeClock
 from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, api_client_for
 
 # Every event the consumer sends in the test run is checked against the AsyncAPI document.
@@ -37,30 +38,24 @@ def isolated_throttles():
         yield
 
 
-class LoopClock:
-    """The clock of rideshare.kernel.cli's loops: `sleep` records and moves time on; `work(s)`
-    makes the round in progress take `s` seconds."""
+class LoopClock(FakeClock):
+    """The clock of rideshare.kernel.cli's loops: `sleep` records the pause and lets it pass;
+    `advance(s)` makes the round in progress take `s` seconds."""
 
     def __init__(self):
-        self.now = 1000.0
+        super().__init__()
         self.sleeps = []
-
-    def monotonic(self):
-        return self.now
 
     def sleep(self, seconds):
         self.sleeps.append(seconds)
-        self.now += seconds
-
-    def work(self, seconds):
-        self.now += seconds
+        self.advance(seconds)
 
 
 @pytest.fixture
 def loop_clock(monkeypatch):
     clock = LoopClock()
     monkeypatch.setattr("rideshare.kernel.cli.time.sleep", clock.sleep)
-    monkeypatch.setattr("rideshare.kernel.cli.time.monotonic", clock.monotonic)
+    monkeypatch.setattr("rideshare.kernel.cli.time.monotonic", clock)
     return clock
 
 

@@ -57,16 +57,10 @@ def _dispatch_round():
 
 
 async def _dispatch_due_rides():
-    """Rounds as waves fall due (a tick would add up to its interval to every wave)."""
+    """Rounds as waves fall due (a tick would add up to its interval to every wave). A failed
+    round ends the loop; `_forever` logs it and starts it again."""
     while True:
-        try:
-            pause = await dispatcher_call(_dispatch_round)()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the database may be briefly away; the next round catches up
-            logger.exception("background job dispatch failed")
-            pause = settings.RIDE_DISPATCH_INTERVAL_SECONDS
-        await asyncio.sleep(pause)
+        await asyncio.sleep(await dispatcher_call(_dispatch_round)())
 
 
 def _jobs():

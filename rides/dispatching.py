@@ -7,10 +7,9 @@
   at once): each requested ride whose `next_wave_at` has come is claimed with a row lock
   (`SKIP LOCKED` on PostgreSQL, so dispatchers running together share the work and never send one
   wave twice), its standing offers expire, and then it times out (cancelled by `system`,
-  `no_driver_found`) or the next wave goes out. Rides are claimed RIDES_PER_TRANSACTION at a
-  time (SQLite: ten; PostgreSQL: one), in one transaction, each in a savepoint of its own (one that fails is logged and tried
-  again a dispatch interval later; the others go on): a dispatcher that dies mid-wave leaves its
-  rides as they were, due, for the next round of any other.
+  `no_driver_found`) or the next wave goes out. Everything of one ride is one transaction: a
+  dispatcher that dies mid-wave leaves the ride as it was, due, for the next round of any other;
+  a ride that fails is tried again a dispatch interval later, and the others go on.
 - `decline_ride`: the driver hears no more of it; a wave everyone declined is replaced at once.
 - `offers_taken` / `offers_withdrawn`: the services' accept and cancel settle the standing offers.
 
@@ -24,7 +23,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -117,41 +116,33 @@ def seconds_until_due(*, now=None, longest):
     return min(longest, max(SHORTEST_PAUSE_SECONDS, (earliest - now).total_seconds()))
 
 
-# Due rides advanced per transaction. SQLite: ten, one write turn and one commit for several waves
-# (each its own savepoint). PostgreSQL: one, since every event-writing transaction holds the
-# event log's id lock until it commits (realtime.eventlog): ten waves in one transaction held every
-# ride request's first wave back (p99 0.9 s after the response instead of 45 ms).
-RIDES_PER_TRANSACTION = {"sqlite": 10}
-
-
 def run_due(*, now=None, limit=100):
     """Replace the due waves and time out the expired requests; returns how many rides were handled
-    by this dispatcher (one another dispatcher holds, or handled meanwhile, is skipped)."""
+    by this dispatcher (one another dispatcher holds, or handled meanwhile, is skipped). A ride that
+    fails is logged and tried again a dispatch interval later; the others go on."""
     now = now or timezone.now()
-    due = due_ride_ids(now, limit)
     handled = 0
-    per_transaction = RIDES_PER_TRANSACTION.get(connection.vendor, 1)
-    for start in range(0, len(due), per_transaction):
-        handled += _advance_claimed(due[start:start + per_transaction], now)
+    for ride_id in due_ride_ids(now, limit):
+        try:
+            handled += _advance_if_still_due(ride_id, now)
+        except Exception:
+            logger.exception("dispatching ride %s failed; trying it again in %s s", ride_id,
+                             settings.RIDE_DISPATCH_INTERVAL_SECONDS)
+            # Only if still due: another dispatcher may have advanced it since this one rolled back.
+            handled += _due(now).filter(pk=ride_id).update(
+                next_wave_at=now + _seconds(settings.RIDE_DISPATCH_INTERVAL_SECONDS))  # put off: handled too
     return handled
 
 
-def _advance_claimed(ride_ids, now):
+def _advance_if_still_due(ride_id, now):
     with transaction.atomic():
         # Skip a ride another dispatcher holds; re-check it is still due (handled meanwhile?).
         # SQLite has no row locks: its writes are serial anyway.
-        claimed = _due(now).select_for_update(skip_locked=True).filter(pk__in=ride_ids)
-        rides = list(claimed.order_by(F("next_wave_at").asc(nulls_first=True)))
-        for ride in rides:
-            try:
-                with transaction.atomic():  # a ride that fails leaves the others' waves alone
-                    _advance(ride, now)
-            except Exception:
-                logger.exception("dispatching ride %s failed; trying it again in %s s", ride.pk,
-                                 settings.RIDE_DISPATCH_INTERVAL_SECONDS)
-                Ride.objects.filter(pk=ride.pk).update(
-                    next_wave_at=now + _seconds(settings.RIDE_DISPATCH_INTERVAL_SECONDS))
-    return len(rides)
+        ride = _due(now).select_for_update(skip_locked=True).filter(pk=ride_id).first()
+        if ride is None:
+            return 0
+        _advance(ride, now)
+        return 1
 
 
 def _advance(ride, now):

@@ -51,7 +51,7 @@ def repeat(job, *, interval, iterations=None):
             due_in = job()
             done += 1
             next_round = max(next_round + interval, time.monotonic())
-            if isinstance(due_in, (int, float)) and not isinstance(due_in, bool):
+            if due_in is not None:
                 next_round = min(next_round, time.monotonic() + max(0.0, due_in))
             if iterations is None or done < iterations:
                 time.sleep(max(0.0, next_round - time.monotonic()))

@@ -16,6 +16,7 @@ beside the server) still share the file through SQLite's lock alone.
 """
 
 import threading
+from contextlib import contextmanager, nullcontext
 
 from django.db.backends.sqlite3 import base
 
@@ -48,37 +49,9 @@ class QueuedWriteCursor(base.SQLiteCursorWrapper):
             return super().executemany(query, param_list)
 
     def _queued(self, query):
-        owner = self.owner
-        if owner is None or self.connection.in_transaction or not query.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
-            return _NOTHING
-        return _Turn(owner)
-
-
-class _Nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-_NOTHING = _Nothing()
-
-
-class _Turn:
-    """One lone statement's turn at the lock."""
-
-    def __init__(self, owner):
-        self.owner = owner
-        self.acquired = False
-
-    def __enter__(self):
-        self.acquired = self.owner._take_write_turn()
-
-    def __exit__(self, *exc):
-        if self.acquired:
-            self.owner._end_write_turn()
-        return False
+        if self.connection.in_transaction or not query.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
+            return nullcontext()  # a transaction holds the turn already; a read never waits
+        return self.owner.lone_write_turn()
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -96,6 +69,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return False
         self._write_turn = lock
         return True
+
+    @contextmanager
+    def lone_write_turn(self):
+        """The turn for one statement in autocommit."""
+        taken = self._take_write_turn()
+        try:
+            yield
+        finally:
+            if taken:
+                self._end_write_turn()
 
     def _end_write_turn(self):
         lock, self._write_turn = self._write_turn, None

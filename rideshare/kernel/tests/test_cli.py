@@ -14,7 +14,7 @@ def test_rounds_start_every_interval_whatever_each_round_took(loop_clock):
 
     def round_():
         starts.append(loop_clock.now)
-        loop_clock.work(next(durations))
+        loop_clock.advance(next(durations))
 
     assert repeat(round_, interval=5, iterations=4) == 4
     # 0 s then 3 s rounds keep the beat; a 7 s round is followed at once, and the beat restarts there.
