@@ -23,7 +23,7 @@ from datetime import datetime
 
 from bench import db, figures, report
 from bench.profiler import Recording
-from bench.servers import Server, Unsupported, uvicorn_available
+from bench.servers import Dispatcher, Server, Unsupported, uvicorn_available
 
 PROFILES = {
     "quick": {
@@ -93,10 +93,10 @@ class Run:
         # baselines read SECRET_KEY (and so the JWT signing key) from the same variables.
         env.update({"DEBUG": "false", "SECRET_KEY": "bench-" + "k" * 60, "ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "SECURE_SSL_REDIRECT": "false"})
-        # Offers: a wave stands 2 s (not 15) so the second wave is measured within the run; the server
-        # under test dispatches itself (in Redis mode too: every worker may, SKIP LOCKED shares
-        # the work), twice a second so a wave follows its predecessor's expiry within 1 s.
-        env.update({"RIDE_OFFER_TIMEOUT_SECONDS": "2", "RIDE_DISPATCH_IN_SERVER": "true",
+        # Offers: a wave stands 2 s (not 15) so the second wave is measured within the run. The
+        # embedded server dispatches itself; in Redis mode `manage.py dispatch` runs beside it, as
+        # in production (see `measure`). Dispatchers wake as waves fall due, at least twice a second.
+        env.update({"RIDE_OFFER_TIMEOUT_SECONDS": "2", "RIDE_DISPATCH_IN_SERVER": str(layer == "embedded").lower(),
                     "RIDE_DISPATCH_INTERVAL_SECONDS": "0.5"})
         if layer != "embedded":
             env["DATABASE_POOL"] = "true"
@@ -130,8 +130,11 @@ class Run:
             return None
         print(f"- {name}", flush=True)
         server = Server(kind, env, self.dir / "servers.log", workers=workers)
+        dispatcher = Dispatcher(env, self.dir / "servers.log") if env["RIDE_DISPATCH_IN_SERVER"] == "false" else None
         started = time.monotonic()
         try:
+            if dispatcher and scenario == "offers":
+                dispatcher.start()
             server.start()
             result = self.loadgen(server, scenario, params, plan_path, name, profile=profile)
         except Unsupported as exc:
@@ -141,6 +144,8 @@ class Run:
             result = {"error": f"{type(exc).__name__}: {exc}"}
         finally:
             stopping = time.monotonic()
+            if dispatcher:
+                dispatcher.stop()
             exit_code = server.stop()
             stop_seconds = round(time.monotonic() - stopping, 1)
         config = {"name": name, "server": kind, "scenario": scenario, "workers": workers, **labels, "result": result,

@@ -141,3 +141,30 @@ class Server:
         except ProcessLookupError:
             pass
         return self.process.returncode
+
+
+class Dispatcher:
+    """`manage.py dispatch`, as production runs it beside the servers (Redis mode)."""
+
+    def __init__(self, env, log_path):
+        self.env = dict(env)
+        self.log_path = log_path
+        self.process = None
+
+    def start(self):
+        with open(self.log_path, "ab") as log:
+            log.write(b"\n=== manage.py dispatch\n")
+            log.flush()
+            self.process = subprocess.Popen([sys.executable, "manage.py", "dispatch"], cwd=REPO_ROOT, env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_child_setup)
+        return self
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGINT)  # Ctrl-C: how the loop is meant to stop
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)

@@ -4,6 +4,7 @@ those, and a launcher that refuses --workers is reported as unsupported, not as 
 import asyncio
 import json
 import os
+import time
 
 import pytest
 from django.conf import settings
@@ -62,3 +63,18 @@ def test_a_launcher_without_workers_is_unsupported(tmp_path, monkeypatch):
     with pytest.raises(servers.Unsupported, match="unrecognized arguments"):
         server.start()
     server.stop()
+
+
+def test_the_dispatcher_beside_a_redis_mode_server_runs_until_stopped_with_ctrl_c(tmp_path):
+    log = tmp_path / "servers.log"
+    env = dict(server_env(), SQLITE_PATH=str(tmp_path / "bench.sqlite3"), RIDE_DISPATCH_INTERVAL_SECONDS="0.2")
+    dispatcher = servers.Dispatcher(env, log).start()
+    try:
+        deadline = time.monotonic() + 30
+        while "Dispatching as waves fall due" not in log.read_text():
+            assert dispatcher.process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        dispatcher.stop()
+    assert dispatcher.process.returncode == 0, log.read_text()  # stopped as an operator stops it

@@ -2,10 +2,13 @@
 
 import asyncio
 
+import pytest
 from django.conf import settings
+from django.db import transaction
 
-from realtime import dispatch, lifecycle
+from realtime import dispatch, eventlog, events, lifecycle
 from realtime.lifecycle import ServerLifecycle
+from rideshare.tests.factories import RideFactory
 
 # `dispatch` too: the tests run the embedded default (no REDIS_URL), which dispatches in the server.
 ALL_JOBS = {"positions", "presence-sync", "presence", "relay", "retention", "inbox"} | (
@@ -55,3 +58,21 @@ async def test_other_scopes_go_to_the_application():
 
     await ServerLifecycle(app)({"type": "http"}, None, None)
     assert seen == ["http"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_running_command_publishes_its_committed_events_from_a_loop_of_its_own():
+    # `manage.py dispatch` beside the servers: with Redis its events go out from its own loop and
+    # are marked published before it exits; with the in-process layer no socket could hear them
+    # here, so they stay for the server's relay.
+    shared_layer = not dispatch.layer_is_process_local()
+    ride = RideFactory()
+    with lifecycle.publishing_loop():
+        sends_from_a_loop = dispatch.serving()
+        with transaction.atomic():
+            event = eventlog.record(events.ride_unavailable(ride, "offer_expired"), user_ids=[ride.passenger_id],
+                                    ride_id=ride.pk)
+    event.refresh_from_db()
+    assert sends_from_a_loop == shared_layer
+    assert (event.published_at is not None) == shared_layer
+    assert not dispatch.serving() and not lifecycle.background.running  # the loop stopped with the command

@@ -1,7 +1,9 @@
 """Send offer waves and time out requests (rides.dispatching.run_due) as each wave falls due, and
 at least every RIDE_DISPATCH_INTERVAL_SECONDS, until interrupted; or once with --once.
 
-The production way to dispatch (the embedded default does it inside the server). Any number of
+The production way to dispatch (the embedded default does it inside the server). The rules are
+rides.dispatching's; the command lives in realtime because the waves it sends are published from
+a loop of its own process (realtime.lifecycle.publishing_loop), as a server publishes. Any number of
 these may run at once: each due ride is claimed with a row lock that the others skip (PostgreSQL's
 SKIP LOCKED), and a process killed mid-wave loses nothing (its transaction rolls back; the ride
 stays due for the next tick of another).
@@ -12,6 +14,7 @@ import argparse
 from django.conf import settings
 from django.db import DatabaseError
 
+from realtime.lifecycle import publishing_loop
 from rides.dispatching import run_due, seconds_until_due
 from rideshare.kernel.cli import DatabaseCommand, duration, human_duration, repeat
 
@@ -28,13 +31,15 @@ class Command(DatabaseCommand):
         parser.add_argument("--iterations", type=int, default=None, help=argparse.SUPPRESS)  # for tests
 
     def handle(self, *args, once, interval, iterations, **options):
-        if once:
-            handled = run_due()
-            self.stdout.write(f"Dispatched {handled} ride(s).")
-            return
-        interval = interval or settings.RIDE_DISPATCH_INTERVAL_SECONDS
-        self.stdout.write(f"Dispatching as waves fall due, at least every {human_duration(interval)}; Ctrl-C to stop.")
-        repeat(lambda: self.dispatch_round(interval), interval=interval, iterations=iterations)
+        with publishing_loop():
+            if once:
+                handled = run_due()
+                self.stdout.write(f"Dispatched {handled} ride(s).")
+                return
+            interval = interval or settings.RIDE_DISPATCH_INTERVAL_SECONDS
+            self.stdout.write(
+                f"Dispatching as waves fall due, at least every {human_duration(interval)}; Ctrl-C to stop.")
+            repeat(lambda: self.dispatch_round(interval), interval=interval, iterations=iterations)
 
     def dispatch_round(self, interval):
         """One round; returns the seconds until the next wave falls due (at most `interval`)."""
