@@ -14,7 +14,7 @@ from drivers import services as driver_services
 from rides import dispatching
 from rides.matching import Assignment, active_assignments, active_rides_of_passengers
 from rides.models import Ride
-from rideshare.kernel.errors import NotFound
+from rideshare.kernel.errors import Forbidden, NotFound
 
 from . import eventlog, events, wire
 from .batching import Batched
@@ -34,9 +34,15 @@ class RideNotJoinable(NotFound):
 DRIVER_MESSAGES = {"driver_online", "driver_offline", "location_update", "decline_ride"}
 
 
+# Messages only staff may send (the ops console).
+STAFF_MESSAGES = {"watch_fleet", "unwatch_fleet"}
+
+
 def require_role(user, message_type):
     if message_type in DRIVER_MESSAGES and not user.is_driver:
         driver_services.get_driver_profile(user)  # raises not_a_driver, as the REST endpoints do
+    if message_type in STAFF_MESSAGES and not user.is_staff:
+        raise Forbidden("Only staff may watch the fleet.", code="permission_denied")
 
 
 async def ride_access(user, raw_ride_id):

@@ -95,18 +95,46 @@ class JwtQueryAuthMiddleware:
         return await self.app(scope, receive, send)
 
 
-def _origin(scope):
+def _header(scope, wanted):
     for name, value in scope.get("headers", []):
-        if name == b"origin":
+        if name == wanted:
             return value.decode("latin1")
     return None
 
 
-def origin_allowed(origin, allowed):
-    """Native apps send no Origin and are accepted; browsers only from WS_ALLOWED_ORIGINS."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host_port(netloc, scheme):
+    """(host, port) of a URL's netloc or a Host header, the scheme's default port filled in."""
+    parts = urlsplit(f"//{netloc}")
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return (parts.hostname or "", port or DEFAULT_PORTS.get(scheme))
+
+
+def same_origin(origin, host):
+    """Whether a browser's Origin is the server's own (the page it serves, e.g. the console), read
+    from the Host header the browser sent with the handshake: whatever host and port the server is
+    reached on, with no configuration. A page elsewhere cannot make its browser send our Host with
+    its own Origin, so this opens nothing to other sites."""
+    if origin is None or host is None:
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in DEFAULT_PORTS:
+        return False
+    mine = _host_port(host, parts.scheme)
+    return mine is not None and _host_port(parts.netloc, parts.scheme) == mine
+
+
+def origin_allowed(origin, allowed, host=None):
+    """Native apps send no Origin and are accepted; browsers from the server's own origin or from
+    WS_ALLOWED_ORIGINS."""
     if origin is None:
         return True
-    if "*" in allowed:
+    if "*" in allowed or same_origin(origin, host):
         return True
     parts = urlsplit(origin)
     normalized = f"{parts.scheme}://{parts.netloc}".lower()
@@ -118,6 +146,8 @@ class OriginValidator:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "websocket" and not origin_allowed(_origin(scope), settings.WS_ALLOWED_ORIGINS):
+        if scope["type"] == "websocket" and not origin_allowed(
+            _header(scope, b"origin"), settings.WS_ALLOWED_ORIGINS, _header(scope, b"host")
+        ):
             return await WebsocketDenier()(scope, receive, send)
         return await self.app(scope, receive, send)

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from rideshare.kernel.errors import DomainError
 
-from . import actions, approach, auth, dispatch, events, metrics, positions, presence, wire
+from . import actions, approach, auth, dispatch, events, fleet, metrics, positions, presence, wire
 from .connection import ConnectionBase, SocketGone
 from .delivery import Decision, DeliveryCursor
 from .limits import ConnectionLimiter
@@ -143,6 +143,15 @@ class RealtimeConsumer(ConnectionBase):
             case wire.DeclineRide(ride_id=ride_id):
                 await actions.decline_ride(self.user, ride_id)
                 await self.send_event(events.ride_declined(ride_id))
+            case wire.WatchFleet():
+                await fleet.watchers.watch(self)
+            case wire.UnwatchFleet():
+                fleet.watchers.unwatch(self)
+                await self.send_event(events.fleet_unwatched())
+
+    async def clean_up(self):
+        fleet.watchers.unwatch(self)
+        await super().clean_up()
 
     async def location_update(self, message):
         """The hot path (every few seconds per driver): relayed to the passenger of the active

@@ -257,3 +257,14 @@ def driver_approaching(assignment, driver_id, *, distance_m, eta_minutes):
         ),
         metadata=wire.RideMetadata(ride_id=str(assignment.ride_id)),
     )
+
+
+def fleet_update(*, full, drivers, removed_driver_ids, rides):
+    return envelope(
+        "fleet_update",
+        wire.FleetUpdateData(full=full, drivers=drivers, removed_driver_ids=removed_driver_ids, rides=rides),
+    )
+
+
+def fleet_unwatched():
+    return envelope("fleet_unwatched", wire.FleetUnwatchedData())

@@ -10,6 +10,8 @@ What runs (each on the event loop, its database work in threads):
   handshake cache knows;
 - `relay`: the outbox relay (realtime.eventlog.relay_once), every EVENT_RELAY_INTERVAL_SECONDS;
 - `retention`: the event log's purge, every 10 minutes;
+- `fleet`: what changed in the fleet, to this process's staff consoles (realtime.fleet), every
+  FLEET_UPDATE_SECONDS (no query while nobody watches);
 - `dispatch`: offer waves and request timeouts (rides.dispatching.run_due), as each wave falls
   due and at least every RIDE_DISPATCH_INTERVAL_SECONDS, when RIDE_DISPATCH_IN_SERVER (the
   embedded default; with Redis, `manage.py dispatch` runs it in its own processes).
@@ -30,7 +32,7 @@ from django.conf import settings
 
 from rides import dispatching
 
-from . import dispatch, eventlog, positions, presence
+from . import dispatch, eventlog, fleet, positions, presence
 from .db import close_kept_connections, db_call, dispatcher_call
 from .known_users import known
 
@@ -73,6 +75,7 @@ def _jobs():
         "presence": (settings.PRESENCE_REFRESH_SECONDS, presence.heartbeat),
         "relay": (settings.EVENT_RELAY_INTERVAL_SECONDS, eventlog.relay_once),
         "retention": (RETENTION_INTERVAL_SECONDS, _purge_expired_events),
+        "fleet": (settings.FLEET_UPDATE_SECONDS, fleet.watchers.send_changes),
     }
     return jobs
 

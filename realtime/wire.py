@@ -27,7 +27,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from drivers.models import VehicleType
 from drivers.serializers import LocationSerializer
-from rides.models import CancelledBy
+from rides.models import CancelledBy, RideStatus
 from rideshare.kernel import bounds
 from rideshare.kernel.errors import first_error_message
 
@@ -119,7 +119,18 @@ class DeclineRide(ClientMessage, tag="decline_ride"):
     ride_id: Uuid
 
 
-AnyClientMessage = Ping | Resume | JoinRide | LeaveRide | DriverOnline | DriverOffline | LocationUpdate | DeclineRide
+class WatchFleet(ClientMessage, tag="watch_fleet"):
+    """Staff: follow every online driver and every open ride (answered with a full fleet_update)."""
+
+
+class UnwatchFleet(ClientMessage, tag="unwatch_fleet"):
+    """Stop following the fleet (acknowledged with fleet_unwatched)."""
+
+
+AnyClientMessage = (
+    Ping | Resume | JoinRide | LeaveRide | DriverOnline | DriverOffline | LocationUpdate | DeclineRide
+    | WatchFleet | UnwatchFleet
+)
 
 # type -> Struct, in the order the document lists them.
 CLIENT_MESSAGES = {cls.__struct_config__.tag: cls for cls in AnyClientMessage.__args__}
@@ -280,6 +291,8 @@ _PARSERS = {
     "driver_offline": _no_fields(DriverOffline),
     "location_update": _location_update,
     "decline_ride": _ride_message(DeclineRide),
+    "watch_fleet": _no_fields(WatchFleet),
+    "unwatch_fleet": _no_fields(UnwatchFleet),
 }
 assert set(_PARSERS) == set(CLIENT_MESSAGES)
 
@@ -513,6 +526,44 @@ class DriverApproachingData(EventData):
     driver_id: Uuid
     distance_m: DistanceM
     eta_minutes: EtaMinutes
+
+
+class FleetDriver(Struct, forbid_unknown_fields=True, kw_only=True):
+    driver_id: Uuid
+    name: str
+    vehicle_type: RideType
+    latitude: Latitude
+    longitude: Longitude
+    heading: StoredHeading | None
+    busy: Annotated[bool, Meta(description="on a ride (accepted, arrived or started)")]
+    location_updated_at: Timestamp | None
+
+
+class FleetRide(Struct, forbid_unknown_fields=True, kw_only=True):
+    ride_id: Uuid
+    status: Annotated[Literal[tuple(RideStatus.values)], Meta(description="completed or cancelled: the ride is over, drop it")]
+    ride_type: RideType
+    pickup_latitude: Latitude
+    pickup_longitude: Longitude
+    dropoff_latitude: Latitude
+    dropoff_longitude: Longitude
+    driver_id: Uuid | None
+    requested_at: Timestamp
+
+
+@server_event("fleet_update")
+class FleetUpdateData(EventData):
+    """The fleet as staff see it: all of it after watch_fleet (full), then what changed, at most every FLEET_UPDATE_SECONDS."""
+
+    full: Annotated[bool, Meta(description="true: the whole fleet now (replace what you have); false: changes only")]
+    drivers: Annotated[list[FleetDriver], Meta(description="online drivers (full) or drivers that moved or changed")]
+    removed_driver_ids: Annotated[list[Uuid], Meta(description="drivers who went offline")]
+    rides: Annotated[list[FleetRide], Meta(description="open rides (full) or rides that changed, finished ones included once")]
+
+
+@server_event("fleet_unwatched")
+class FleetUnwatchedData(EventData):
+    """Acknowledges unwatch_fleet."""
 
 
 def _str_subclass(value):

@@ -7,7 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from drivers.models import Driver
 from drivers.selectors import nearby_drivers
 
-from .models import DRIVER_ACTIVE_STATUSES, OfferStatus, Ride, RideOffer
+from .models import DRIVER_ACTIVE_STATUSES, PASSENGER_ACTIVE_STATUSES, OfferStatus, Ride, RideOffer
 
 
 def rides_of(user):
@@ -61,3 +61,30 @@ def offer_figures(driver_id):
     answered = figures["accepted"] + figures["declined"] + figures["expired"]
     figures["acceptance_rate"] = round(figures["accepted"] / answered, 3) if answered else None
     return figures
+
+
+FLEET_DRIVER_FIELDS = (
+    "user_id", "user__full_name", "vehicle_type", "latitude", "longitude", "heading", "location_updated_at"
+)
+FLEET_RIDE_FIELDS = (
+    "id", "status", "ride_type", "pickup_latitude", "pickup_longitude", "dropoff_latitude", "dropoff_longitude",
+    "driver_id", "requested_at",
+)
+
+
+def fleet():
+    """The ops map's view of the city as plain rows: (online drivers with a position, open rides),
+    dicts keyed by FLEET_DRIVER_FIELDS and FLEET_RIDE_FIELDS. Two queries, nothing loaded as models:
+    it runs every second while a staff console watches."""
+    rides = list(Ride.objects.filter(status__in=PASSENGER_ACTIVE_STATUSES).values(*FLEET_RIDE_FIELDS))
+    drivers = list(
+        Driver.objects.filter(is_online=True, latitude__isnull=False, longitude__isnull=False).values(
+            *FLEET_DRIVER_FIELDS
+        )
+    )
+    return drivers, rides
+
+
+def rides_by_id(ride_ids):
+    """The same rows for the given rides, whatever their status (those that just ended)."""
+    return list(Ride.objects.filter(pk__in=ride_ids).values(*FLEET_RIDE_FIELDS))

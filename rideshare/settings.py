@@ -364,6 +364,8 @@ PRESENCE_REFRESH_SECONDS = env_int("PRESENCE_REFRESH_SECONDS", 20)
 PRESENCE_SYNC_SECONDS = env_float("PRESENCE_SYNC_SECONDS", 1.0)
 # Positions sent over the socket are written to the database in batches this often.
 LOCATION_FLUSH_SECONDS = env_float("LOCATION_FLUSH_SECONDS", 1.0)
+# Staff consoles that sent watch_fleet get the fleet's changes this often (realtime.fleet).
+FLEET_UPDATE_SECONDS = env_float("FLEET_UPDATE_SECONDS", 1.0)
 # ...except a connection's first position, and the first after this long, written at once.
 LOCATION_WRITE_THROUGH_SECONDS = env_float("LOCATION_WRITE_THROUGH_SECONDS", 30.0)
 # POST /api/v1/drivers/me/location/ served on the event loop in front of Django (realtime/rest.py);
@@ -395,6 +397,7 @@ WS_RATE_LIMITS = {
     "driver_online": (10, 10 / 60),
     "driver_offline": (10, 10 / 60),
     "resume": (5, 5 / 60),
+    "watch_fleet": (5, 5 / 60),  # each one reads the whole fleet
     "*": (20, 5.0),
 }
 # This many rate-limited messages within WS_ABUSE_WINDOW_SECONDS closes the connection (4008).

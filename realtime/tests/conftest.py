@@ -6,7 +6,7 @@ import secrets
 import pytest
 from channels.layers import channel_layers
 
-from realtime import dispatch, lifecycle, presence, shared_presence
+from realtime import dispatch, fleet, lifecycle, presence, shared_presence
 from realtime.known_users import known
 
 from .servers import LiveDatabase, ServerProcess
@@ -30,6 +30,7 @@ async def fresh_channel_layer_and_fast_hasher(settings):
     settings.PRESENCE_SYNC_SECONDS = 0
     known.clear()  # no user cached by an earlier test (their rows are gone with its transaction)
     presence.local.__init__()
+    fleet.watchers.__init__()  # no console watching from an earlier test
     yield
     if settings.REDIS_URL:
         shared_presence.forget_everything()  # this test's prefix only

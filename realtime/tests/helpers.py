@@ -25,11 +25,13 @@ def db(fn):
     return database_sync_to_async(fn)
 
 
-def communicator(token=None, *, path=WS_PATH, origin=None, query=None):
+def communicator(token=None, *, path=WS_PATH, origin=None, query=None, host=None):
     if query is None:
         query = "" if token is None else f"token={token}"
     url = f"{path}?{query}" if query else path
     headers = [(b"origin", origin.encode())] if origin is not None else []
+    if host is not None:
+        headers.append((b"host", host.encode()))
     return WebsocketCommunicator(application, url, headers=headers)
 
 

@@ -80,6 +80,42 @@ async def test_any_other_origin_is_refused_at_the_handshake(origin):
     assert await db(counted)(user) == 0
 
 
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://localhost:8123", "localhost:8123"),
+        ("http://127.0.0.1:8000", "127.0.0.1:8000"),
+        ("http://Ride.Example.CM", "ride.example.cm:80"),
+        ("https://ride.example.cm", "ride.example.cm"),
+    ],
+)
+async def test_the_servers_own_origin_is_accepted_without_configuration(settings, origin, host):
+    settings.WS_ALLOWED_ORIGINS = []  # production's default: nothing listed
+    user = await db(UserFactory)()
+    comm, data = await _connect_and_get_connected(await db(access_token_for)(user), origin=origin, host=host)
+    assert data["user_id"] == str(user.pk)
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://evil.example", "localhost:8123"),
+        ("http://localhost:8124", "localhost:8123"),
+        ("http://localhost.evil.example:8123", "localhost:8123"),
+        ("null", "localhost:8123"),
+        ("ftp://localhost:8123", "localhost:8123"),
+        ("http://localhost:8123", "localhost:notaport"),
+    ],
+)
+async def test_a_page_of_another_origin_is_refused_whatever_host_it_names(settings, origin, host):
+    settings.WS_ALLOWED_ORIGINS = []
+    user = await db(UserFactory)()
+    comm = communicator(await db(access_token_for)(user), origin=origin, host=host)
+    connected, _ = await comm.connect(timeout=RECEIVE_TIMEOUT)
+    assert connected is False
+
+
 # --- authentication ------------------------------------------------------------------------------
 
 

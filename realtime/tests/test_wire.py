@@ -347,6 +347,7 @@ def test_the_struct_classes_are_the_protocols_messages():
         "ping": wire.Ping, "resume": wire.Resume, "join_ride": wire.JoinRide, "leave_ride": wire.LeaveRide,
         "driver_online": wire.DriverOnline, "driver_offline": wire.DriverOffline,
         "location_update": wire.LocationUpdate, "decline_ride": wire.DeclineRide,
+        "watch_fleet": wire.WatchFleet, "unwatch_fleet": wire.UnwatchFleet,
     }
     for name, cls in wire.CLIENT_MESSAGES.items():
         schema = asyncapi.client_message_schema(name)
