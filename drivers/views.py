@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -7,13 +7,18 @@ from .serializers import DriverSerializer, LocationSerializer
 
 
 class DriverMeView(APIView):
-    schema_errors = (403,)  # not_a_driver
+    schema_errors = ("not_a_driver",)
 
-    @extend_schema(responses=DriverSerializer)
+    @extend_schema(summary="My driver profile", responses=DriverSerializer)
     def get(self, request):
         return Response(DriverSerializer(services.get_driver_profile(request.user)).data)
 
-    @extend_schema(request=DriverSerializer, responses=DriverSerializer)
+    @extend_schema(
+        summary="Change my vehicle",
+        description="Vehicle fields only; availability and position change through their own endpoints.",
+        request=DriverSerializer,
+        responses=DriverSerializer,
+    )
     def patch(self, request):
         driver = services.get_driver_profile(request.user)
         serializer = DriverSerializer(driver, data=request.data, partial=True)
@@ -22,8 +27,12 @@ class DriverMeView(APIView):
         return Response(serializer.data)
 
 
+@extend_schema_view(post=extend_schema(
+    summary="Go online",
+    description="Available for offers (`driver_availability_changed` to all the driver's connections).",
+))
 class DriverOnlineView(APIView):
-    schema_errors = (403,)  # not_a_driver
+    schema_errors = ("not_a_driver",)
     online = True
 
     @extend_schema(request=None, responses=DriverSerializer)
@@ -32,6 +41,10 @@ class DriverOnlineView(APIView):
         return Response(DriverSerializer(driver).data)
 
 
+@extend_schema_view(post=extend_schema(
+    summary="Go offline",
+    description="No more offers (`driver_availability_changed` to all the driver's connections).",
+))
 class DriverOfflineView(DriverOnlineView):
     online = False
 
@@ -41,9 +54,15 @@ class DriverLocationView(APIView):
     event loop (realtime/rest.py); what it does and answers must stay what this view does
     (realtime/tests/test_rest_positions.py compares the two answers)."""
 
-    schema_errors = (403,)  # not_a_driver
+    schema_errors = ("not_a_driver",)
 
-    @extend_schema(request=LocationSerializer, responses=DriverSerializer)
+    @extend_schema(
+        summary="Report my position",
+        description="Every 10-30 s while online; relayed to the passenger of the driver's active ride "
+        "(`driver_location_update`). Positions older than 2 min are not matched.",
+        request=LocationSerializer,
+        responses=DriverSerializer,
+    )
     def post(self, request):
         services.get_driver_profile(request.user)
         location = LocationSerializer(data=request.data)

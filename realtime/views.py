@@ -19,6 +19,9 @@ class WebSocketStatsView(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(
+        summary="WebSocket figures",
+        description="Connections, online drivers, active rides and server processes, across every "
+        "server process (staff only).",
         responses=inline_serializer(
             "WebSocketStats",
             {
@@ -39,7 +42,12 @@ class WebSocketStatsView(APIView):
 class RideTimelineView(APIView):
     """A ride's reliable events from the log, oldest first (its participants and staff)."""
 
+    schema_errors = ("ride_not_found",)
+
     @extend_schema(
+        summary="A ride's events",
+        description="The ride's reliable events from the log, oldest first, as sent on the socket; "
+        "staff also see each event's recipients.",
         responses=inline_serializer(
             "RideTimelineEvent",
             {

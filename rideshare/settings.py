@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     # Refresh tokens rotated out (and their outstanding list) are refused: BLACKLIST_AFTER_ROTATION.
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "rideshare.accounts",
     "drivers",
@@ -116,7 +117,8 @@ ROOT_URLCONF = "rideshare.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own pages and overrides (the ReDoc page without web fonts).
+        "DIRS": [BASE_DIR / "rideshare" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -289,13 +291,20 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Rideshare API",
     "DESCRIPTION": (
         "Ride-hailing backend: REST for actions, one WebSocket per app for events. "
-        "The WebSocket protocol (AsyncAPI 3.0): [/api/v1/ws/asyncapi.json](/api/v1/ws/asyncapi.json) "
-        "([YAML](/api/v1/ws/asyncapi.yaml))."
+        "The WebSocket protocol: [readable page](/api/docs/websocket/), as AsyncAPI 3.0 "
+        "[/api/v1/ws/asyncapi.json](/api/v1/ws/asyncapi.json) ([YAML](/api/v1/ws/asyncapi.yaml)). "
+        "The same REST reference in ReDoc: [/api/redoc/](/api/redoc/)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"VehicleTypeEnum": "drivers.models.VehicleType"},
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, not a CDN: the docs load
+    # offline and from nothing but this server. No validator badge (it calls validator.swagger.io).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Domain ---------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """OpenAPI (drf-spectacular): every operation documents its error responses in the `{detail,
-code}` shape, next to its success response.
+code}` shape, next to its success response, and each error response says which codes this
+operation can answer with (an app switches on `code`, so the list is the contract).
 
-Inferred from the view: 400 (and 413) when it takes a body or query parameters, 401 when it needs a
-token (or is one of simplejwt's token views), 403 for staff-only views, 404 when the path names an
-object, 429 when the operation is throttled (with `Retry-After`). Views add what only they know
-with `schema_errors`: a tuple of statuses, or a dict of them by method (`{"post": (409,)}`).
-Statuses an operation already documents (`extend_schema(responses=...)`) are left alone.
+Inferred from the view: 400 `validation_error`/`parse_error` and 413 when it takes a body (400
+`validation_error` for query parameters), 401 when it needs a token, 403 `permission_denied` for
+staff-only views, 404 when the path names an object, 429 `throttled` (with `Retry-After`) when it
+is throttled. Views add the codes only they know with `schema_errors`: a tuple of codes, or a dict
+of them by method (`{"post": ("active_ride_exists",)}`); each code's status comes from
+`ERROR_CODES`, so a misspelt code fails the schema's generation.
 """
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
@@ -31,65 +33,101 @@ class ErrorSerializer(serializers.Serializer):
         ref_name = "Error"
 
 
-ERROR_DESCRIPTIONS = {
-    400: "Invalid input: `validation_error` (with `errors` by field), `parse_error` (malformed, "
-    "too deeply nested or non-text JSON), `trip_too_long` (with `distance_km`, `max_distance_km`), "
-    "`outside_service_area`.",
-    401: "`not_authenticated`, `token_not_valid` (missing, invalid, expired or rotated-out token), "
-    "`no_active_account`, `authentication_failed`.",
-    403: "Not allowed for this user: `permission_denied`, `not_a_driver`, `not_ride_driver`, "
-    "`wrong_vehicle_type`, `own_ride`.",
-    404: "`ride_not_found` (also for a ride that is not yours), `not_found`.",
-    409: "The current state forbids it: `invalid_transition` (with `current_status`), "
-    "`active_ride_exists` (with `ride_id`), `driver_busy`, `driver_offline`, "
-    "`driver_position_unknown`, `concurrent_update`.",
-    413: "`request_too_large`: the body is over `DATA_UPLOAD_MAX_MEMORY_SIZE`.",
-    429: "`throttled`: too many requests; retry after `Retry-After` seconds.",
+# Every code an operation may be documented with: its status, and what it carries or means.
+ERROR_CODES = {
+    "validation_error": (400, "with `errors` by field"),
+    "parse_error": (400, "malformed, too deeply nested or non-text JSON"),
+    "trip_too_long": (400, "with `distance_km`, `max_distance_km`"),
+    "outside_service_area": (400, "the pickup is outside `SERVICE_AREA`"),
+    "not_authenticated": (401, "no token"),
+    "token_not_valid": (401, "invalid, expired, refresh-type or rotated-out token"),
+    "authentication_failed": (401, "a malformed `Authorization` header, or the token's user was deleted or deactivated"),
+    "no_active_account": (401, "wrong phone number or password, or an inactive account"),
+    "permission_denied": (403, "staff only"),
+    "not_a_driver": (403, "needs a driver account"),
+    "not_ride_driver": (403, "only the ride's driver"),
+    "wrong_vehicle_type": (403, "the ride needs the other vehicle type"),
+    "own_ride": (403, "a driver cannot accept their own request"),
+    "ride_not_found": (404, "also for a ride that is not yours"),
+    "not_found": (404, ""),
+    "invalid_transition": (409, "with `current_status`"),
+    "active_ride_exists": (409, "with `ride_id`"),
+    "driver_offline": (409, "go online first"),
+    "driver_position_unknown": (409, "report a position first"),
+    "driver_busy": (409, "finish the current ride first"),
+    "concurrent_update": (409, "the ride changed meanwhile: reload it"),
+    "request_too_large": (413, "the body is over `DATA_UPLOAD_MAX_MEMORY_SIZE`"),
+    "throttled": (429, "retry after `Retry-After` seconds"),
 }
+
+STATUS_TITLES = {
+    400: "Invalid input",
+    401: "Not authenticated",
+    403: "Not allowed for this user",
+    404: "Not found",
+    409: "The current state forbids it",
+    413: "The body is too large",
+    429: "Too many requests",
+}
+
+# A token check (simplejwt's Bearer authentication) can answer any of these.
+BEARER_ERRORS = ("not_authenticated", "token_not_valid", "authentication_failed")
 
 RETRY_AFTER = {
     "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until a request is allowed again."}
 }
 
 
-def error_responses(*statuses):
-    """`extend_schema(responses={200: X, **error_responses(403, 409)})`."""
-    return {status: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status]) for status in statuses}
+def error_description(status, codes):
+    """'Title: `code` (what it carries), `code`.' in ERROR_CODES' order."""
+    listed = [
+        f"`{code}` ({ERROR_CODES[code][1]})" if ERROR_CODES[code][1] else f"`{code}`"
+        for code in ERROR_CODES
+        if code in codes
+    ]
+    return f"{STATUS_TITLES[status]}: {', '.join(listed)}."
 
 
 class AutoSchema(SpectacularAutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        for status in sorted(self._error_statuses()):
+        for status, codes in sorted(self.error_codes().items()):
             if str(status) in responses:
                 continue
-            response = OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status])
+            response = OpenApiResponse(ErrorSerializer, description=error_description(status, codes))
             responses[str(status)] = self._get_response_for_code(response, str(status), direction=direction)
             if status == 429:
                 responses["429"]["headers"] = dict(RETRY_AFTER)
         return responses
 
-    def _error_statuses(self):
-        from rest_framework_simplejwt.views import TokenViewBase
-
-        statuses = set()
+    def error_codes(self):
+        """{status: set of codes} this operation can answer with."""
+        codes = set(self._declared_codes())
         view = self.view
         has_body = self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None
         if has_body:
-            statuses |= {400, 413}
+            codes |= {"validation_error", "parse_error", "request_too_large"}
         if self.get_override_parameters():
-            statuses.add(400)
+            codes.add("validation_error")
         permissions = view.get_permissions()
-        if isinstance(view, TokenViewBase) or not all(isinstance(p, AllowAny) for p in permissions):
-            statuses.add(401)
+        if not all(isinstance(p, AllowAny) for p in permissions):
+            codes.update(BEARER_ERRORS)
         if any(isinstance(p, IsAdminUser) for p in permissions):
-            statuses.add(403)
-        if "{" in self.path:
-            statuses.add(404)
+            codes.add("permission_denied")
         if view.get_throttles():
-            statuses.add(429)
-        declared = getattr(view, "schema_errors", ())
+            codes.add("throttled")
+        by_status = {}
+        for code in codes:
+            by_status.setdefault(ERROR_CODES[code][0], set()).add(code)
+        if "{" in self.path:
+            by_status.setdefault(404, {"not_found"})
+        return by_status
+
+    def _declared_codes(self):
+        declared = getattr(self.view, "schema_errors", ())
         if isinstance(declared, dict):
             declared = declared.get(self.method.lower(), ())
-        statuses |= set(declared)
-        return statuses
+        unknown = set(declared) - set(ERROR_CODES)
+        if unknown:
+            raise ValueError(f"{type(self.view).__name__}.schema_errors: unknown codes {sorted(unknown)} (see ERROR_CODES)")
+        return declared
