@@ -3,7 +3,8 @@ checks every emitted event against. Described from the server's side: it `send`s
 `receive`s client messages.
 
 Nothing is described here field by field: every schema is derived from the Structs of
-`realtime.wire` (msgspec's JSON Schema, inlined so each one stands alone).
+`realtime.wire` (msgspec's JSON Schema, inlined so each one stands alone), every example from its
+schema (`realtime.examples`), and who receives each event from its registration (`x-audience`).
 """
 
 import functools
@@ -11,7 +12,7 @@ import functools
 import msgspec
 from django.conf import settings
 
-from . import wire
+from . import examples, wire
 from .auth import (
     CLOSE_ACCOUNT_DISABLED,
     CLOSE_GOING_AWAY,
@@ -46,7 +47,7 @@ TIMESTAMP = json_schema(wire.Timestamp)
 EVENT_ID = json_schema(wire.EventId)
 RIDE_METADATA = json_schema(wire.RideMetadata)
 
-# name -> wire.ServerEvent (data Struct, summary, metadata.ride_id, reliable); name -> client Struct
+# name -> wire.ServerEvent (data Struct, summary, audience, metadata.ride_id, reliable); name -> client Struct
 SERVER_EVENTS = wire.SERVER_EVENTS
 CLIENT_MESSAGES = wire.CLIENT_MESSAGES
 
@@ -94,14 +95,21 @@ def _camel(name):
 def document():
     messages, operations = {}, {}
     for name, event in SERVER_EVENTS.items():
-        messages[name] = {"name": name, "summary": event.summary, "payload": {"$ref": f"#/components/schemas/{name}"}}
+        messages[name] = {
+            "name": name, "summary": event.summary, "description": f"Sent to {event.audience}.",
+            "x-audience": event.audience, "payload": {"$ref": f"#/components/schemas/{name}"},
+            "examples": [{"name": name, "payload": examples.example(server_event_schema(name))}],
+        }
         operations[f"send{_camel(name)[0].upper()}{_camel(name)[1:]}"] = {
             "action": "send", "channel": {"$ref": "#/channels/connection"},
             "messages": [{"$ref": f"#/channels/connection/messages/{name}"}],
         }
     for name, struct in CLIENT_MESSAGES.items():
         key = f"client_{name}"
-        messages[key] = {"name": name, "summary": _summary(struct), "payload": {"$ref": f"#/components/schemas/{key}"}}
+        messages[key] = {
+            "name": name, "summary": _summary(struct), "payload": {"$ref": f"#/components/schemas/{key}"},
+            "examples": [{"name": name, "payload": examples.example(client_message_schema(name))}],
+        }
         operations[f"receive{_camel(name)[0].upper()}{_camel(name)[1:]}"] = {
             "action": "receive", "channel": {"$ref": "#/channels/connection"},
             "messages": [{"$ref": f"#/channels/connection/messages/{key}"}],

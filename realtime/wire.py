@@ -3,8 +3,8 @@
 - Client messages: a tagged union on `type` (`Ping`, `Resume`, ...). `message_type` does the
   frame-level checks, `client_message` the field-level ones; both raise `ClientMessageError`.
 - Server events: the Struct of each event's `data`, registered in `SERVER_EVENTS` with its summary
-  (the docstring's first line), whether it carries `metadata.ride_id` and whether it is reliable
-  (carries `id`). `realtime.events` builds every payload through these, and `realtime.asyncapi`
+  (the docstring's first line), who receives it, whether it carries `metadata.ride_id` and whether
+  it is reliable (carries `id`). `realtime.events` builds every payload through these, and `realtime.asyncapi`
   derives the whole AsyncAPI document (and the JSON Schemas the contract tests check) from them.
 
 Bounds come from `rideshare.kernel.bounds`, like the REST serializers' do.
@@ -325,15 +325,18 @@ class ServerEvent:
     summary: str
     ride_metadata: bool  # carries metadata.ride_id
     reliable: bool  # logged, carries `id`
+    audience: str  # who receives it, in a few words (the AsyncAPI document and /api/docs/websocket/)
 
 
 SERVER_EVENTS: dict[str, ServerEvent] = {}
+# Staff who sent join_ride for a ride hear its lifecycle events live (never replayed).
+AND_OBSERVERS = ", and staff who joined the ride"
 
 
-def server_event(name, *, ride_metadata=False, reliable=False):
+def server_event(name, *, audience, ride_metadata=False, reliable=False):
     def register(cls):
         summary = (cls.__doc__ or "").strip().split("\n")[0]
-        SERVER_EVENTS[name] = ServerEvent(name, cls, summary, ride_metadata, reliable)
+        SERVER_EVENTS[name] = ServerEvent(name, cls, summary, ride_metadata, reliable, audience)
         return cls
 
     return register
@@ -347,7 +350,7 @@ class RideMetadata(Struct, forbid_unknown_fields=True, kw_only=True):
     ride_id: Uuid
 
 
-@server_event("connected")
+@server_event("connected", audience="the new connection, first message")
 class ConnectedData(EventData):
     """First message of every accepted connection."""
 
@@ -358,7 +361,7 @@ class ConnectedData(EventData):
     last_event_id: Annotated[int, Meta(ge=bounds.EVENT_CURSOR_MIN, description="newest reliable event id")]
 
 
-@server_event("resync_required")
+@server_event("resync_required", audience="a connection that asked to resume from where the log cannot replay")
 class ResyncRequiredData(EventData):
     """The log cannot replay from the requested id: reload state over REST."""
 
@@ -370,14 +373,14 @@ class ResyncRequiredData(EventData):
     last_event_id: EventCursor
 
 
-@server_event("pong")
+@server_event("pong", audience="the connection that sent ping")
 class PongData(EventData):
     """Reply to ping; echoes the client's timestamp."""
 
     timestamp: str
 
 
-@server_event("error")
+@server_event("error", audience="the connection whose message could not be handled")
 class ErrorData(EventData):
     """A client message could not be handled; the connection stays open."""
 
@@ -390,21 +393,21 @@ class ErrorData(EventData):
     ride_id: Uuid | UnsetType = UNSET
 
 
-@server_event("ride_joined")
+@server_event("ride_joined", audience="the connection that sent join_ride")
 class RideJoinedData(EventData):
     """Acknowledges join_ride."""
 
     ride_id: Uuid
 
 
-@server_event("ride_left")
+@server_event("ride_left", audience="the connection that sent leave_ride")
 class RideLeftData(EventData):
     """Acknowledges leave_ride."""
 
     ride_id: Uuid
 
 
-@server_event("driver_status")
+@server_event("driver_status", audience="the connection that sent driver_online or driver_offline")
 class DriverStatusData(EventData):
     """Acknowledges driver_online / driver_offline."""
 
@@ -412,7 +415,7 @@ class DriverStatusData(EventData):
     is_online: bool
 
 
-@server_event("driver_availability_changed", reliable=True)
+@server_event("driver_availability_changed", reliable=True, audience="all of the driver's connections")
 class DriverAvailabilityChangedData(EventData):
     """A driver's availability changed (to all their connections)."""
 
@@ -420,7 +423,8 @@ class DriverAvailabilityChangedData(EventData):
     is_online: bool
 
 
-@server_event("ride_requested", ride_metadata=True, reliable=True)
+@server_event("ride_requested", ride_metadata=True, reliable=True,
+              audience="each driver of an offer wave, one event per driver")
 class RideRequestedData(EventData):
     """A ride near this driver was requested."""
 
@@ -437,14 +441,15 @@ class RideRequestedData(EventData):
     pickup_eta_minutes: EtaMinutes
 
 
-@server_event("ride_declined")
+@server_event("ride_declined", audience="the connection that sent decline_ride")
 class RideDeclinedData(EventData):
     """Acknowledges decline_ride: no more offers of this ride to this driver."""
 
     ride_id: Uuid
 
 
-@server_event("ride_unavailable", ride_metadata=True, reliable=True)
+@server_event("ride_unavailable", ride_metadata=True, reliable=True,
+              audience="drivers whose offer of the ride stands no more")
 class RideUnavailableData(EventData):
     """An offered ride can no longer be taken: drop it."""
 
@@ -452,7 +457,7 @@ class RideUnavailableData(EventData):
     reason: Literal["accepted_by_another_driver", "cancelled", "offer_expired"]
 
 
-@server_event("ride_accepted", ride_metadata=True, reliable=True)
+@server_event("ride_accepted", ride_metadata=True, reliable=True, audience="the passenger" + AND_OBSERVERS)
 class RideAcceptedData(EventData):
     """A driver accepted the passenger's ride."""
 
@@ -466,7 +471,8 @@ class RideAcceptedData(EventData):
     estimated_arrival: EtaMinutes
 
 
-@server_event("driver_arrived", ride_metadata=True, reliable=True)
+@server_event("driver_arrived", ride_metadata=True, reliable=True,
+              audience="the passenger and the ride's driver" + AND_OBSERVERS)
 class DriverArrivedData(EventData):
     """The driver is at the pickup."""
 
@@ -475,7 +481,8 @@ class DriverArrivedData(EventData):
     arrived_at: Timestamp
 
 
-@server_event("ride_started", ride_metadata=True, reliable=True)
+@server_event("ride_started", ride_metadata=True, reliable=True,
+              audience="the passenger and the ride's driver" + AND_OBSERVERS)
 class RideStartedData(EventData):
     """The passenger was picked up."""
 
@@ -483,7 +490,8 @@ class RideStartedData(EventData):
     started_at: Timestamp
 
 
-@server_event("ride_completed", ride_metadata=True, reliable=True)
+@server_event("ride_completed", ride_metadata=True, reliable=True,
+              audience="the passenger and the ride's driver" + AND_OBSERVERS)
 class RideCompletedData(EventData):
     """The ride ended at the drop-off."""
 
@@ -492,7 +500,8 @@ class RideCompletedData(EventData):
     completed_at: Timestamp
 
 
-@server_event("ride_cancelled", ride_metadata=True, reliable=True)
+@server_event("ride_cancelled", ride_metadata=True, reliable=True,
+              audience="the passenger and the ride's driver" + AND_OBSERVERS)
 class RideCancelledData(EventData):
     """The ride was cancelled."""
 
@@ -502,7 +511,7 @@ class RideCancelledData(EventData):
     cancelled_at: Timestamp
 
 
-@server_event("driver_location_update")
+@server_event("driver_location_update", audience="the passenger of the driver's active ride" + AND_OBSERVERS)
 class DriverLocationUpdateData(EventData):
     """The position of the driver of the passenger's active ride (latest-wins)."""
 
@@ -518,7 +527,8 @@ class DriverLocationUpdateData(EventData):
     eta_minutes: EtaMinutes
 
 
-@server_event("driver_approaching", ride_metadata=True, reliable=True)
+@server_event("driver_approaching", ride_metadata=True, reliable=True,
+              audience="the passenger and the ride's driver, once per ride" + AND_OBSERVERS)
 class DriverApproachingData(EventData):
     """The driver is about to reach the pickup (once per ride, within DRIVER_APPROACHING_RADIUS_M)."""
 
@@ -551,7 +561,7 @@ class FleetRide(Struct, forbid_unknown_fields=True, kw_only=True):
     requested_at: Timestamp
 
 
-@server_event("fleet_update")
+@server_event("fleet_update", audience="staff connections that sent watch_fleet")
 class FleetUpdateData(EventData):
     """The fleet as staff see it: all of it after watch_fleet (full), then what changed, at most every FLEET_UPDATE_SECONDS."""
 
@@ -561,7 +571,7 @@ class FleetUpdateData(EventData):
     rides: Annotated[list[FleetRide], Meta(description="open rides (full) or rides that changed, finished ones included once")]
 
 
-@server_event("fleet_unwatched")
+@server_event("fleet_unwatched", audience="the connection that sent unwatch_fleet")
 class FleetUnwatchedData(EventData):
     """Acknowledges unwatch_fleet."""
 
