@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from rideshare.kernel.display import timestamp, to_the_second
+
 from .models import Driver
 from .services import set_online
 
@@ -14,19 +16,20 @@ def position_link(driver):
     lat, lon = f"{driver.latitude:.6f}", f"{driver.longitude:.6f}"
     return format_html(
         '<a href="{}" target="_blank" rel="noopener">{}, {}</a> (reported {})',
-        OSM_URL.format(lat=lat, lon=lon), lat, lon, driver.location_updated_at or "never",
+        OSM_URL.format(lat=lat, lon=lon), lat, lon, to_the_second(driver.location_updated_at) if driver.location_updated_at else "never",
     )
 
 
 @admin.register(Driver)
 class DriverAdmin(admin.ModelAdmin):
-    list_display = ["user", "vehicle_type", "vehicle_plate", "is_online", "rating", "location_updated_at"]
+    list_display = ["user", "vehicle_type", "vehicle_plate", "is_online", "rating", "position_reported"]
     list_filter = ["vehicle_type", "is_online"]
     search_fields = ["user__phone_number", "user__full_name", "vehicle_plate"]
     raw_id_fields = ["user"]
     # Availability and position change only through drivers.services (the app, or the action below).
     readonly_fields = ["is_online", "latitude", "longitude", "heading", "speed", "location_updated_at", "map"]
     actions = ["force_offline"]
+    position_reported = timestamp("location_updated_at", "position reported")
 
     @admin.display(description="Last position")
     def map(self, driver):

@@ -14,6 +14,7 @@ from drivers.admin import position_link
 from rides.admin import RideAdmin as BaseRideAdmin
 from rides.models import Ride
 from rideshare.accounts.models import User
+from rideshare.kernel.display import to_the_second
 
 from .eventlog import ride_timeline_entries
 
@@ -63,7 +64,7 @@ class RideAdmin(BaseRideAdmin):
             (
                 (
                     entry["id"],
-                    entry["timestamp"],
+                    to_the_second(entry["timestamp"]),
                     entry["type"],
                     _payload(entry),
                     format_html_join(mark_safe("<br>"), "{}", ((recipient(u),) for u in entry["recipients"])),

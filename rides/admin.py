@@ -5,6 +5,7 @@ from django.db.models import Count, Q
 
 from drivers.admin import DriverAdmin
 from drivers.models import Driver
+from rideshare.kernel.display import timestamp
 from rideshare.kernel.errors import DomainError
 
 from .models import CancelledBy, OfferStatus, Ride
@@ -17,17 +18,8 @@ ADMIN_END_REASON = "ended_by_operator"
 
 @admin.register(Ride)
 class RideAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "status",
-        "ride_type",
-        "passenger",
-        "driver",
-        "estimated_fare",
-        "final_fare",
-        "requested_at",
-        "completed_at",
-    ]
+    # Few, short columns: the list stays readable on a 1366 px screen beside the filters.
+    list_display = ["short_id", "status", "vehicle", "passenger_phone", "driver_phone", "fare", "requested"]
     list_filter = ["status", "ride_type", ("requested_at", admin.DateFieldListFilter)]
     search_fields = ["passenger__phone_number", "driver__user__phone_number", "driver__vehicle_plate"]
     list_select_related = ["passenger", "driver__user"]
@@ -37,11 +29,21 @@ class RideAdmin(admin.ModelAdmin):
         ("Ride", {"fields": ["id", "status", "ride_type", "passenger", "driver"]}),
         ("Trip", {"fields": ["pickup_latitude", "pickup_longitude", "dropoff_latitude", "dropoff_longitude",
                              "distance_km", "estimated_fare", "final_fare"]}),
-        ("Timeline", {"fields": ["requested_at", "accepted_at", "approaching_announced_at", "arrived_at", "started_at", "completed_at",
-                                 "cancelled_at", "cancelled_by", "cancel_reason"]}),
-        ("Dispatch", {"fields": ["offer_wave", "next_wave_at"]}),
+        ("Timeline", {"fields": ["requested", "accepted", "approaching_announced", "arrived", "started", "completed",
+                                 "cancelled", "cancelled_by", "cancel_reason"]}),
+        ("Dispatch", {"fields": ["offer_wave", "next_wave"]}),
     ]
-    # The state machine (rides.services) is the only writer of these.
+    # Times to the second (Django's default format drops the seconds).
+    requested = timestamp("requested_at")
+    accepted = timestamp("accepted_at")
+    approaching_announced = timestamp("approaching_announced_at")
+    arrived = timestamp("arrived_at")
+    started = timestamp("started_at")
+    completed = timestamp("completed_at")
+    cancelled = timestamp("cancelled_at")
+    next_wave = timestamp("next_wave_at")
+    # The state machine (rides.services) is the only writer of these; the page is view-only anyway
+    # (has_change_permission).
     readonly_fields = [
         "id",
         "passenger",
@@ -55,18 +57,39 @@ class RideAdmin(admin.ModelAdmin):
         "distance_km",
         "estimated_fare",
         "final_fare",
-        "requested_at",
-        "accepted_at",
-        "approaching_announced_at",
-        "arrived_at",
-        "started_at",
-        "completed_at",
-        "cancelled_at",
+        "requested",
+        "accepted",
+        "approaching_announced",
+        "arrived",
+        "started",
+        "completed",
+        "cancelled",
         "cancelled_by",
         "cancel_reason",
         "offer_wave",
-        "next_wave_at",
+        "next_wave",
     ]
+
+    @admin.display(description="ride", ordering="id")
+    def short_id(self, ride):
+        return str(ride.pk)[:8]  # enough to tell rides apart on a page; search takes the whole id
+
+    @admin.display(description="type", ordering="ride_type")
+    def vehicle(self, ride):
+        return ride.ride_type  # "moto", narrower than its label "Moto-taxi"
+
+    @admin.display(description="passenger", ordering="passenger__phone_number")
+    def passenger_phone(self, ride):
+        return ride.passenger.phone_number
+
+    @admin.display(description="driver", ordering="driver__user__phone_number")
+    def driver_phone(self, ride):
+        return ride.driver.user.phone_number if ride.driver_id else "-"
+
+    @admin.display(description="fare")
+    def fare(self, ride):
+        # Whole XAF: the final fare once completed, the estimate until then.
+        return ride.final_fare if ride.final_fare is not None else ride.estimated_fare
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
@@ -79,14 +102,15 @@ class RideAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # A ride's page is view-only (no Save buttons; a POST is refused): nothing on it is
+        # editable, and saving the row loaded with the page could only overwrite a transition made
+        # meanwhile. Without an object this is the permission the list's actions need.
+        return obj is None and super().has_change_permission(request)
+
     def has_delete_permission(self, request, obj=None):
         # A ride ends by being completed or cancelled (the action below), never by vanishing.
         return False
-
-    def save_model(self, request, obj, form, change):
-        # Nothing on the form is editable; saving the row loaded with the page could only
-        # overwrite a transition made meanwhile.
-        pass
 
     @admin.action(description="Cancel selected rides", permissions=["change"])
     def cancel_rides(self, request, queryset):

@@ -6,6 +6,9 @@ from realtime import protocol_page
 
 from . import health
 
+# "View site" in the admin leads to the web console, served at "/".
+admin.site.site_url = "/"
+
 api_v1 = [
     path("", include("rideshare.accounts.urls")),
     path("", include("drivers.urls")),

@@ -1,8 +1,11 @@
 """The ride admin: the page an operator inspects a ride on, and the cancel action."""
 
 import json
+import re
+from datetime import datetime
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from realtime import dispatch
@@ -119,3 +122,52 @@ def test_filters_by_status_type_and_date(admin_client):
     midnight = f"{moto.requested_at.date()} 00:00:00+00:00"
     assert changelist_ids(admin_client, requested_at__gte=midnight) == {moto.pk, car.pk}
     assert changelist_ids(admin_client, requested_at__lt=midnight) == set()
+
+
+# --- the page is view-only, times are shown to the second, the list fits a laptop screen -------------
+
+SAVE_BUTTONS = ('name="_save"', 'name="_continue"', 'name="_addanother"', 'value="Save')
+
+
+def test_the_ride_page_is_view_only_for_staff_with_no_save_button(client, db):
+    ride = ride_in_status(RideStatus.ACCEPTED)
+    url = reverse("admin:rides_ride_change", args=[ride.pk])
+    operator = UserFactory(is_staff=True)  # an operator: may view and act on rides, not a superuser
+    operator.user_permissions.set(Permission.objects.filter(codename__in=["view_ride", "change_ride"]))
+    for user in (operator, UserFactory(is_staff=True, is_superuser=True)):
+        client.force_login(user)
+        response = client.get(url)
+        page = response.content.decode()
+        assert response.status_code == 200
+        for button in SAVE_BUTTONS:
+            assert button not in page, button
+        assert "closelink" in page  # Django's "Close" in place of the save row
+        assert client.post(url, {"cancel_reason": "x"}).status_code == 403
+    # The list's actions still need (and have) the change permission.
+    assert "cancel_rides" in client.get(reverse(CHANGELIST)).content.decode()
+
+
+def test_the_rides_times_and_its_event_timeline_are_shown_to_the_second(admin_client):
+    ride, _ = accepted_ride()
+    ride.refresh_from_db()
+    page = admin_client.get(reverse("admin:rides_ride_change", args=[ride.pk])).content.decode()
+    for stamp in (ride.requested_at, ride.accepted_at):
+        assert f'<div class="readonly">{stamp:%Y-%m-%d %H:%M:%S}</div>' in page
+    for event in Event.objects.filter(ride=ride):
+        sent = datetime.fromisoformat(json.loads(event.text)["timestamp"])
+        assert f"<td>{sent:%Y-%m-%d %H:%M:%S}</td>" in page
+
+
+def test_the_ride_list_has_few_short_columns(admin_client):
+    ride, driver = accepted_ride()
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+    row = page.split('<tbody>', 1)[1].split("</tr>", 1)[0]
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r'<t[dh] class="field-[^"]*"[^>]*>(.*?)</t[dh]>', row, re.S)]
+    assert 5 <= len(cells) <= 7, cells
+    assert all(len(cell) <= 20 for cell in cells), cells
+    assert str(ride.pk)[:8] in cells and "+237699000222" in cells and "+237677000111" in cells
+    assert f"{ride.requested_at:%Y-%m-%d %H:%M:%S}" in cells
+
+
+def test_view_site_leads_to_the_web_console(admin_client):
+    assert '<a href="/">View site</a>' in admin_client.get(reverse("admin:index")).content.decode()
