@@ -4,6 +4,7 @@ Nothing set: DEBUG on, SQLite file, in-process channel layer.
 DATABASE_URL / REDIS_URL switch to PostgreSQL / Redis with the same code paths.
 """
 
+import importlib.util
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -98,6 +99,7 @@ INSTALLED_APPS = [
     "drivers",
     "rides",
     "realtime",
+    "rideshare.console",
 ]
 
 MIDDLEWARE = [
@@ -433,6 +435,20 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Web console (rideshare/console) ----------------------------------------------------------
+# Leaflet as django-leaflet bundles it (static/leaflet/leaflet.js, .css), its static files only:
+# the package is not an installed app, since the admin would then import its GeoDjango widgets
+# (which need the GDAL library).
+STATICFILES_DIRS = [
+    ("leaflet", Path(importlib.util.find_spec("leaflet").submodule_search_locations[0]) / "static" / "leaflet"),
+]
+# Map tiles: any {z}/{x}/{y} URL (a tile server of your own, a loopback one offline); "" shows
+# markers on a plain background. Tiles that fail to load leave the same plain background.
+CONSOLE_TILE_URL = env_str("CONSOLE_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+CONSOLE_TILE_ATTRIBUTION = env_str(
+    "CONSOLE_TILE_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
 
 # --- Security (production) ------------------------------------------------------------------
 if not DEBUG:

@@ -17,6 +17,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The web console (ops map, passenger, driver): static pages over the API and socket.
+    path("", include("rideshare.console.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
