@@ -36,6 +36,9 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path():
+    """CHROMIUM_PATH if set (a browser elsewhere), else Debian's chromium."""
+    if os.environ.get("CHROMIUM_PATH"):
+        return os.environ["CHROMIUM_PATH"] if Path(os.environ["CHROMIUM_PATH"]).exists() else None
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found:
         return found

@@ -163,6 +163,8 @@ def test_ops_map_follows_a_driver_and_a_ride(console_server, new_page, screensho
     check(driver_marker.locator(".dot-busy")).to_have_count(1)
     api(console_server, "POST", "drivers/me/location/", {"latitude": 3.83050, "longitude": 11.49050}, token=driver)
     check(driver_marker).to_have_attribute("data-lat", "3.83050")
+    check(ops.get_by_test_id("stat-active_rides")).to_have_text(re.compile(r"^[1-9]\d*$"))  # polled
+    ops.get_by_test_id("fit-fleet").click()
     screenshot(page, "ops-map")
 
     for step in ("arrived", "start", "complete"):

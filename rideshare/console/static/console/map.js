@@ -19,7 +19,7 @@ export function createMap(element) {
 
 /** Shows these points (a hidden pane's map has no size to fit: it keeps its view). */
 export function fitTo(map, points, maxZoom = 16) {
-  if (points.length && map.getSize().x > 0) map.fitBounds(L.latLngBounds(points), { padding: [40, 40], maxZoom });
+  if (points.length && map.getSize().x > 0) map.fitBounds(L.latLngBounds(points), { padding: [40, 40], maxZoom, animate: false });
 }
 
 function icon(kind) {

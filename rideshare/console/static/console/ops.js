@@ -98,5 +98,7 @@ export function init() {
     fitted = points.length > 0;
   }
 
+  byTestId(root, "fit-fleet").addEventListener("click", fitFleet);
+
   return { shown: () => map.invalidateSize() };
 }
