@@ -16,8 +16,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 # Embedded defaults (SQLite, in-process channel layer), daphne on http://127.0.0.1:8000
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python -m realtime.server -b 127.0.0.1 -p 8000 rideshare.asgi:application
+	$(BIN)/python manage.py seed_demo --reset
+	DEMO_FLEET=$${DEMO_FLEET:-1} DEMO_AUTO_ACCEPT=$${DEMO_AUTO_ACCEPT:-1} \
+	  $(BIN)/python -m realtime.server -b 127.0.0.1 -p 8000 rideshare.asgi:application
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

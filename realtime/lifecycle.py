@@ -14,7 +14,8 @@ What runs (each on the event loop, its database work in threads):
   FLEET_UPDATE_SECONDS (no query while nobody watches);
 - `dispatch`: offer waves and request timeouts (rides.dispatching.run_due), as each wave falls
   due and at least every RIDE_DISPATCH_INTERVAL_SECONDS, when RIDE_DISPATCH_IN_SERVER (the
-  embedded default; with Redis, `manage.py dispatch` runs it in its own processes).
+  embedded default; with Redis, `manage.py dispatch` runs it in its own processes);
+- `demo-fleet`: the demo fleet's drivers (rideshare/demo), when DEMO_FLEET (`make run`).
 
 How it is tied to the server: `ServerLifecycle` wraps the ASGI application. Servers that speak the
 ASGI lifespan protocol (uvicorn, hypercorn) start and stop it through lifespan events; daphne does
@@ -85,6 +86,10 @@ def _loops():
     loops = {"inbox": (dispatch.read_inbox, _inbox_message)}
     if settings.RIDE_DISPATCH_IN_SERVER:
         loops["dispatch"] = (_dispatch_due_rides,)
+    if settings.DEMO_FLEET:
+        from rideshare.demo.runner import run_fleet  # only where the demo runs
+
+        loops["demo-fleet"] = (run_fleet,)
     return loops
 
 

@@ -358,6 +358,20 @@ RIDE_DISPATCH_INTERVAL_SECONDS = env_float("RIDE_DISPATCH_INTERVAL_SECONDS", 1.0
 # deployment runs `manage.py dispatch` instead (any number of them).
 RIDE_DISPATCH_IN_SERVER = env_bool("RIDE_DISPATCH_IN_SERVER", not REDIS_URL)
 
+# --- Demo fleet (rideshare/demo) ------------------------------------------------------------
+# Drivers that behave like driver apps, run inside the server when DEMO_FLEET is on (`make run`
+# turns it on) or beside any server with `manage.py demo_fleet`.
+DEMO_FLEET = env_bool("DEMO_FLEET", False)
+DEMO_FLEET_URL = env_str("DEMO_FLEET_URL", "http://127.0.0.1:8000")  # the server the fleet talks to
+DEMO_FLEET_SIZE = env_int("DEMO_FLEET_SIZE", 12)
+DEMO_AUTO_ACCEPT = env_bool("DEMO_AUTO_ACCEPT", False)  # `make run` turns it on
+DEMO_FLEET_ACCEPT_SHARE = env_float("DEMO_FLEET_ACCEPT_SHARE", 0.5)  # of offers; the rest are declined
+DEMO_FLEET_ANSWER_SECONDS = [float(s) for s in env_list("DEMO_FLEET_ANSWER_SECONDS", ["2", "6"])]
+DEMO_FLEET_TICK_SECONDS = env_float("DEMO_FLEET_TICK_SECONDS", 2.0)
+DEMO_FLEET_SPEED_KMH = env_float("DEMO_FLEET_SPEED_KMH", 40.0)
+# Rides of these passengers are left to people (the README's walk-through, the console's driver pane).
+DEMO_FLEET_SPARED_PASSENGERS = env_list("DEMO_FLEET_SPARED_PASSENGERS", ["+237670000001"])
+
 # --- Realtime -------------------------------------------------------------------------------
 # Browser origins allowed to open the WebSocket; native apps send no Origin and are accepted.
 WS_ALLOWED_ORIGINS = env_list(

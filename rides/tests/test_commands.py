@@ -36,7 +36,8 @@ def test_seed_demo_is_idempotent_and_places_extra_drivers_around_a_point():
     output = run("seed_demo", "--drivers", "6", "--around", "4.05,9.7")  # Douala
     assert "+237691000001 .. +237691000006" in output
     users, drivers = User.objects.count(), Driver.objects.count()
-    assert drivers == 5 + 6
+    fleet = Driver.objects.filter(user__phone_number__startswith="+237692")
+    assert drivers == 5 + 6 + 12 and fleet.count() == 12
 
     run("seed_demo", "--drivers", "6", "--around", "4.05,9.7")
     assert (User.objects.count(), Driver.objects.count()) == (users, drivers)
@@ -44,9 +45,30 @@ def test_seed_demo_is_idempotent_and_places_extra_drivers_around_a_point():
     extras = Driver.objects.filter(user__phone_number__startswith="+237691")
     assert {d.vehicle_type for d in extras} == {VehicleType.MOTO, VehicleType.CAR}
     assert len({(d.latitude, d.longitude) for d in extras}) == 6
-    for driver in Driver.objects.all():
+    for driver in Driver.objects.exclude(pk__in=fleet.values("pk")):
         assert driver.is_online and timezone.now() - driver.location_updated_at < timedelta(minutes=1)
         assert haversine_km(4.05, 9.7, driver.latitude, driver.longitude) < 3.5
+    # The fleet's drivers come online over their own sockets when the fleet runs (rideshare/demo).
+    assert {d.vehicle_type for d in fleet} == {VehicleType.MOTO, VehicleType.CAR}
+
+
+@pytest.mark.django_db
+def test_seed_demo_reset_ends_the_demo_accounts_open_rides_and_leaves_others_alone():
+    run("seed_demo")
+    awa = User.objects.get(phone_number="+237670000001")
+    jean = Driver.objects.get(user__phone_number="+237690000001")
+    left_over = ride_in_status(RideStatus.STARTED, driver=jean)
+    requested = RideFactory(passenger=awa)
+    someone_elses = RideFactory()
+
+    output = run("seed_demo", "--reset")
+
+    assert "Ended 2 open ride(s)" in output
+    for ride in (left_over, requested):
+        ride.refresh_from_db()
+        assert (ride.status, ride.cancelled_by, ride.cancel_reason) == ("cancelled", "admin", "demo_reset")
+    someone_elses.refresh_from_db()
+    assert someone_elses.status == RideStatus.REQUESTED
 
 
 @pytest.mark.django_db

@@ -1,6 +1,9 @@
-"""Demo data around Yaoundé: a staff user, two passengers, moto and car drivers online nearby.
+"""Demo data around Yaoundé: a staff user, two passengers, moto and car drivers online nearby, and
+the demo fleet's drivers (offline until the fleet brings them online: rideshare/demo).
 
 Idempotent: running it again resets the demo accounts' passwords, profiles and positions.
+`--reset` also ends every open ride of the demo accounts (cancelled by admin, reason
+`demo_reset`), so the walk-through starts from scratch.
 `--drivers N` adds N more online drivers with deterministic phone numbers (+237691000001, ...),
 so a second run updates them instead of creating others; `--around LAT,LON` moves every demo
 driver to another point.
@@ -14,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from drivers.models import Driver, VehicleType
+from rides.services import end_active_rides_of
 from rideshare.accounts.models import User
 from rideshare.kernel.cli import DatabaseCommand
 
@@ -30,6 +34,24 @@ DRIVERS = [
     ("+237690000004", "Marie Car", VehicleType.CAR, "CE-201-CR", "White", 0.6, -0.3),
     ("+237690000005", "Samuel Car", VehicleType.CAR, "CE-202-CR", "Blue", -1.2, -0.9),
 ]
+
+# The demo fleet (rideshare/demo/fleet.py): driven by the server under `make run`, not by people.
+# Two motos for every car, as on Yaoundé's streets.
+FLEET = [
+    ("+237692000001", "Jean-Pierre Mballa", VehicleType.MOTO, "LT-301-MT", "Red"),
+    ("+237692000002", "Brice Ngono", VehicleType.MOTO, "LT-302-MT", "Yellow"),
+    ("+237692000003", "Serge Atangana", VehicleType.MOTO, "LT-303-MT", "Black"),
+    ("+237692000004", "Didier Essomba", VehicleType.MOTO, "LT-304-MT", "Blue"),
+    ("+237692000005", "Hervé Fouda", VehicleType.MOTO, "LT-305-MT", "Green"),
+    ("+237692000006", "Rodrigue Onana", VehicleType.MOTO, "LT-306-MT", "Red"),
+    ("+237692000007", "Yannick Mbarga", VehicleType.MOTO, "LT-307-MT", "Yellow"),
+    ("+237692000008", "Clarisse Ndzana", VehicleType.MOTO, "LT-308-MT", "White"),
+    ("+237692000009", "Martine Abena", VehicleType.CAR, "LT-401-CR", "White"),
+    ("+237692000010", "Thierry Nkodo", VehicleType.CAR, "LT-402-CR", "Blue"),
+    ("+237692000011", "Pascal Owona", VehicleType.CAR, "LT-403-CR", "Black"),
+    ("+237692000012", "Sandrine Bella", VehicleType.CAR, "LT-404-CR", "Green"),
+]
+RESET_REASON = "demo_reset"
 
 EXTRA_PHONE = "+237691{:06d}"  # extra driver i (from 1): a valid Orange Cameroon number
 EXTRA_MAX = 999_999
@@ -79,14 +101,21 @@ class Command(DatabaseCommand):
             "phone numbers +237691000001... are reused on every run",
         )
         parser.add_argument(
+            "--reset", action="store_true",
+            help="also end every open ride of the demo accounts (cancelled by admin, reason demo_reset)",
+        )
+        parser.add_argument(
             "--around", default=f"{CENTER[0]},{CENTER[1]}", metavar="LAT,LON",
             help="where the demo drivers are placed (default: Yaoundé %(default)s)",
         )
 
-    def handle(self, *args, drivers, around, **options):
+    def handle(self, *args, drivers, around, reset, **options):
         if not 0 <= drivers <= EXTRA_MAX:
             raise CommandError(f"--drivers must be between 0 and {EXTRA_MAX} (got {drivers})")
         center = parse_point(around)
+        if reset:
+            ended = end_demo_rides()
+            self.stdout.write(f"Ended {ended} open ride(s) of the demo accounts.")
         with transaction.atomic():
             rows = self._seed(center, drivers)
         self.stdout.write(f"Demo accounts (password for all: {PASSWORD}):")
@@ -99,6 +128,9 @@ class Command(DatabaseCommand):
                 f"{EXTRA_PHONE.format(1)} .. {EXTRA_PHONE.format(drivers)}"
             )
         self.stdout.write(f"Drivers are online around ({center[0]}, {center[1]}).")
+        self.stdout.write(
+            f"Demo fleet ({len(FLEET)} drivers, online while the fleet runs): {FLEET[0][0]} .. {FLEET[-1][0]}"
+        )
 
     def _seed(self, center, extra):
         now = timezone.now()
@@ -127,6 +159,7 @@ class Command(DatabaseCommand):
                 },
             )
             rows.append((f"driver ({vtype})", phone, name))
+        seed_fleet_accounts(password)
         return rows
 
     @staticmethod
@@ -138,3 +171,31 @@ class Command(DatabaseCommand):
         user.password = password
         user.save()
         return user
+
+
+def seed_fleet_accounts(password=None):
+    """The demo fleet's accounts and driver profiles (created offline: the fleet goes online over
+    its sockets). Returns {phone: user}."""
+    password = password or make_password(PASSWORD)
+    users = {}
+    for phone, name, vtype, plate, colour in FLEET:
+        user = Command._user(phone, name, password)
+        Driver.objects.update_or_create(
+            user=user,
+            defaults={"vehicle_type": vtype, "vehicle_plate": plate, "vehicle_color": colour, "rating": 4.7},
+        )
+        users[phone] = user
+    return users
+
+
+def demo_phones():
+    return [STAFF[0], *(phone for phone, _ in PASSENGERS), *(row[0] for row in DRIVERS), *(row[0] for row in FLEET)]
+
+
+def end_demo_rides():
+    """End every open ride of a demo account through the operator's service (so every participant
+    hears ride_cancelled). Returns how many were ended."""
+    ended = 0
+    for user in User.objects.filter(phone_number__in=demo_phones()):
+        ended += len(end_active_rides_of(user, reason=RESET_REASON))
+    return ended
