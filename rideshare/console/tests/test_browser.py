@@ -82,6 +82,10 @@ def test_passenger_and_driver_panes_drive_a_whole_ride(console_server, new_page,
     status = passenger.get_by_test_id("ride-status")
     check(status).to_have_attribute("data-status", "requested")
     screenshot(passenger_page, "passenger-requested")
+    passenger_page.reload()  # the active ride is restored from the API
+    check(passenger.get_by_test_id("connection")).to_have_attribute("data-state", "online")
+    check(status).to_have_attribute("data-status", "requested")
+    check(passenger.get_by_test_id("pickup-marker")).to_have_attribute("data-lat", PICKUP[0])
 
     offer = driver.get_by_test_id("offer")
     check(offer).to_be_visible()
@@ -174,6 +178,81 @@ def test_ops_map_follows_a_driver_and_a_ride(console_server, new_page, screensho
     check(driver_marker.locator(".dot-moto")).to_have_count(1)  # idle again
     check(ops.get_by_test_id("error")).to_be_hidden()
     assert off_machine.blocked == []
+
+
+def test_driver_pane_declines_an_offer(console_server, new_page):
+    check = expect()
+    page, _ = open_pane(new_page, console_server, "driver")
+    driver = login(page, "driver", "+237690000004")  # Marie Car
+    driver.get_by_test_id("pos-lat").fill("3.87000")
+    driver.get_by_test_id("pos-lon").fill("11.52000")
+    driver.get_by_test_id("send-position").click()
+    driver.get_by_test_id("go-online").click()
+    check(driver.get_by_test_id("online-state")).to_have_attribute("data-online", "true")
+
+    passenger = token(console_server, PASSENGERS[0][0])
+    ride = api(console_server, "POST", "rides/", {
+        "ride_type": "car", "pickup_latitude": 3.8702, "pickup_longitude": 11.5202,
+        "dropoff_latitude": 3.88, "dropoff_longitude": 11.53,
+    }, token=passenger)
+    offer = driver.locator(f'[data-testid="offer"][data-ride-id="{ride["ride_id"]}"]')
+    check(offer.get_by_test_id("offer-countdown")).to_contain_text(re.compile(r"offer stands \d+ s"))
+    check(driver.get_by_test_id("offer-pickup")).to_have_count(1)
+    offer.get_by_test_id("offer-decline").click()
+    check(offer).to_have_count(0)
+    check(driver.get_by_test_id("offer-pickup")).to_have_count(0)
+    check(driver.get_by_test_id("error")).to_be_hidden()
+    api(console_server, "POST", f"rides/{ride['ride_id']}/cancel/", {}, token=passenger)
+
+
+def test_passenger_pane_shows_offline_and_resumes_after_a_drop(console_server, new_page):
+    """The socket drops (1011) and the server stays unreachable a while: the badge says so; the
+    driver accepts meanwhile; the pane reconnects with last_event_id and the replayed
+    ride_accepted shows."""
+    check = expect()
+    page, _ = new_page()
+    sockets = []  # (url, page side, messages the server sent on it)
+    server_down = {"now": False}
+
+    def route(ws):
+        if server_down["now"]:
+            sockets.append((ws.url, ws, []))
+            ws.close(code=1011, reason="server unreachable (test)")
+            return
+        received = []
+        server = ws.connect_to_server()
+        server.on_message(lambda message: (received.append(message), ws.send(message)))
+        sockets.append((ws.url, ws, received))
+
+    page.route_web_socket(re.compile(r"/api/v1/ws/connect"), route)
+    page.goto(f"{console_server.base_url}/#passenger")
+    passenger = login(page, "passenger", PASSENGERS[1][0])
+    assert "last_event_id" not in sockets[0][0]
+    for name, value in zip(("pickup-lat", "pickup-lon", "dropoff-lat", "dropoff-lon"),
+                           ("3.82000", "11.48000", "3.83000", "11.49000"), strict=True):
+        passenger.get_by_test_id(name).fill(value)
+    passenger.get_by_test_id("request").click()
+    status = passenger.get_by_test_id("ride-status")
+    check(status).to_have_attribute("data-status", "requested")
+
+    server_down["now"] = True
+    sockets[0][1].close(code=1011, reason="dropped (test)")
+    check(passenger.get_by_test_id("connection")).not_to_have_attribute("data-state", "online")
+    driver = token(console_server, "+237690000003")
+    api(console_server, "POST", "drivers/me/online/", token=driver)
+    api(console_server, "POST", "drivers/me/location/", {"latitude": 3.8205, "longitude": 11.4805}, token=driver)
+    ride = api(console_server, "GET", "rides/?active=true", token=token(console_server, PASSENGERS[1][0]))[0]
+    api(console_server, "POST", f"rides/{ride['ride_id']}/accept/", token=driver)
+    server_down["now"] = False
+
+    check(passenger.get_by_test_id("connection")).to_have_attribute("data-state", "online")
+    check(status).to_have_attribute("data-status", "accepted")
+    check(passenger.get_by_test_id("ride-driver")).to_contain_text("Eric Moto")
+    url, _, received = sockets[-1]
+    assert re.search(r"[?&]last_event_id=\d+", url), url
+    replayed = [json.loads(m) for m in received]
+    assert any(m["type"] == "ride_accepted" and m["data"]["ride_id"] == ride["ride_id"] for m in replayed), replayed
+    api(console_server, "POST", f"rides/{ride['ride_id']}/cancel/", {"reason": "test over"}, token=driver)
 
 
 def test_ops_map_refuses_a_passenger(console_server, new_page):
