@@ -282,9 +282,7 @@ def test_console_asks_nothing_of_other_hosts(console_server, new_page, screensho
 
 @pytest.mark.parametrize(("path", "ready"), [
     ("/api/docs/", ".swagger-ui .opblock"),
-    pytest.param("/api/redoc/", "redoc [role=navigation], .api-content", marks=pytest.mark.xfail(
-        strict=True, reason="ReDoc's side menu shows its logo from cdn.redoc.ly (logo-mini.svg): "
-        "rideshare/templates/docs/redoc.html must keep it from loading; drop this mark when it does")),
+    ("/api/redoc/", "redoc [role=navigation], .api-content"),
     ("/api/docs/websocket/", "h1"),
 ])
 def test_api_docs_ask_nothing_of_other_hosts(console_server, new_page, screenshot, path, ready):
