@@ -366,6 +366,8 @@ DEMO_FLEET_URL = env_str("DEMO_FLEET_URL", "http://127.0.0.1:8000")  # the serve
 DEMO_FLEET_SIZE = env_int("DEMO_FLEET_SIZE", 12)
 DEMO_AUTO_ACCEPT = env_bool("DEMO_AUTO_ACCEPT", False)  # `make run` turns it on
 DEMO_FLEET_ACCEPT_SHARE = env_float("DEMO_FLEET_ACCEPT_SHARE", 0.5)  # of offers; the rest are declined
+# Of rides whose whole first wave the fleet declines, so that a second wave goes out and shows.
+DEMO_FLEET_SECOND_WAVE_SHARE = env_float("DEMO_FLEET_SECOND_WAVE_SHARE", 0.3)
 DEMO_FLEET_ANSWER_SECONDS = [float(s) for s in env_list("DEMO_FLEET_ANSWER_SECONDS", ["2", "6"])]
 DEMO_FLEET_TICK_SECONDS = env_float("DEMO_FLEET_TICK_SECONDS", 2.0)
 DEMO_FLEET_SPEED_KMH = env_float("DEMO_FLEET_SPEED_KMH", 40.0)

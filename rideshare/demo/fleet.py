@@ -6,9 +6,13 @@ start, complete). So everything the console and the apps show of it is real. Onl
 token is minted from the database instead of logging in (a dozen logins from one address at start
 would meet the login throttle) and again whenever the server closes its socket.
 
-With auto-accept on, a driver offered a ride (`ride_requested`) accepts it after a few seconds
-with probability `accept_share`, else declines it (`decline_ride`), so some requests go to a second
-wave; it then drives to the pickup, waits, drives to the drop-off and completes the ride. Rides of
+With auto-accept on, a driver offered a ride (`ride_requested`) answers after a few seconds. A
+share of rides (`second_wave_share`, decided by the ride's id so every driver agrees) is declined
+by every fleet driver of its first wave (`decline_ride`), so the next wave goes out at once and can
+be watched; other offers are accepted with probability `accept_share`, else declined. A driver
+tells the waves of a ride apart by their `offer_expires_at` (one per wave), which the fleet's
+drivers share (`WaveBook`): the only thing they know of each other. The driver whose accept wins
+drives to the pickup, waits, drives to the drop-off and completes the ride. Rides of
 the `spared` passengers are left to people (the README's walk-through, the console's driver pane).
 Between rides drivers cruise from one random point to another within `radius_km` of the centre.
 """
@@ -19,6 +23,7 @@ import json
 import logging
 import math
 import random
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,7 +45,8 @@ REPORTED_SPEED_MAX_KMH = 120
 class FleetConfig:
     base_url: str  # the server, e.g. http://127.0.0.1:8000
     auto_accept: bool = True
-    accept_share: float = 0.5  # of offers accepted; the others are declined
+    accept_share: float = 0.5  # of offers accepted (past a declined first wave); the others are declined
+    second_wave_share: float = 0.3  # of rides whose first wave the fleet declines
     tick_seconds: float = 2.0  # between positions
     speed_kmh: float = 40.0
     center: tuple = (3.848, 11.502)
@@ -66,6 +72,32 @@ class Trip:
     boarding_until: float = 0.0
 
 
+def waits_for_second_wave(ride_id, share):
+    """Whether the fleet declines this ride's first wave: the same answer for every driver."""
+    try:
+        return uuid.UUID(ride_id).int % 1000 < share * 1000
+    except (TypeError, ValueError):
+        return False
+
+
+class WaveBook:
+    """Which wave of a ride an offer belongs to, from the offers the fleet's drivers heard: every
+    offer of one wave stands until the same `offer_expires_at`."""
+
+    MAX_RIDES = 1000
+
+    def __init__(self):
+        self.expiries = {}  # ride id -> the offer_expires_at values heard, in order
+
+    def wave_of(self, ride_id, offer_expires_at):
+        heard = self.expiries.setdefault(ride_id, [])
+        if offer_expires_at not in heard:
+            heard.append(offer_expires_at)
+            while len(self.expiries) > self.MAX_RIDES:  # the oldest rides first (dicts keep order)
+                del self.expiries[next(iter(self.expiries))]
+        return heard.index(offer_expires_at) + 1
+
+
 def ws_url(base_url, token, last_event_id):
     parts = urlsplit(base_url)
     scheme = "wss" if parts.scheme == "https" else "ws"
@@ -77,8 +109,9 @@ class FleetDriver:
     """One simulated driver app. `tokens(phone)` mints an access token (awaitable), `http(method,
     path, token)` calls the REST API (awaitable, returns (status, body))."""
 
-    def __init__(self, account, config, *, tokens, http, rng, clock=None):
+    def __init__(self, account, config, *, tokens, http, rng, clock=None, waves=None):
         self.account = account
+        self.waves = waves if waves is not None else WaveBook()
         self.config = config
         self.tokens = tokens
         self.http = http
@@ -151,7 +184,11 @@ class FleetDriver:
         if (not self.config.auto_accept or self.trip is not None or ride_id in self.answering
                 or data.get("passenger_id") in self.config.spared_passenger_ids):
             return  # a person answers it, or nobody: the offer expires
-        accept = self.rng.random() < self.config.accept_share
+        wave = self.waves.wave_of(ride_id, data.get("offer_expires_at"))
+        if wave == 1 and waits_for_second_wave(ride_id, self.config.second_wave_share):
+            accept = False
+        else:
+            accept = self.rng.random() < self.config.accept_share
         delay = self.rng.uniform(*self.config.answer_after)
         self.answering[ride_id] = asyncio.create_task(self._answer(data, accept, delay))
 
@@ -245,8 +282,11 @@ class Fleet:
 
     async def run(self):
         rng = random.Random(self.seed)
+        waves = WaveBook()
         self.drivers = [
-            FleetDriver(account, self.config, tokens=self.tokens, http=self.http, rng=random.Random(rng.random()))
+            FleetDriver(
+                account, self.config, tokens=self.tokens, http=self.http, rng=random.Random(rng.random()), waves=waves
+            )
             for account in self.accounts
         ]
         logger.info("demo fleet: %d drivers on %s", len(self.drivers), self.config.base_url)

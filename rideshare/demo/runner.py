@@ -21,6 +21,7 @@ def config_from_settings(base_url=None, *, auto_accept=None, spared_passenger_id
         base_url=(base_url or settings.DEMO_FLEET_URL).rstrip("/"),
         auto_accept=settings.DEMO_AUTO_ACCEPT if auto_accept is None else auto_accept,
         accept_share=settings.DEMO_FLEET_ACCEPT_SHARE,
+        second_wave_share=settings.DEMO_FLEET_SECOND_WAVE_SHARE,
         tick_seconds=settings.DEMO_FLEET_TICK_SECONDS,
         speed_kmh=settings.DEMO_FLEET_SPEED_KMH,
         center=CENTER,

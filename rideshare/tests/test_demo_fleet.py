@@ -5,10 +5,11 @@ fleet inside a real server.)"""
 import asyncio
 import json
 import random
+import uuid
 
 import pytest
 
-from rideshare.demo.fleet import Account, FleetConfig, FleetDriver
+from rideshare.demo.fleet import Account, FleetConfig, FleetDriver, WaveBook, waits_for_second_wave
 from rideshare.demo.routes import step_towards
 from rideshare.kernel.geo import haversine_km
 
@@ -59,23 +60,25 @@ class Clock:
         return self.now
 
 
-async def _driver(api=None, **config):
+async def _driver(api=None, waves=None, **config):
     async def tokens(phone):
         return "token"
 
-    settings = dict(base_url="http://test", answer_after=(0, 0), speed_kmh=36000, tick_seconds=1.0) | config
+    settings = dict(
+        base_url="http://test", answer_after=(0, 0), speed_kmh=36000, tick_seconds=1.0, second_wave_share=0.0
+    ) | config
     driver = FleetDriver(
         Account("u1", "+237692000001", "Brice", "moto"), FleetConfig(**settings),
-        tokens=tokens, http=api or FakeApi(), rng=random.Random(7), clock=Clock(),
+        tokens=tokens, http=api or FakeApi(), rng=random.Random(7), clock=Clock(), waves=waves,
     )
     driver.socket = FakeSocket()
     driver.token = "token"
     return driver
 
 
-def _offer(passenger_id=PASSENGER):
+def _offer(passenger_id=PASSENGER, expires_at="2026-12-04T10:00:15Z"):
     return {"type": "ride_requested", "id": 41, "data": {
-        "ride_id": RIDE, "passenger_id": passenger_id,
+        "ride_id": RIDE, "passenger_id": passenger_id, "offer_expires_at": expires_at,
         "pickup_latitude": 3.85, "pickup_longitude": 11.503, "dropoff_latitude": 3.86, "dropoff_longitude": 11.51,
     }}
 
@@ -145,3 +148,27 @@ async def test_offers_left_to_people_are_not_answered(config):
     assert driver.answering == {}
     await driver.tick()
     assert api.calls == [] and [m["type"] for m in driver.socket.sent] == ["location_update"]
+
+
+def test_the_rides_whose_first_wave_is_declined_are_chosen_by_id_alike_for_every_driver():
+    assert waits_for_second_wave(RIDE, 1.0) and not waits_for_second_wave(RIDE, 0.0)
+    ids = [str(uuid.UUID(int=n * 7919)) for n in range(1000)]
+    assert sum(waits_for_second_wave(ride_id, 0.3) for ride_id in ids) == pytest.approx(300, abs=40)
+
+
+async def test_the_fleet_declines_a_chosen_rides_first_wave_and_takes_it_in_the_second():
+    waves = WaveBook()
+    api = FakeApi()
+    first = await _driver(api, waves=waves, accept_share=1.0, second_wave_share=1.0)
+    other = await _driver(api, waves=waves, accept_share=1.0, second_wave_share=1.0)
+    await first.hear(_offer(expires_at="2026-12-04T10:00:15Z"))
+    await other.hear(_offer(expires_at="2026-12-04T10:00:15Z"))  # the same wave
+    await _answered(first)
+    await _answered(other)
+    assert first.socket.sent == other.socket.sent == [{"type": "decline_ride", "ride_id": RIDE}]
+    assert api.calls == []
+
+    second = await _driver(api, waves=waves, accept_share=1.0, second_wave_share=1.0)
+    await second.hear(_offer(expires_at="2026-12-04T10:00:30Z"))  # the next wave
+    await _answered(second)
+    assert api.calls == ["accept"] and second.trip is not None
