@@ -2,6 +2,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from rideshare.idempotency.decorators import idempotent
+
 from . import services
 from .serializers import DriverSerializer, LocationSerializer
 
@@ -36,6 +38,7 @@ class DriverOnlineView(APIView):
     online = True
 
     @extend_schema(request=None, responses=DriverSerializer)
+    @idempotent
     def post(self, request):
         driver = services.set_online(user=request.user, online=self.online)
         return Response(DriverSerializer(driver).data)

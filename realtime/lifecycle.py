@@ -9,7 +9,7 @@ What runs (each on the event loop, its database work in threads):
 - `inbox`: messages to every server process (realtime.dispatch.read_inbox): forget a user the
   handshake cache knows;
 - `relay`: the outbox relay (realtime.eventlog.relay_once), every EVENT_RELAY_INTERVAL_SECONDS;
-- `retention`: the event log's purge, every 10 minutes;
+- `retention`: the event log's purge and the idempotency keys' (rideshare.idempotency), every 10 minutes;
 - `fleet`: what changed in the fleet, to this process's staff consoles (realtime.fleet), every
   FLEET_UPDATE_SECONDS (no query while nobody watches);
 - `dispatch`: offer waves and request timeouts (rides.dispatching.run_due), as each wave falls
@@ -32,6 +32,7 @@ import threading
 from django.conf import settings
 
 from rides import dispatching
+from rideshare.idempotency import store as idempotency_keys
 
 from . import dispatch, eventlog, fleet, positions, presence
 from .db import close_kept_connections, db_call, dispatcher_call
@@ -51,8 +52,9 @@ def _inbox_message(message):
         known.forget(message["user_id"])
 
 
-async def _purge_expired_events():
+async def _purge_expired():
     await db_call(eventlog.purge_expired)()
+    await db_call(idempotency_keys.purge_expired)()
 
 
 def _dispatch_round():
@@ -75,7 +77,7 @@ def _jobs():
         "presence-sync": (settings.PRESENCE_SYNC_SECONDS or 1, _sync_presence),
         "presence": (settings.PRESENCE_REFRESH_SECONDS, presence.heartbeat),
         "relay": (settings.EVENT_RELAY_INTERVAL_SECONDS, eventlog.relay_once),
-        "retention": (RETENTION_INTERVAL_SECONDS, _purge_expired_events),
+        "retention": (RETENTION_INTERVAL_SECONDS, _purge_expired),
         "fleet": (settings.FLEET_UPDATE_SECONDS, fleet.watchers.send_changes),
     }
     return jobs

@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drivers.serializers import NearbyDriverSerializer, NearbyQuerySerializer
+from rideshare.idempotency.decorators import idempotent
 from rideshare.kernel.throttles import RideRequestAddressThrottle, RideRequestThrottle
 
 from . import dispatching, fares, selectors, services, trips
@@ -67,6 +68,7 @@ class RideListCreateView(APIView):
         request=TripInputSerializer,
         responses={201: RideSerializer},
     )
+    @idempotent
     def post(self, request):
         ride = services.request_ride(passenger=request.user, **_trip(request))
         return _ride_response(ride, status.HTTP_201_CREATED)
@@ -104,6 +106,7 @@ class RideTransitionView(APIView):
     schema_errors = ("ride_not_found", "not_ride_driver", "invalid_transition", "concurrent_update")
 
     @extend_schema(request=None, responses=RideSerializer)
+    @idempotent
     def post(self, request, ride_id):
         ride = type(self).transition(ride_id=ride_id, user=request.user)
         return _ride_response(ride)
@@ -159,6 +162,7 @@ class DeclineRideView(APIView):
         request=None,
         responses=DeclineSerializer,
     )
+    @idempotent
     def post(self, request, ride_id):
         ride = dispatching.decline_ride(ride_id=ride_id, user=request.user)
         return Response(DeclineSerializer({"ride_id": ride.pk, "declined": True}).data)
@@ -174,6 +178,7 @@ class CancelRideView(APIView):
         request=CancelInputSerializer,
         responses=RideSerializer,
     )
+    @idempotent
     def post(self, request, ride_id):
         body = CancelInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "rideshare.accounts",
+    "rideshare.idempotency",
     "drivers",
     "rides",
     "realtime",
@@ -308,6 +309,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
+
+# --- Idempotent REST writes (rideshare/idempotency) ------------------------------------------
+# A request's Idempotency-Key is remembered this long: a retry within it replays the first answer.
+IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)
 
 # --- Domain ---------------------------------------------------------------------------------
 # Fare per ride type, whole XAF: base + per_km * great-circle km, rounded to FARE_ROUNDING,

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from rideshare.idempotency.decorators import idempotent
 from rideshare.kernel.throttles import LoginThrottle, RegisterThrottle, TokenRefreshThrottle
 
 from .serializers import (
@@ -29,6 +30,7 @@ class RegisterView(APIView):
         request=RegisterSerializer,
         responses={201: UserSerializer},
     )
+    @idempotent
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

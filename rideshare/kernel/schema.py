@@ -11,7 +11,7 @@ of them by method (`{"post": ("active_ride_exists",)}`); each code's status come
 """
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
 
@@ -39,6 +39,7 @@ ERROR_CODES = {
     "parse_error": (400, "malformed, too deeply nested or non-text JSON"),
     "trip_too_long": (400, "with `distance_km`, `max_distance_km`"),
     "outside_service_area": (400, "the pickup is outside `SERVICE_AREA`"),
+    "invalid_idempotency_key": (400, "the `Idempotency-Key` header is not 1-255 printable ASCII characters"),
     "not_authenticated": (401, "no token"),
     "token_not_valid": (401, "invalid, expired, refresh-type or rotated-out token"),
     "authentication_failed": (401, "a malformed `Authorization` header, or the token's user was deleted or deactivated"),
@@ -57,6 +58,7 @@ ERROR_CODES = {
     "driver_busy": (409, "finish the current ride first"),
     "concurrent_update": (409, "the ride changed meanwhile: reload it"),
     "request_too_large": (413, "the body is over `DATA_UPLOAD_MAX_MEMORY_SIZE`"),
+    "idempotency_key_reused": (422, "the `Idempotency-Key` was used for another request within 24 h"),
     "throttled": (429, "retry after `Retry-After` seconds"),
 }
 
@@ -67,6 +69,7 @@ STATUS_TITLES = {
     404: "Not found",
     409: "The current state forbids it",
     413: "The body is too large",
+    422: "The request cannot be processed",
     429: "Too many requests",
 }
 
@@ -76,6 +79,10 @@ BEARER_ERRORS = ("not_authenticated", "token_not_valid", "authentication_failed"
 RETRY_AFTER = {
     "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until a request is allowed again."}
 }
+
+
+def _is_header(parameter):
+    return isinstance(parameter, OpenApiParameter) and parameter.location == OpenApiParameter.HEADER
 
 
 def error_description(status, codes):
@@ -114,8 +121,8 @@ class AutoSchema(SpectacularAutoSchema):
         has_body = self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None
         if has_body:
             codes |= {"validation_error", "parse_error", "request_too_large"}
-        if self.get_override_parameters():
-            codes.add("validation_error")
+        if any(not _is_header(parameter) for parameter in self.get_override_parameters()):
+            codes.add("validation_error")  # query parameters are validated; a header documents itself
         permissions = view.get_permissions()
         if not all(isinstance(p, AllowAny) for p in permissions):
             codes.update(BEARER_ERRORS)
@@ -134,6 +141,9 @@ class AutoSchema(SpectacularAutoSchema):
         declared = getattr(self.view, "schema_errors", ())
         if isinstance(declared, dict):
             declared = declared.get(self.method.lower(), ())
+        # A handler's decorator may add its own (rideshare.idempotency's `idempotent`).
+        handler = getattr(self.view, self.method.lower(), None)
+        declared = (*declared, *getattr(handler, "schema_errors", ()))
         unknown = set(declared) - set(ERROR_CODES)
         if unknown:
             raise ValueError(f"{type(self.view).__name__}.schema_errors: unknown codes {sorted(unknown)} (see ERROR_CODES)")
