@@ -24,7 +24,7 @@ import re
 
 from django.db import IntegrityError, transaction
 from django.utils.crypto import salted_hmac
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -55,6 +55,10 @@ KEY_PARAMETER = OpenApiParameter(
 )
 
 
+INVALID_KEY = _("The Idempotency-Key header must be 1 to 255 printable ASCII characters.")
+KEY_REUSED = _("This Idempotency-Key was already used for another request.")
+
+
 class InvalidIdempotencyKey(DomainError):
     status_code = status.HTTP_400_BAD_REQUEST
     code = "invalid_idempotency_key"
@@ -74,7 +78,7 @@ def idempotent(handler):
         if key is None:
             return handler(view, request, *args, **kwargs)
         if not VALID_KEY.fullmatch(key):
-            raise InvalidIdempotencyKey(_("The Idempotency-Key header must be 1 to 255 printable ASCII characters."))
+            raise InvalidIdempotencyKey(INVALID_KEY)
         user = request.user if request.user.is_authenticated else None
         return _once(
             user=user, key=key, fingerprint=request_fingerprint(request),
@@ -115,7 +119,7 @@ def _once(*, user, key, fingerprint, run):
         if earlier is None or store.forget_if_expired(earlier):
             continue  # gone meanwhile (purged), or past the TTL: the key is free again
         if earlier.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused(_("This Idempotency-Key was already used for another request."))
+            raise IdempotencyKeyReused(KEY_REUSED)
         return Response(
             json.loads(earlier.response_body), status=earlier.response_status, headers={REPLAYED_HEADER: "true"}
         )
