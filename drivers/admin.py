@@ -26,8 +26,11 @@ class DriverAdmin(admin.ModelAdmin):
     list_filter = ["vehicle_type", "is_online"]
     search_fields = ["user__phone_number", "user__full_name", "vehicle_plate"]
     raw_id_fields = ["user"]
-    # Availability and position change only through drivers.services (the app, or the action below).
-    readonly_fields = ["is_online", "latitude", "longitude", "heading", "speed", "location_updated_at", "map"]
+    # Availability and position change only through drivers.services (the app, or the action below);
+    # the rating only through passengers' ratings (rides.ratings).
+    readonly_fields = [
+        "average_rating", "is_online", "latitude", "longitude", "heading", "speed", "location_updated_at", "map",
+    ]
     actions = ["force_offline"]
     position_reported = timestamp("location_updated_at", "position reported")
 

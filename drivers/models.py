@@ -1,7 +1,16 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from model_utils import FieldTracker
+
+
+def shown_rating(average_rating):
+    """A driver's rating as shown, from their stored `average_rating` (None: not rated yet)."""
+    if average_rating is None:
+        return Decimal(str(settings.DRIVER_DEFAULT_RATING)).quantize(Decimal("0.1"))
+    return Decimal(str(average_rating))
 
 
 class VehicleType(models.TextChoices):
@@ -18,10 +27,13 @@ class Driver(models.Model):
     vehicle_type = models.CharField(max_length=16, choices=VehicleType.choices)
     vehicle_plate = models.CharField(max_length=20)
     vehicle_color = models.CharField(max_length=30)
-    rating = models.DecimalField(
+    # The mean of the stars passengers gave the driver, to one decimal (rides.ratings writes it with
+    # the driver's row locked); empty until the first rating. `rating` is what everyone is shown.
+    average_rating = models.DecimalField(
         max_digits=2,
         decimal_places=1,
-        default=5.0,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(5)],
     )
     is_online = models.BooleanField(default=False)
@@ -48,6 +60,12 @@ class Driver(models.Model):
 
     def __str__(self):
         return f"{self.user.full_name} · {self.vehicle_type} {self.vehicle_plate}"
+
+    @property
+    def rating(self):
+        """What passengers, events and the API show: the average of the driver's ratings, or
+        DRIVER_DEFAULT_RATING before the first one."""
+        return shown_rating(self.average_rating)
 
     @property
     def has_position(self):

@@ -185,7 +185,8 @@ def ride_completed(ride):
     return envelope(
         "ride_completed",
         wire.RideCompletedData(
-            ride_id=str(ride.pk), final_fare=int(ride.final_fare), completed_at=iso(ride.completed_at)
+            ride_id=str(ride.pk), final_fare=int(ride.final_fare), completed_at=iso(ride.completed_at),
+            can_rate=True,  # both participants may rate a completed ride (rides.ratings)
         ),
         metadata=_ride_meta(ride),
     )

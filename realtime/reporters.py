@@ -14,14 +14,14 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
-from drivers.models import Driver
+from drivers.models import Driver, shown_rating
 from rides.matching import ASSIGNMENT_FIELDS, assignment_from
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
 
 from . import positions
 
 # What the view's answer shows of the driver, besides the position and the user's name.
-DRIVER_COLUMNS = ("vehicle_type", "vehicle_plate", "vehicle_color", "rating", "is_online")
+DRIVER_COLUMNS = ("vehicle_type", "vehicle_plate", "vehicle_color", "average_rating", "is_online")
 
 
 class DriverPolicies:
@@ -115,9 +115,10 @@ def reporting_driver(user_id):
     n = len(DRIVER_COLUMNS)
     profile, full_name, (ride_id, passenger_id, *ride) = row[:n], row[n], row[n + 1:]
     assignment = None if ride_id is None else assignment_from(_as_uuid(ride_id), _as_uuid(passenger_id), *ride)
+    columns = dict(zip(DRIVER_COLUMNS, profile))
     return SimpleNamespace(
-        pk=driver_id, user_id=driver_id, user=SimpleNamespace(full_name=full_name), **dict(zip(DRIVER_COLUMNS, profile)),
-        assignment=assignment,
+        pk=driver_id, user_id=driver_id, user=SimpleNamespace(full_name=full_name), **columns,
+        rating=shown_rating(columns["average_rating"]), assignment=assignment,
     )
 
 

@@ -498,6 +498,10 @@ class RideCompletedData(EventData):
     ride_id: Uuid
     final_fare: Fare
     completed_at: Timestamp
+    can_rate: Annotated[bool, Meta(
+        description="the ride can be rated now (POST /api/v1/rides/{id}/rate/): the passenger's app shows "
+                    "its rating screen; the driver may rate the passenger",
+    )]
 
 
 @server_event("ride_cancelled", ride_metadata=True, reliable=True,

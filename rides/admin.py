@@ -1,19 +1,67 @@
 import uuid
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from drivers.admin import DriverAdmin
 from drivers.models import Driver
 from rideshare.kernel.display import timestamp
 from rideshare.kernel.errors import DomainError
 
-from .models import CancelledBy, OfferStatus, Ride
+from .models import CancelledBy, OfferStatus, RatedBy, Rating, Ride
 from .selectors import offer_figures
 from .services import cancel_ride_as, end_ride_as_operator
 
 ADMIN_CANCEL_REASON = "cancelled_by_operator"
 ADMIN_END_REASON = "ended_by_operator"
+
+
+class ViewOnly:
+    """Ratings are what the participants said: shown, never written here (rides.ratings is the
+    only writer, and a driver's average follows from them)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class RatingInline(ViewOnly, admin.TabularInline):
+    model = Rating
+    fields = ["rated_by", "rater", "rated_user", "stars", "comment", "given"]
+    readonly_fields = fields
+    extra = 0
+    given = timestamp("created_at", "given")
+
+
+@admin.register(Rating)
+class RatingAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["short_ride", "rated_by", "rater_phone", "rated_phone", "stars", "comment", "given"]
+    list_filter = ["rated_by", "stars", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["rater__phone_number", "rated_user__phone_number", "comment"]
+    list_select_related = ["rater", "rated_user"]
+    fields = ["ride", "rated_by", "rater", "rated_user", "stars", "comment", "given"]
+    readonly_fields = fields
+    given = timestamp("created_at", "given")
+
+    @admin.display(description="ride", ordering="ride_id")
+    def short_ride(self, rating):
+        return str(rating.ride_id)[:8]
+
+    @admin.display(description="by", ordering="rater__phone_number")
+    def rater_phone(self, rating):
+        return rating.rater.phone_number
+
+    @admin.display(description="rated", ordering="rated_user__phone_number")
+    def rated_phone(self, rating):
+        return rating.rated_user.phone_number
 
 
 @admin.register(Ride)
@@ -25,6 +73,7 @@ class RideAdmin(admin.ModelAdmin):
     list_select_related = ["passenger", "driver__user"]
     date_hierarchy = "requested_at"
     actions = ["cancel_rides", "end_rides"]
+    inlines = [RatingInline]
     fieldsets = [
         ("Ride", {"fields": ["id", "status", "ride_type", "passenger", "driver"]}),
         ("Trip", {"fields": ["pickup_latitude", "pickup_longitude", "dropoff_latitude", "dropoff_longitude",
@@ -152,7 +201,7 @@ admin.site.unregister(Driver)
 @admin.register(Driver)
 class DriverWithOffersAdmin(DriverAdmin):
     list_display = [*DriverAdmin.list_display, "acceptance_rate"]
-    readonly_fields = [*DriverAdmin.readonly_fields, "acceptance"]
+    readonly_fields = [*DriverAdmin.readonly_fields, "acceptance", "ratings"]
 
     def get_queryset(self, request):
         # The list's rate column, in the list's own query.
@@ -166,6 +215,19 @@ class DriverWithOffersAdmin(DriverAdmin):
     def acceptance_rate(self, driver):
         answered = getattr(driver, "offers_answered", 0)
         return f"{driver.offers_accepted / answered:.0%} of {answered}" if answered else "-"
+
+    @admin.display(description="Ratings")
+    def ratings(self, driver):
+        if driver is None or driver.pk is None:
+            return "-"
+        given = Rating.objects.filter(rated_user_id=driver.pk, rated_by=RatedBy.PASSENGER).count()
+        if not given:
+            return f"none yet (shown as {driver.rating})"
+        url = reverse("admin:rides_rating_changelist")
+        return format_html(
+            '{} from {} rating(s): <a href="{}?{}">see them</a>',
+            driver.rating, given, url, urlencode({"rated_by__exact": RatedBy.PASSENGER, "q": driver.user.phone_number}),
+        )
 
     @admin.display(description="Offers")
     def acceptance(self, driver):

@@ -136,3 +136,40 @@ class RideOffer(models.Model):
 
     def __str__(self):
         return f"Offer of {self.ride_id} to {self.driver_id} (wave {self.wave}, {self.status})"
+
+
+class RatedBy(models.TextChoices):
+    """Who gave a rating: the passenger rates the driver, the driver rates the passenger."""
+
+    PASSENGER = "passenger", "Passenger (of the driver)"
+    DRIVER = "driver", "Driver (of the passenger)"
+
+
+class Rating(models.Model):
+    """Stars one participant of a completed ride gave the other, once per side (rides.ratings).
+    The passenger's ratings of a driver make the driver's `rating`."""
+
+    ride = models.ForeignKey(Ride, on_delete=models.CASCADE, related_name="ratings")
+    rated_by = models.CharField(max_length=16, choices=RatedBy.choices)
+    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ratings_given")
+    rated_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ratings_received"
+    )
+    stars = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    comment = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Each side rates a ride once, however many requests race (409 already_rated).
+            models.UniqueConstraint(fields=["ride", "rated_by"], name="one_rating_per_ride_and_side"),
+            models.CheckConstraint(condition=models.Q(stars__gte=1, stars__lte=5), name="rating_stars_1_to_5"),
+        ]
+        indexes = [
+            # A driver's average: the ratings passengers gave them.
+            models.Index(fields=["rated_user", "rated_by"], name="rating_rated_user_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.stars}★ by the {self.rated_by} of {self.ride_id}"

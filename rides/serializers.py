@@ -3,7 +3,7 @@ from rest_framework import serializers
 from drivers.models import VehicleType
 from rideshare.kernel.fields import latitude_field, longitude_field
 
-from .models import CancelledBy, Ride, RideStatus
+from .models import CancelledBy, Rating, Ride, RideStatus
 
 
 class TripInputSerializer(serializers.Serializer):
@@ -82,3 +82,22 @@ class DeclineSerializer(serializers.Serializer):
 
     ride_id = serializers.UUIDField()
     declined = serializers.BooleanField()
+
+
+class RateInputSerializer(serializers.Serializer):
+    """What a participant says about the other after a completed ride."""
+
+    stars = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class RatingSerializer(serializers.ModelSerializer):
+    """A rating as given: who gave it (`passenger`: of the driver; `driver`: of the passenger)."""
+
+    ride_id = serializers.UUIDField(read_only=True)
+    rated_user_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = Rating
+        fields = ["ride_id", "rated_by", "rated_user_id", "stars", "comment", "created_at"]
+        read_only_fields = fields

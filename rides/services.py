@@ -50,7 +50,7 @@ def lock_ride(ride_id):
         raise RideNotFound() from None
 
 
-def _lock_for_participant(ride_id, user):
+def lock_for_participant(ride_id, user):
     """The ride, locked, if `user` is its passenger or assigned driver; 404 for anyone else."""
     ride = lock_ride(ride_id)
     if user.pk not in (ride.passenger_id, ride.driver_id):
@@ -136,7 +136,7 @@ def accept_ride(*, ride_id, user):
 
 def _assigned_drivers_ride(ride_id, user, *, from_status, action):
     """The ride, locked, for one of its driver's steps: checks who and from which status."""
-    ride = _lock_for_participant(ride_id, user)
+    ride = lock_for_participant(ride_id, user)
     _require_assigned_driver(ride, user)
     require_status(ride, [from_status], action)
     return ride
@@ -186,7 +186,7 @@ def _end_cancelled(ride, *, by, reason):
 @transaction.atomic
 def cancel_ride(*, ride_id, user, reason=""):
     """Cancel by a participant: the passenger, or the assigned driver."""
-    ride = _lock_for_participant(ride_id, user)
+    ride = lock_for_participant(ride_id, user)
     by = CancelledBy.PASSENGER if ride.passenger_id == user.pk else CancelledBy.DRIVER
     return _cancel(ride, by=by, reason=reason)
 

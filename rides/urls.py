@@ -12,5 +12,6 @@ urlpatterns = [
     path("rides/<str:ride_id>/complete/", views.CompleteRideView.as_view(), name="ride-complete"),
     path("rides/<str:ride_id>/decline/", views.DeclineRideView.as_view(), name="ride-decline"),
     path("rides/<str:ride_id>/cancel/", views.CancelRideView.as_view(), name="ride-cancel"),
+    path("rides/<str:ride_id>/rate/", views.RateRideView.as_view(), name="ride-rate"),
     path("drivers/nearby/", views.NearbyDriversView.as_view(), name="drivers-nearby"),
 ]

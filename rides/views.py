@@ -7,12 +7,14 @@ from drivers.serializers import NearbyDriverSerializer, NearbyQuerySerializer
 from rideshare.idempotency.decorators import idempotent
 from rideshare.kernel.throttles import RideRequestAddressThrottle, RideRequestThrottle
 
-from . import dispatching, fares, selectors, services, trips
+from . import dispatching, fares, ratings, selectors, services, trips
 from .models import DRIVER_ACTIVE_STATUSES, PASSENGER_ACTIVE_STATUSES
 from .serializers import (
     CancelInputSerializer,
     DeclineSerializer,
     EstimateSerializer,
+    RateInputSerializer,
+    RatingSerializer,
     RideListQuerySerializer,
     RideSerializer,
     TripInputSerializer,
@@ -184,6 +186,25 @@ class CancelRideView(APIView):
         body.is_valid(raise_exception=True)
         ride = services.cancel_ride(ride_id=ride_id, user=request.user, reason=body.validated_data["reason"])
         return _ride_response(ride)
+
+
+class RateRideView(APIView):
+    schema_errors = ("ride_not_found", "invalid_transition", "already_rated")
+
+    @extend_schema(
+        summary="Rate a completed ride",
+        description="The passenger rates the driver (their `rating`, and `driver_rating` in later events, "
+        "is the mean of the stars passengers gave them, to one decimal), the driver may rate the "
+        "passenger; each once (`already_rated`), after `completed` only (`invalid_transition`).",
+        request=RateInputSerializer,
+        responses={201: RatingSerializer},
+    )
+    @idempotent
+    def post(self, request, ride_id):
+        body = RateInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rating = ratings.rate_ride(ride_id=ride_id, user=request.user, **body.validated_data)
+        return Response(RatingSerializer(rating).data, status=status.HTTP_201_CREATED)
 
 
 class NearbyDriversView(APIView):

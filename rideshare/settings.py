@@ -338,6 +338,11 @@ ETA_SPEED_KMH_CAR = env_float("ETA_SPEED_KMH_CAR", 20.0)
 # (`driver_approaching`).
 DRIVER_APPROACHING_RADIUS_M = env_int("DRIVER_APPROACHING_RADIUS_M", 300)
 
+# A driver's rating before anyone rated them (rides.ratings; then the average of their ratings).
+DRIVER_DEFAULT_RATING = env_float("DRIVER_DEFAULT_RATING", 5.0)
+if not bounds.RATING_MIN <= DRIVER_DEFAULT_RATING <= bounds.RATING_MAX:
+    raise ImproperlyConfigured(f"DRIVER_DEFAULT_RATING must be between {bounds.RATING_MIN} and {bounds.RATING_MAX}")
+
 # Sanity bounds of a trip (estimate and request): 400 trip_too_long / outside_service_area.
 RIDE_MAX_DISTANCE_KM = env_float("RIDE_MAX_DISTANCE_KM", bounds.RIDE_MAX_DISTANCE_KM)
 # Pickups must be inside one of these boxes (min_lat, min_lon, max_lat, max_lon); default: Cameroon.

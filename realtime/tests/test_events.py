@@ -1,6 +1,7 @@
 """Who hears what: events published by model changes, routed to user and ride groups."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -135,7 +136,7 @@ async def test_ride_requested_for_a_car_reaches_car_drivers_only():
 async def test_ride_accepted_reaches_the_passenger_with_every_guide_field_and_losers_get_unavailable():
     passenger = await db(UserFactory)()
     winner = await db(DriverFactory)(
-        user__full_name="Jean Moto", vehicle_plate="CE-123-AB", vehicle_color="Black", rating=4.7,
+        user__full_name="Jean Moto", vehicle_plate="CE-123-AB", vehicle_color="Black", average_rating=Decimal("4.7"),
         **north_of_yaounde(1.5),  # in the first wave's radius with the loser
     )
     loser = await db(DriverFactory)()
@@ -221,6 +222,7 @@ async def test_arrived_started_completed_reach_passenger_and_assigned_driver():
             assert data["final_fare"] == completed.final_fare == 1500
             assert_iso_utc(data["completed_at"])
             assert data["completed_at"].startswith(completed.completed_at.strftime("%Y-%m-%dT%H:%M:%S"))
+            assert data["can_rate"] is True  # the passenger's app shows its rating screen
 
         for comm in (p, d, b):
             await assert_nothing_more(comm)

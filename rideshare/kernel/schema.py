@@ -57,6 +57,7 @@ ERROR_CODES = {
     "driver_position_unknown": (409, "report a position first"),
     "driver_busy": (409, "finish the current ride first"),
     "concurrent_update": (409, "the ride changed meanwhile: reload it"),
+    "already_rated": (409, "each participant rates a ride once"),
     "request_too_large": (413, "the body is over `DATA_UPLOAD_MAX_MEMORY_SIZE`"),
     "idempotency_key_reused": (422, "the `Idempotency-Key` was used for another request within 24 h"),
     "throttled": (429, "retry after `Retry-After` seconds"),

@@ -56,7 +56,6 @@ class DriverFactory(factory.django.DjangoModelFactory):
     vehicle_type = VehicleType.MOTO
     vehicle_plate = factory.Sequence(lambda n: f"CE-{n:03d}-MT")
     vehicle_color = "Red"
-    rating = 4.8
     is_online = True
     latitude = YAOUNDE[0]
     longitude = YAOUNDE[1]

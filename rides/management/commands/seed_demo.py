@@ -1,7 +1,8 @@
 """Demo data around Yaoundé: a staff user, two passengers, moto and car drivers online nearby, and
 the demo fleet's drivers (offline until the fleet brings them online: rideshare/demo).
 
-Idempotent: running it again resets the demo accounts' passwords, profiles and positions.
+Idempotent: running it again resets the demo accounts' passwords, profiles and positions (not their
+ratings: a driver's rating is what passengers gave them).
 `--reset` also ends every open ride of the demo accounts (cancelled by admin, reason
 `demo_reset`), so the walk-through starts from scratch.
 `--drivers N` adds N more online drivers with deterministic phone numbers (+237691000001, ...),
@@ -24,15 +25,15 @@ from rideshare.kernel.cli import DatabaseCommand
 CENTER = (3.848, 11.502)  # Yaoundé, Poste centrale area
 PASSWORD = "demo-pass-2026"
 
-STAFF = ("+237670000000", "Ops Admin")
-PASSENGERS = [("+237670000001", "Awa Passenger"), ("+237670000002", "Paul Passenger")]
+STAFF = ("+237670000000", "Hélène Ateba")
+PASSENGERS = [("+237670000001", "Awa Ngono"), ("+237670000002", "Paul Essomba")]
 # (phone, name, vehicle type, plate, colour, offset north km, offset east km)
 DRIVERS = [
-    ("+237690000001", "Jean Moto", VehicleType.MOTO, "CE-101-MT", "Red", 0.4, 0.2),
-    ("+237690000002", "Aline Moto", VehicleType.MOTO, "CE-102-MT", "Yellow", -0.8, 0.5),
-    ("+237690000003", "Eric Moto", VehicleType.MOTO, "CE-103-MT", "Black", 1.5, -1.1),
-    ("+237690000004", "Marie Car", VehicleType.CAR, "CE-201-CR", "White", 0.6, -0.3),
-    ("+237690000005", "Samuel Car", VehicleType.CAR, "CE-202-CR", "Blue", -1.2, -0.9),
+    ("+237690000001", "Jean Mbida", VehicleType.MOTO, "CE-101-MT", "Red", 0.4, 0.2),
+    ("+237690000002", "Aline Ekotto", VehicleType.MOTO, "CE-102-MT", "Yellow", -0.8, 0.5),
+    ("+237690000003", "Éric Manga", VehicleType.MOTO, "CE-103-MT", "Black", 1.5, -1.1),
+    ("+237690000004", "Marie Nguema", VehicleType.CAR, "CE-201-CR", "White", 0.6, -0.3),
+    ("+237690000005", "Samuel Abega", VehicleType.CAR, "CE-202-CR", "Blue", -1.2, -0.9),
 ]
 
 # The demo fleet (rideshare/demo/fleet.py): driven by the server under `make run`, not by people.
@@ -72,7 +73,7 @@ def extra_drivers(count):
         angle = i * GOLDEN_ANGLE
         yield (
             EXTRA_PHONE.format(i),
-            f"Demo Driver {i}",
+            f"Chauffeur démo {i}",
             vtype,
             f"DM-{i:06d}-{suffix}",
             COLOURS[i % len(COLOURS)],
@@ -149,7 +150,6 @@ class Command(DatabaseCommand):
                     "vehicle_type": vtype,
                     "vehicle_plate": plate,
                     "vehicle_color": colour,
-                    "rating": 4.8,
                     "is_online": True,
                     "latitude": center[0] + north_km / KM_PER_DEGREE,
                     "longitude": center[1] + east_km / (KM_PER_DEGREE * math.cos(math.radians(center[0]))),
@@ -182,7 +182,7 @@ def seed_fleet_accounts(password=None):
         user = Command._user(phone, name, password)
         Driver.objects.update_or_create(
             user=user,
-            defaults={"vehicle_type": vtype, "vehicle_plate": plate, "vehicle_color": colour, "rating": 4.7},
+            defaults={"vehicle_type": vtype, "vehicle_plate": plate, "vehicle_color": colour},
         )
         users[phone] = user
     return users

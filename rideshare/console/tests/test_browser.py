@@ -11,7 +11,7 @@ from rides.management.commands.seed_demo import PASSENGERS, PASSWORD, STAFF
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(240)]
 
-# Ride (a): passenger 1 and driver 1 (Jean Moto). Ride (b): passenger 2 and driver 2 (Aline Moto),
+# Ride (a): passenger 1 and driver 1 (Jean Mbida). Ride (b): passenger 2 and driver 2 (Aline Ekotto),
 # elsewhere in town, so the two tests' drivers and rides never meet.
 PICKUP = ("3.85000", "11.50500")
 DROPOFF = ("3.86600", "11.51600")
@@ -98,7 +98,7 @@ def test_passenger_and_driver_panes_drive_a_whole_ride(console_server, new_page,
     check(offer).to_have_count(0)
 
     check(status).to_have_attribute("data-status", "accepted")
-    check(passenger.get_by_test_id("ride-driver")).to_contain_text("Jean Moto")
+    check(passenger.get_by_test_id("ride-driver")).to_contain_text("Jean Mbida")
 
     # The driver drives the drawn path to the pickup; the passenger's driver marker follows it.
     driver.get_by_test_id("path-input").fill("\n".join(TO_PICKUP))
@@ -183,7 +183,7 @@ def test_ops_map_follows_a_driver_and_a_ride(console_server, new_page, screensho
 def test_driver_pane_declines_an_offer(console_server, new_page):
     check = expect()
     page, _ = open_pane(new_page, console_server, "driver")
-    driver = login(page, "driver", "+237690000004")  # Marie Car
+    driver = login(page, "driver", "+237690000004")  # Marie Nguema
     driver.get_by_test_id("pos-lat").fill("3.87000")
     driver.get_by_test_id("pos-lon").fill("11.52000")
     driver.get_by_test_id("send-position").click()
@@ -247,7 +247,7 @@ def test_passenger_pane_shows_offline_and_resumes_after_a_drop(console_server, n
 
     check(passenger.get_by_test_id("connection")).to_have_attribute("data-state", "online")
     check(status).to_have_attribute("data-status", "accepted")
-    check(passenger.get_by_test_id("ride-driver")).to_contain_text("Eric Moto")
+    check(passenger.get_by_test_id("ride-driver")).to_contain_text("Éric Manga")
     url, _, received = sockets[-1]
     assert re.search(r"[?&]last_event_id=\d+", url), url
     replayed = [json.loads(m) for m in received]
