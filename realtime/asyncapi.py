@@ -4,7 +4,8 @@ checks every emitted event against. Described from the server's side: it `send`s
 
 Nothing is described here field by field: every schema is derived from the Structs of
 `realtime.wire` (msgspec's JSON Schema, inlined so each one stands alone), every example from its
-schema (`realtime.examples`), and who receives each event from its registration (`x-audience`).
+schema (`realtime.examples`), and who receives each event from its registration (`x-audience`), and
+whether it is also pushed to devices (`x-push`).
 """
 
 import functools
@@ -83,6 +84,12 @@ def client_message_schema(name):
     return json_schema(CLIENT_MESSAGES[name])
 
 
+PUSHED = (
+    "A recipient with no open socket gets the same envelope pushed to the devices they registered "
+    "(POST /api/v1/devices/: Web Push, or FCM as `data.envelope`)."
+)
+
+
 def _summary(struct):
     return (struct.__doc__ or "").strip().split("\n")[0]
 
@@ -100,6 +107,9 @@ def document():
             "x-audience": event.audience, "payload": {"$ref": f"#/components/schemas/{name}"},
             "examples": [{"name": name, "payload": examples.example(server_event_schema(name))}],
         }
+        if event.pushed:
+            messages[name]["description"] += " " + PUSHED
+            messages[name]["x-push"] = True
         operations[f"send{_camel(name)[0].upper()}{_camel(name)[1:]}"] = {
             "action": "send", "channel": {"$ref": "#/channels/connection"},
             "messages": [{"$ref": f"#/channels/connection/messages/{name}"}],

@@ -22,6 +22,7 @@ from . import dispatch, events
 from .db import db_call, kept_connection_call
 from .groups import ride_group_name
 from .models import Event, EventLogState, EventRecipient
+from .push import outbox as push_outbox
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ def record_each(messages, *, ride_id=None, observers=False):
                 previous[u] = event.id  # a user's next event in this batch follows this one
             published.append((event, deliveries))
         EventRecipient.objects.bulk_create(recipients)
+        # Pushes to the recipients' devices, for whoever has no socket open when they are sent.
+        push_outbox.enqueue(logged, [user_ids for _, user_ids in messages])
     groups = [ride_group_name(ride_id)] if observers and ride_id else []
 
     def publish_committed_event():  # a named function: robust on_commit logs its __qualname__

@@ -12,6 +12,8 @@ What runs (each on the event loop, its database work in threads):
 - `retention`: the event log's purge and the idempotency keys' (rideshare.idempotency), every 10 minutes;
 - `fleet`: what changed in the fleet, to this process's staff consoles (realtime.fleet), every
   FLEET_UPDATE_SECONDS (no query while nobody watches);
+- `push`: ride events to the devices of users with no open socket (realtime.push.sender), every
+  PUSH_INTERVAL_SECONDS, when PUSH_IN_SERVER (the default; `manage.py send_push` otherwise);
 - `dispatch`: offer waves and request timeouts (rides.dispatching.run_due), as each wave falls
   due and at least every RIDE_DISPATCH_INTERVAL_SECONDS, when RIDE_DISPATCH_IN_SERVER (the
   embedded default; with Redis, `manage.py dispatch` runs it in its own processes);
@@ -37,6 +39,7 @@ from rideshare.idempotency import store as idempotency_keys
 from . import dispatch, eventlog, fleet, positions, presence
 from .db import close_kept_connections, db_call, dispatcher_call
 from .known_users import known
+from .push import sender as push_sender
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,8 @@ def _jobs():
         "retention": (RETENTION_INTERVAL_SECONDS, _purge_expired),
         "fleet": (settings.FLEET_UPDATE_SECONDS, fleet.watchers.send_changes),
     }
+    if settings.PUSH_IN_SERVER:
+        jobs["push"] = (settings.PUSH_INTERVAL_SECONDS, push_sender.run_round)
     return jobs
 
 
@@ -153,6 +158,7 @@ class _Background:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        push_sender.threads.shutdown()  # sends in flight finish on their own; their rows' lease expires
         try:
             await asyncio.wait_for(positions.flush(), timeout=5)
         except Exception:

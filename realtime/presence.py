@@ -162,6 +162,23 @@ async def settle_drivers(driver_ids):
         await db_call(take_offline)(candidates)
 
 
+async def connected(user_ids):
+    """Those of `user_ids` with an open socket: in this process, or (Redis mode) in any live one
+    (realtime.push leaves them out: they hear the event on the socket)."""
+    found = {user_id for user_id in user_ids if user_id in local.by_user}
+    rest = [user_id for user_id in user_ids if user_id not in found]
+    if shared() and rest:
+        found |= await db_call(connected_anywhere)(rest)
+    return found
+
+
+def connected_anywhere(user_ids):
+    """Redis mode, in a worker thread: those of `user_ids` with a socket in any live process
+    (sockets of passengers who connected in the last PRESENCE_SYNC_SECONDS may not be written yet)."""
+    anywhere = shared_presence.connected_elsewhere(user_ids, server_id=None)
+    return {user_id for user_id in user_ids if str(user_id) in anywhere}
+
+
 # --- database side ------------------------------------------------------------------------------
 
 

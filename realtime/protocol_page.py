@@ -36,6 +36,7 @@ def _message(document, message):
         # Only server events have these, and only in their envelope.
         "reliable": "id" in properties and "data" in properties,
         "ride_metadata": "metadata" in properties,
+        "pushed": message.get("x-push", False),
         "example": _pretty(message["examples"][0]["payload"]),
         "schema": _pretty(schema),
     }

@@ -326,6 +326,8 @@ class ServerEvent:
     ride_metadata: bool  # carries metadata.ride_id
     reliable: bool  # logged, carries `id`
     audience: str  # who receives it, in a few words (the AsyncAPI document and /api/docs/websocket/)
+    # Also pushed to a recipient's registered devices when they have no open socket (realtime.push).
+    pushed: bool = False
 
 
 SERVER_EVENTS: dict[str, ServerEvent] = {}
@@ -333,10 +335,13 @@ SERVER_EVENTS: dict[str, ServerEvent] = {}
 AND_OBSERVERS = ", and staff who joined the ride"
 
 
-def server_event(name, *, audience, ride_metadata=False, reliable=False):
+def server_event(name, *, audience, ride_metadata=False, reliable=False, pushed=False):
+    if pushed and not reliable:
+        raise TypeError(f"{name}: only reliable events are pushed (the push carries the event id)")
+
     def register(cls):
         summary = (cls.__doc__ or "").strip().split("\n")[0]
-        SERVER_EVENTS[name] = ServerEvent(name, cls, summary, ride_metadata, reliable, audience)
+        SERVER_EVENTS[name] = ServerEvent(name, cls, summary, ride_metadata, reliable, audience, pushed)
         return cls
 
     return register
@@ -423,7 +428,7 @@ class DriverAvailabilityChangedData(EventData):
     is_online: bool
 
 
-@server_event("ride_requested", ride_metadata=True, reliable=True,
+@server_event("ride_requested", ride_metadata=True, reliable=True, pushed=True,
               audience="each driver of an offer wave, one event per driver")
 class RideRequestedData(EventData):
     """A ride near this driver was requested."""
@@ -457,7 +462,7 @@ class RideUnavailableData(EventData):
     reason: Literal["accepted_by_another_driver", "cancelled", "offer_expired"]
 
 
-@server_event("ride_accepted", ride_metadata=True, reliable=True, audience="the passenger" + AND_OBSERVERS)
+@server_event("ride_accepted", ride_metadata=True, reliable=True, pushed=True, audience="the passenger" + AND_OBSERVERS)
 class RideAcceptedData(EventData):
     """A driver accepted the passenger's ride."""
 
@@ -471,7 +476,7 @@ class RideAcceptedData(EventData):
     estimated_arrival: EtaMinutes
 
 
-@server_event("driver_arrived", ride_metadata=True, reliable=True,
+@server_event("driver_arrived", ride_metadata=True, reliable=True, pushed=True,
               audience="the passenger and the ride's driver" + AND_OBSERVERS)
 class DriverArrivedData(EventData):
     """The driver is at the pickup."""
@@ -481,7 +486,7 @@ class DriverArrivedData(EventData):
     arrived_at: Timestamp
 
 
-@server_event("ride_started", ride_metadata=True, reliable=True,
+@server_event("ride_started", ride_metadata=True, reliable=True, pushed=True,
               audience="the passenger and the ride's driver" + AND_OBSERVERS)
 class RideStartedData(EventData):
     """The passenger was picked up."""
@@ -490,7 +495,7 @@ class RideStartedData(EventData):
     started_at: Timestamp
 
 
-@server_event("ride_completed", ride_metadata=True, reliable=True,
+@server_event("ride_completed", ride_metadata=True, reliable=True, pushed=True,
               audience="the passenger and the ride's driver" + AND_OBSERVERS)
 class RideCompletedData(EventData):
     """The ride ended at the drop-off."""
@@ -504,7 +509,7 @@ class RideCompletedData(EventData):
     )]
 
 
-@server_event("ride_cancelled", ride_metadata=True, reliable=True,
+@server_event("ride_cancelled", ride_metadata=True, reliable=True, pushed=True,
               audience="the passenger and the ride's driver" + AND_OBSERVERS)
 class RideCancelledData(EventData):
     """The ride was cancelled."""
@@ -531,7 +536,7 @@ class DriverLocationUpdateData(EventData):
     eta_minutes: EtaMinutes
 
 
-@server_event("driver_approaching", ride_metadata=True, reliable=True,
+@server_event("driver_approaching", ride_metadata=True, reliable=True, pushed=True,
               audience="the passenger and the ride's driver, once per ride" + AND_OBSERVERS)
 class DriverApproachingData(EventData):
     """The driver is about to reach the pickup (once per ride, within DRIVER_APPROACHING_RADIUS_M)."""

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "drivers",
     "rides",
     "realtime",
+    "realtime.push",
     "rideshare.console",
 ]
 
@@ -440,6 +441,38 @@ WS_RATE_LIMITS = {
 # This many rate-limited messages within WS_ABUSE_WINDOW_SECONDS closes the connection (4008).
 WS_ABUSE_REJECTIONS = env_int("WS_ABUSE_REJECTIONS", 50)
 WS_ABUSE_WINDOW_SECONDS = env_float("WS_ABUSE_WINDOW_SECONDS", 10.0)
+
+# --- Push (realtime/push) -------------------------------------------------------------------
+# Reliable ride events for a user with no open socket go to their registered devices. The server
+# processes send them (PUSH_IN_SERVER); `manage.py send_push` runs the same sender elsewhere.
+PUSH_IN_SERVER = env_bool("PUSH_IN_SERVER", True)
+PUSH_INTERVAL_SECONDS = env_float("PUSH_INTERVAL_SECONDS", 1.0)
+PUSH_BATCH_SIZE = env_int("PUSH_BATCH_SIZE", 100)  # deliveries claimed per round
+PUSH_SEND_THREADS = env_int("PUSH_SEND_THREADS", 8)  # HTTP requests in flight per sender
+PUSH_TIMEOUT_SECONDS = env_float("PUSH_TIMEOUT_SECONDS", 10.0)  # per request to a push service
+# A failed send is tried again after PUSH_RETRY_BASE_SECONDS, doubling up to PUSH_RETRY_MAX_SECONDS
+# (or the service's Retry-After), PUSH_MAX_ATTEMPTS times in all.
+PUSH_MAX_ATTEMPTS = env_int("PUSH_MAX_ATTEMPTS", 5)
+PUSH_RETRY_BASE_SECONDS = env_float("PUSH_RETRY_BASE_SECONDS", 2.0)
+PUSH_RETRY_MAX_SECONDS = env_float("PUSH_RETRY_MAX_SECONDS", 300.0)
+# How long a ride event is worth delivering (an offer: as long as it stands, RIDE_OFFER_TIMEOUT_SECONDS).
+PUSH_TTL_SECONDS = env_int("PUSH_TTL_SECONDS", 3600)
+# Devices per user; registering one more removes the user's least recently registered.
+PUSH_MAX_DEVICES_PER_USER = env_int("PUSH_MAX_DEVICES_PER_USER", 10)
+# Web Push (browsers, PWAs): a VAPID key pair (`manage.py generate_vapid_keys`) and a contact.
+WEBPUSH_VAPID_PRIVATE_KEY = env_str("WEBPUSH_VAPID_PRIVATE_KEY")
+WEBPUSH_VAPID_PUBLIC_KEY = env_str("WEBPUSH_VAPID_PUBLIC_KEY")
+WEBPUSH_VAPID_SUBJECT = env_str("WEBPUSH_VAPID_SUBJECT")  # mailto:ops@example.cm or https://...
+# The push services a subscription's endpoint may point at (a leading dot: any subdomain; * any):
+# the server POSTs to these URLs, so an app cannot aim it at another host.
+WEBPUSH_ENDPOINT_HOSTS = env_list(
+    "WEBPUSH_ENDPOINT_HOSTS",
+    ["fcm.googleapis.com", ".push.services.mozilla.com", ".notify.windows.com", ".push.apple.com"],
+)
+# FCM HTTP v1 (native apps): a service account's JSON key file; the project defaults to its project_id.
+FCM_CREDENTIALS_FILE = env_str("FCM_CREDENTIALS_FILE")
+FCM_PROJECT_ID = env_str("FCM_PROJECT_ID")
+FCM_ENDPOINT = env_str("FCM_ENDPOINT", "https://fcm.googleapis.com")
 
 # --- Operations -----------------------------------------------------------------------------
 READINESS_TIMEOUT_SECONDS = env_float("READINESS_TIMEOUT_SECONDS", 2.0)

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("drivers.urls")),
     path("", include("rides.urls")),
     path("", include("realtime.urls")),
+    path("", include("realtime.push.urls")),
 ]
 
 urlpatterns = [

@@ -11,7 +11,7 @@ from realtime.lifecycle import ServerLifecycle
 from rideshare.tests.factories import RideFactory
 
 # `dispatch` too: the tests run the embedded default (no REDIS_URL), which dispatches in the server.
-ALL_JOBS = {"positions", "presence-sync", "presence", "relay", "retention", "fleet", "inbox"} | (
+ALL_JOBS = {"positions", "presence-sync", "presence", "relay", "retention", "fleet", "inbox", "push"} | (
     {"dispatch"} if settings.RIDE_DISPATCH_IN_SERVER else set()
 )
 

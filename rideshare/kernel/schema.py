@@ -50,6 +50,7 @@ ERROR_CODES = {
     "wrong_vehicle_type": (403, "the ride needs the other vehicle type"),
     "own_ride": (403, "a driver cannot accept their own request"),
     "ride_not_found": (404, "also for a ride that is not yours"),
+    "device_not_found": (404, "also for another user's device"),
     "not_found": (404, ""),
     "invalid_transition": (409, "with `current_status`"),
     "active_ride_exists": (409, "with `ride_id`"),
@@ -61,6 +62,7 @@ ERROR_CODES = {
     "request_too_large": (413, "the body is over `DATA_UPLOAD_MAX_MEMORY_SIZE`"),
     "idempotency_key_reused": (422, "the `Idempotency-Key` was used for another request within 24 h"),
     "throttled": (429, "retry after `Retry-After` seconds"),
+    "push_not_configured": (503, "no VAPID keys (Web Push) or FCM credentials on this server"),
 }
 
 STATUS_TITLES = {
@@ -72,6 +74,7 @@ STATUS_TITLES = {
     413: "The body is too large",
     422: "The request cannot be processed",
     429: "Too many requests",
+    503: "Not available on this server",
 }
 
 # A token check (simplejwt's Bearer authentication) can answer any of these.

@@ -126,4 +126,4 @@ def test_operations_are_grouped_by_area(document):
     tags = {name: operation["tags"] for name, operation in operations(document)}
     assert tags["POST /api/v1/rides/{ride_id}/accept/"] == ["rides"]
     assert tags["POST /api/v1/auth/token/"] == ["auth"]
-    assert {tag for names in tags.values() for tag in names} == {"auth", "drivers", "rides", "ws"}
+    assert {tag for names in tags.values() for tag in names} == {"auth", "devices", "drivers", "rides", "ws"}
