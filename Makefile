@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install
+.PHONY: run test install messages
 
 install: $(VENV)/.installed
 
@@ -22,3 +22,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The French catalogue (locale/fr/LC_MESSAGES): after marking or changing a message, extract, fill
+# in the new entries of django.po, then run it again to compile. Commit the .po and the .mo: a
+# fresh clone needs nothing more. Needs GNU gettext (Debian's `gettext`) where it runs.
+MESSAGES_IGNORE := --ignore '.venv/*' --ignore 'bench/*' --ignore 'test-artifacts/*' --ignore 'staticfiles/*' --ignore '*/tests/*'
+messages: install
+	$(BIN)/python manage.py makemessages --locale fr --add-location file --no-obsolete $(MESSAGES_IGNORE)
+	$(BIN)/python manage.py compilemessages --locale fr $(MESSAGES_IGNORE)

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from rideshare.kernel.errors import Forbidden
 
@@ -12,7 +13,7 @@ def get_driver_profile(user):
     try:
         return user.driver
     except Driver.DoesNotExist:
-        raise Forbidden("This action needs a driver account.", code="not_a_driver") from None
+        raise Forbidden(_("This action needs a driver account."), code="not_a_driver") from None
 
 
 def create_driver_profile(*, user, vehicle_type, vehicle_plate, vehicle_color):

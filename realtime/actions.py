@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 from drivers import services as driver_services
 from rides import dispatching
@@ -27,7 +28,7 @@ class RideNotJoinable(NotFound):
     code = "ride_not_found"
 
     def __init__(self):
-        super().__init__("Ride not found.")
+        super().__init__(wire.RIDE_NOT_FOUND_MESSAGE)
 
 
 # Messages only a driver may send; anyone else gets `not_a_driver` before any field is validated.
@@ -42,7 +43,7 @@ def require_role(user, message_type):
     if message_type in DRIVER_MESSAGES and not user.is_driver:
         driver_services.get_driver_profile(user)  # raises not_a_driver, as the REST endpoints do
     if message_type in STAFF_MESSAGES and not user.is_staff:
-        raise Forbidden("Only staff may watch the fleet.", code="permission_denied")
+        raise Forbidden(gettext_lazy("Only staff may watch the fleet."), code="permission_denied")
 
 
 async def ride_access(user, raw_ride_id):

@@ -95,7 +95,8 @@ class JwtQueryAuthMiddleware:
         return await self.app(scope, receive, send)
 
 
-def _header(scope, wanted):
+def header(scope, wanted):
+    """A handshake header's value (the first, latin-1 decoded), None without it."""
     for name, value in scope.get("headers", []):
         if name == wanted:
             return value.decode("latin1")
@@ -147,7 +148,7 @@ class OriginValidator:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket" and not origin_allowed(
-            _header(scope, b"origin"), settings.WS_ALLOWED_ORIGINS, _header(scope, b"host")
+            header(scope, b"origin"), settings.WS_ALLOWED_ORIGINS, header(scope, b"host")
         ):
             return await WebsocketDenier()(scope, receive, send)
         return await self.app(scope, receive, send)

@@ -19,6 +19,9 @@ import logging
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import translation
+
+from rideshare.kernel.translation import language_for
 
 from . import auth, dispatch, events, metrics, presence
 
@@ -39,10 +42,16 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
     clean_up_done = None  # an asyncio.Event while or once the clean-up ran
     failed = False
     observed_rides = frozenset()
+    language = None  # of this connection's `error` messages (see __call__)
 
     async def __call__(self, scope, receive, send):
+        # `?lang=` (fr, en), else the handshake's Accept-Language, else English. Active for the
+        # whole connection, which runs in a task of its own: whatever is worded while handling its
+        # frames (DRF's validation messages included) is in its language.
+        self.language = language_for(auth.query_param(scope, "lang"), auth.header(scope, b"accept-language"))
         try:
-            await super().__call__(scope, receive, send)
+            with translation.override(self.language):
+                await super().__call__(scope, receive, send)
         finally:
             if not self.cleaned_up:
                 # Cancelled (daphne's application_close_timeout, shutdown): no await is safe here.
@@ -177,4 +186,6 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
         await self.send_text(events.encode(message), message["type"])
 
     async def send_error(self, code, message, **extra):
+        with translation.override(self.language):
+            message = str(message)  # a lazy message is worded here, in the connection's language
         await self.send_event(events.error(code, message, **extra))

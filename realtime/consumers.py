@@ -9,6 +9,7 @@ import logging
 from functools import cached_property
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 from rideshare.kernel.errors import DomainError
 
@@ -18,6 +19,14 @@ from .delivery import Decision, DeliveryCursor
 from .limits import ConnectionLimiter
 
 logger = logging.getLogger(__name__)
+
+# What the socket itself says in `error` messages, worded in the connection's language (send_error).
+TOKEN_EXPIRED = gettext_lazy("The access token expired: refresh it and reconnect.")
+BINARY_NOT_SUPPORTED = gettext_lazy("Send JSON text frames, not binary.")
+INTERNAL_ERROR = gettext_lazy("The server could not handle this message.")
+RATE_LIMITED_CLOSING = gettext_lazy("Too many messages; closing.")
+RATE_LIMITED = gettext_lazy("Too many messages of this type; slow down.")
+ACCOUNT_DISABLED = gettext_lazy("This account can no longer connect.")
 
 
 class RealtimeConsumer(ConnectionBase):
@@ -63,7 +72,7 @@ class RealtimeConsumer(ConnectionBase):
         self.expiry_task = asyncio.create_task(self.guarded("token expiry", self._close_for_expired_token()))
 
     async def _close_for_expired_token(self):
-        await self.send_error("token_expired", "The access token expired: refresh it and reconnect.")
+        await self.send_error("token_expired", TOKEN_EXPIRED)
         await self.close(code=auth.CLOSE_TOKEN_EXPIRED)
 
     async def resume(self, requested):
@@ -95,7 +104,7 @@ class RealtimeConsumer(ConnectionBase):
     async def receive(self, text_data=None, bytes_data=None):
         try:
             if text_data is None:
-                raise wire.ClientMessageError("binary_not_supported", "Send JSON text frames, not binary.")
+                raise wire.ClientMessageError("binary_not_supported", BINARY_NOT_SUPPORTED)
             message_type, raw = wire.message_type(text_data)
         except wire.ClientMessageError as exc:
             # Bad messages share one rate limit, so they cannot flood.
@@ -113,7 +122,7 @@ class RealtimeConsumer(ConnectionBase):
             raise  # nobody to answer: realtime.connection closes and cleans up
         except Exception:
             logger.exception("handler for %s failed (user %s)", message_type, self.user.pk)
-            await self.send_error("internal_error", "The server could not handle this message.")
+            await self.send_error("internal_error", INTERNAL_ERROR)
 
     async def handle(self, message):
         match message:
@@ -178,9 +187,9 @@ class RealtimeConsumer(ConnectionBase):
     async def _rate_limited(self, message_type):
         metrics.rate_limited.labels(message_type if message_type in settings.WS_RATE_LIMITS else "*").inc()
         if self.limiter.rejected():
-            await self.send_error("rate_limited", "Too many messages; closing.", request_type=message_type)
+            await self.send_error("rate_limited", RATE_LIMITED_CLOSING, request_type=message_type)
             return await self.close(code=auth.CLOSE_RATE_LIMITED)
-        await self.send_error("rate_limited", "Too many messages of this type; slow down.", request_type=message_type)
+        await self.send_error("rate_limited", RATE_LIMITED, request_type=message_type)
 
     # --- from realtime.dispatch -------------------------------------------------------------
 
@@ -207,5 +216,5 @@ class RealtimeConsumer(ConnectionBase):
         await self.close(code=auth.CLOSE_REPLACED, reason="replaced by a newer connection")
 
     async def realtime_disconnect(self, message):
-        await self.send_error(message.get("reason", "account_disabled"), "This account can no longer connect.")
+        await self.send_error(message.get("reason", "account_disabled"), ACCOUNT_DISABLED)
         await self.close(code=auth.CLOSE_ACCOUNT_DISABLED)

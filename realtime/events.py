@@ -71,6 +71,11 @@ def pong(client_timestamp=None):
     return envelope("pong", wire.PongData(timestamp=client_timestamp or now_iso()))
 
 
+def ack(request_id, message_type):
+    """A client message with an `id` was applied (realtime.acks)."""
+    return envelope("ack", wire.AckData(id=request_id, type=message_type))
+
+
 def error(code, message, **extra):
     return envelope("error", wire.ErrorData(code=code, message=message, **extra))
 

@@ -53,9 +53,13 @@ SAMPLES = {
     "timestamp": TIMESTAMP,
     "is_online": True,
     "busy": False,
+    "type": "location_update",  # an ack's: the message it acknowledges
 }
+# Where a name means two things: a reliable event's `id` (the log's integer), a client message's
+# `id` (the app's own string, echoed in `ack`).
+STRING_SAMPLES = {"id": "pos-0042"}
 # Optional members shown in examples; the others (an error's `errors`, `field`...) only in the schema.
-OPTIONAL_SHOWN = {"timestamp", "heading", "speed", "request_type"}
+OPTIONAL_SHOWN = {"timestamp", "heading", "speed", "request_type", "recorded_at"}
 
 
 def example(schema, name=None):
@@ -63,8 +67,9 @@ def example(schema, name=None):
     if "const" in schema:
         return schema["const"]
     enum = schema.get("enum")
-    if name in SAMPLES and (enum is None or SAMPLES[name] in enum):
-        return SAMPLES[name]
+    samples = STRING_SAMPLES if schema.get("type") == "string" and name in STRING_SAMPLES else SAMPLES
+    if name in samples and (enum is None or samples[name] in enum):
+        return samples[name]
     if enum:
         return enum[0]
     if "anyOf" in schema:

@@ -8,6 +8,12 @@ Matching and stats read the database, which is at most that far behind; a connec
 position (or the first after LOCATION_WRITE_THROUGH_SECONDS) is written at once, so a driver who
 just came online can be matched straight away. Positions sent over REST take the same way when
 realtime/rest.py answers them (one policy per driver); those the DRF view answers are saved at once.
+
+A position carries the time it was recorded: the app's `recorded_at` when it sent one (a position
+queued while offline), else the time it arrived. Newest wins everywhere: the write is conditional
+on the stored time being older (in SQL, so it holds across connections and processes), the batch
+keeps the newest per driver, and a connection relays nothing older than the newest it knows
+(`Latest`, seeded with the stored time when it opened).
 """
 
 import logging
@@ -43,17 +49,44 @@ class WriteThrough:
         return False
 
 
+class Latest:
+    """The recorded time of the newest position of its driver that a connection knows: the stored
+    one when it opened, then each it took. A position at or before it (queued while offline and sent
+    after a newer one, or sent twice) is neither relayed nor stored."""
+
+    __slots__ = ("recorded_at",)
+
+    def __init__(self, recorded_at=None):
+        self.recorded_at = recorded_at
+
+    def is_newer(self, recorded_at):
+        return self.recorded_at is None or recorded_at > self.recorded_at
+
+    def took(self, recorded_at):
+        """A position was relayed and stored: nothing older is taken from now on. (Only then: the
+        resend of one that failed half-way is taken.)"""
+        if self.is_newer(recorded_at):
+            self.recorded_at = recorded_at
+
+
 class PositionBuffer:
     """The newest position per driver since the last flush (touched only on the event loop)."""
+
+    RECORDED_AT = 4  # in a pending tuple
 
     def __init__(self):
         self.pending = {}
 
     def put(self, driver_id, *, latitude, longitude, heading, speed, recorded_at):
-        self.pending[driver_id] = (latitude, longitude, heading, speed, recorded_at)
+        held = self.pending.get(driver_id)
+        if held is None or held[self.RECORDED_AT] <= recorded_at:  # another connection's may be newer
+            self.pending[driver_id] = (latitude, longitude, heading, speed, recorded_at)
 
-    def discard(self, driver_id):
-        self.pending.pop(driver_id, None)
+    def discard(self, driver_id, older_than):
+        """Forget the driver's pending position if it is older than `older_than` (written now)."""
+        held = self.pending.get(driver_id)
+        if held is not None and held[self.RECORDED_AT] < older_than:
+            del self.pending[driver_id]
 
     def take(self):
         batch, self.pending = self.pending, {}
@@ -71,36 +104,43 @@ buffer = PositionBuffer()
 def write(batch):
     """One statement for the whole batch (executemany): the ORM's per-row update costs ~0.1 ms of
     Python each, which at hundreds of drivers a second holds the GIL long enough to delay the
-    sockets' own traffic. Queryset-level: no signals, so no second event."""
+    sockets' own traffic. Queryset-level: no signals, so no second event. A row whose stored
+    position is as new or newer is left alone: whoever wrote it (another connection, process or
+    path) had a newer one."""
     meta = Driver._meta
     columns = ("latitude", "longitude", "heading", "speed", "location_updated_at")
     quote = connection.ops.quote_name
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(
+    recorded = quote(meta.get_field("location_updated_at").column)
+    sql = "UPDATE {} SET {} WHERE {} = %s AND ({} IS NULL OR {} < %s)".format(
         quote(meta.db_table),
         ", ".join(f"{quote(meta.get_field(c).column)} = %s" for c in columns),
         quote(meta.pk.column),
+        recorded,
+        recorded,
     )
     pk_field = meta.pk.target_field
     adapt_datetime = connection.ops.adapt_datetimefield_value
-    rows = [
-        (latitude, longitude, heading, speed, adapt_datetime(recorded_at), pk_field.get_db_prep_value(driver_id, connection))
-        for driver_id, (latitude, longitude, heading, speed, recorded_at) in batch.items()
-    ]
+    rows = []
+    for driver_id, (latitude, longitude, heading, speed, recorded_at) in batch.items():
+        at = adapt_datetime(recorded_at)
+        rows.append((latitude, longitude, heading, speed, at, pk_field.get_db_prep_value(driver_id, connection), at))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
 
 def stamp(location):
-    """A position from the app (a `wire.LocationUpdate` or the REST body), stamped now."""
+    """A position from the app (a `wire.LocationUpdate` or the REST body), stamped with its
+    `recorded_at` (the socket's, checked by realtime.wire) or else now."""
+    recorded_at = getattr(location, "recorded_at", None)
     return {"latitude": location.latitude, "longitude": location.longitude, "heading": location.heading,
-            "speed": location.speed, "recorded_at": timezone.now()}
+            "speed": location.speed, "recorded_at": timezone.now() if recorded_at is None else recorded_at}
 
 
 async def store(driver_id, policy, position):
     """A stamped position: written at once when the connection's policy says so, else kept for
     the next flush (a newer one for the same driver replaces it)."""
     if policy.due():
-        buffer.discard(driver_id)
+        buffer.discard(driver_id, older_than=position["recorded_at"])
         await db_call(write)({driver_id: tuple(position.values())})
     else:
         buffer.put(driver_id, **position)

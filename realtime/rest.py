@@ -54,11 +54,12 @@ JSON = "application/json"
 ACCEPTED = {None, JSON, "*/*", "application/*"}
 SERVER_ERROR = dict(zip(("detail", "code"), ERRORS[500]))
 # The middleware whose request-side behaviour for this path is reproduced below (host check and
-# SSL redirect; the rest do nothing here); a different list turns the fast path off.
+# SSL redirect, the request's language; the rest do nothing here); a different list turns the fast path off.
 EXPECTED_MIDDLEWARE = (
     "rideshare.kernel.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -66,8 +67,13 @@ EXPECTED_MIDDLEWARE = (
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 )
 # Request-side hooks run here: they answer (a redirect) or raise (DisallowedHost) for a request
-# Django would not serve as usual, which then goes to Django.
-REQUEST_HOOKS = ("django.middleware.security.SecurityMiddleware", "django.middleware.common.CommonMiddleware")
+# Django would not serve as usual, which then goes to Django; the locale's sets the language the
+# response names (Content-Language), as Django's path does.
+REQUEST_HOOKS = (
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+)
 
 
 class RestLocation(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

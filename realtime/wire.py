@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from drivers.models import VehicleType
@@ -30,6 +31,7 @@ from drivers.serializers import LocationSerializer
 from rides.models import CancelledBy, RideStatus
 from rideshare.kernel import bounds
 from rideshare.kernel.errors import first_error_message
+from rideshare.kernel.translation import lazy_format
 
 # --- value types ------------------------------------------------------------------------------
 
@@ -56,7 +58,7 @@ RideType = Literal[tuple(VehicleType.values)]
 CancelledByValue = Literal[tuple(CancelledBy.values)]
 
 # A malformed ride id gets the answer an unknown ride gets (realtime.actions.RideNotJoinable).
-RIDE_NOT_FOUND, RIDE_NOT_FOUND_MESSAGE = "ride_not_found", "Ride not found."
+RIDE_NOT_FOUND, RIDE_NOT_FOUND_MESSAGE = "ride_not_found", _("Ride not found.")
 
 # A resume id that is not one (see `event_id`): resuming from it gives resync_required.
 UNKNOWN_EVENT_ID = -1
@@ -160,26 +162,28 @@ def message_type(text):
     limit = settings.WS_MAX_MESSAGE_BYTES
     # A character is at most 4 bytes: only long texts are worth encoding to measure.
     if len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit:
-        raise ClientMessageError("message_too_large", f"Messages are limited to {limit} bytes.")
+        raise ClientMessageError(
+            "message_too_large", lazy_format(_("Messages are limited to %(limit)s bytes."), limit=limit)
+        )
     if not text.strip():
-        raise ClientMessageError("empty_message", "Empty message.")
+        raise ClientMessageError("empty_message", _("Empty message."))
     try:
         # The standard library, not msgspec: NaN and Infinity parse, and are refused field by field.
         content = json.loads(text)
     except (ValueError, RecursionError):
-        raise ClientMessageError("invalid_json", "The message is not valid JSON.") from None
+        raise ClientMessageError("invalid_json", _("The message is not valid JSON.")) from None
     return content_type(content), content
 
 
 def content_type(content):
     """The known `type` of an already decoded message (the checks of `message_type` after JSON)."""
     if not isinstance(content, dict):
-        raise ClientMessageError("invalid_message", "A message is a JSON object with a 'type'.")
+        raise ClientMessageError("invalid_message", _("A message is a JSON object with a 'type'."))
     name = content.get("type")
     if not isinstance(name, str) or not name:
-        raise ClientMessageError("missing_type", "The message has no 'type'.")
+        raise ClientMessageError("missing_type", _("The message has no 'type'."))
     if name not in CLIENT_MESSAGES:
-        raise ClientMessageError("unknown_type", f"Unknown message type {name[:50]!r}.")
+        raise ClientMessageError("unknown_type", unknown_type(name))
     return name
 
 
@@ -188,8 +192,13 @@ def client_message(message_type, raw):
     (missing_field with `field`, validation_error with `errors`, ride_not_found)."""
     parse = _PARSERS.get(message_type)
     if parse is None:
-        raise ClientMessageError("unknown_type", f"Unknown message type {str(message_type)[:50]!r}.")
+        raise ClientMessageError("unknown_type", unknown_type(str(message_type)))
     return parse(raw, message_type)
+
+
+def unknown_type(name):
+    """The message for a type no client message has: quoted with escapes, at most 50 characters."""
+    return lazy_format(_("Unknown message type %(type)s."), type=repr(name[:50]))
 
 
 def event_id(value):
@@ -212,7 +221,8 @@ def ride_uuid(value):
 def _require(raw, name, message_type):
     if name not in raw:
         raise ClientMessageError(
-            "missing_field", f"The message needs a '{name}'.", request_type=message_type, field=name
+            "missing_field", lazy_format(_("The message needs a '%(field)s'."), field=name),
+            request_type=message_type, field=name,
         )
     return raw[name]
 
@@ -313,6 +323,11 @@ class ConnectQuery(Struct, forbid_unknown_fields=True, kw_only=True):
     last_event_id: Annotated[
         int, Meta(ge=bounds.EVENT_CURSOR_MIN, description="resume: replay reliable events above this id")
     ] | UnsetType = UNSET
+    lang: Annotated[str, Meta(
+        examples=["fr"],
+        description="the language of `error` messages: `fr` or `en` (codes never change); any other value: "
+                    "English. Without it, the handshake's Accept-Language, else English",
+    )] | UnsetType = UNSET
 
 
 # --- server events ----------------------------------------------------------------------------

@@ -10,10 +10,13 @@ its transaction commits.
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
-from drivers.models import Driver
+from drivers.models import Driver, VehicleType
 from drivers.services import get_driver_profile
 from rideshare.kernel.errors import Conflict, Forbidden, NotFound
+from rideshare.kernel.translation import lazy_format
 
 from . import dispatching, fares
 from .models import (
@@ -30,7 +33,31 @@ class RideNotFound(NotFound):
     code = "ride_not_found"
 
     def __init__(self):
-        super().__init__("Ride not found.")
+        super().__init__(_("Ride not found."))
+
+
+# The words of "Cannot <action> a ride that is <status>.": English keeps the status as the code
+# the apps know (`driver_arrived`); French reads it as words.
+ACTIONS = {
+    "accept": pgettext_lazy("ride action", "accept"),
+    "mark arrival for": pgettext_lazy("ride action", "mark arrival for"),
+    "start": pgettext_lazy("ride action", "start"),
+    "complete": pgettext_lazy("ride action", "complete"),
+    "cancel": pgettext_lazy("ride action", "cancel"),
+    "expire": pgettext_lazy("ride action", "expire"),
+    "end": pgettext_lazy("ride action", "end"),
+    "decline": pgettext_lazy("ride action", "decline"),
+    "rate": pgettext_lazy("ride action", "rate"),
+}
+STATUSES = {
+    RideStatus.REQUESTED: pgettext_lazy("ride status", "requested"),
+    RideStatus.ACCEPTED: pgettext_lazy("ride status", "accepted"),
+    RideStatus.DRIVER_ARRIVED: pgettext_lazy("ride status", "driver_arrived"),
+    RideStatus.STARTED: pgettext_lazy("ride status", "started"),
+    RideStatus.COMPLETED: pgettext_lazy("ride status", "completed"),
+    RideStatus.CANCELLED: pgettext_lazy("ride status", "cancelled"),
+}
+assert set(STATUSES) == set(RideStatus)
 
 
 class InvalidTransition(Conflict):
@@ -38,7 +65,10 @@ class InvalidTransition(Conflict):
 
     def __init__(self, ride, action):
         super().__init__(
-            f"Cannot {action} a ride that is {ride.status}.",
+            lazy_format(
+                _("Cannot %(action)s a ride that is %(status)s."),
+                action=ACTIONS.get(action, action), status=STATUSES.get(ride.status, ride.status),
+            ),
             current_status=ride.status,
         )
 
@@ -60,7 +90,7 @@ def lock_for_participant(ride_id, user):
 
 def _require_assigned_driver(ride, user):
     if ride.driver_id != user.pk:
-        raise Forbidden("Only the ride's driver can do this.", code="not_ride_driver")
+        raise Forbidden(_("Only the ride's driver can do this."), code="not_ride_driver")
 
 
 def require_status(ride, allowed, action):
@@ -73,7 +103,10 @@ def _save(ride, fields):
         with transaction.atomic():
             ride.save(update_fields=fields)
     except IntegrityError:
-        raise Conflict("The ride changed concurrently; reload it.", code="concurrent_update") from None
+        raise Conflict(_("The ride changed concurrently; reload it."), code="concurrent_update") from None
+
+
+ACTIVE_RIDE_EXISTS = _("You already have an active ride.")
 
 
 def request_ride(*, passenger, ride_type, pickup_latitude, pickup_longitude, dropoff_latitude, dropoff_longitude):
@@ -92,15 +125,20 @@ def request_ride(*, passenger, ride_type, pickup_latitude, pickup_longitude, dro
         with transaction.atomic():
             active = Ride.objects.filter(passenger=passenger, status__in=PASSENGER_ACTIVE_STATUSES).first()
             if active is not None:
-                raise Conflict(
-                    "You already have an active ride.", code="active_ride_exists", ride_id=str(active.pk)
-                )
+                raise Conflict(ACTIVE_RIDE_EXISTS, code="active_ride_exists", ride_id=str(active.pk))
             ride.save(force_insert=True)
             dispatching.first_wave(ride)
     except IntegrityError:
         # Two concurrent requests by one passenger: the partial unique index let one through.
-        raise Conflict("You already have an active ride.", code="active_ride_exists") from None
+        raise Conflict(ACTIVE_RIDE_EXISTS, code="active_ride_exists") from None
     return ride
+
+
+# "This ride needs a <type>": the vehicle types as the apps name them in English.
+VEHICLES = {
+    VehicleType.MOTO: pgettext_lazy("vehicle type", "moto"),
+    VehicleType.CAR: pgettext_lazy("vehicle type", "car"),
+}
 
 
 def accept_ride(*, ride_id, user):
@@ -112,20 +150,24 @@ def accept_ride(*, ride_id, user):
         driver = Driver.objects.select_for_update(no_key=True).get(pk=profile.pk)
         ride = lock_ride(ride_id)
         if ride.passenger_id == user.pk:
-            raise Forbidden("You cannot accept your own ride.", code="own_ride")
+            raise Forbidden(_("You cannot accept your own ride."), code="own_ride")
         require_status(ride, [RideStatus.REQUESTED], "accept")
         if ride.ride_type != driver.vehicle_type:
             raise Forbidden(
-                f"This ride needs a {ride.ride_type}; your vehicle is a {driver.vehicle_type}.",
+                lazy_format(
+                    _("This ride needs a %(needed)s; your vehicle is a %(vehicle)s."),
+                    needed=VEHICLES.get(ride.ride_type, ride.ride_type),
+                    vehicle=VEHICLES.get(driver.vehicle_type, driver.vehicle_type),
+                ),
                 code="wrong_vehicle_type",
             )
         if not driver.is_online:
-            raise Conflict("Go online before accepting rides.", code="driver_offline")
+            raise Conflict(_("Go online before accepting rides."), code="driver_offline")
         if not driver.has_position:
             # The passenger is promised an arrival estimate from the driver's position.
-            raise Conflict("Report your position before accepting rides.", code="driver_position_unknown")
+            raise Conflict(_("Report your position before accepting rides."), code="driver_position_unknown")
         if Ride.objects.filter(driver=driver, status__in=DRIVER_ACTIVE_STATUSES).exists():
-            raise Conflict("Finish your current ride first.", code="driver_busy")
+            raise Conflict(_("Finish your current ride first."), code="driver_busy")
         ride.status = RideStatus.ACCEPTED
         ride.driver = driver
         ride.accepted_at = timezone.now()

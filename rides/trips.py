@@ -3,8 +3,10 @@
 Checked on estimate and request alike, after the serializer (the coordinates are valid numbers)."""
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from rideshare.kernel.errors import DomainError
+from rideshare.kernel.translation import lazy_format
 
 from . import fares
 
@@ -21,14 +23,19 @@ def in_service_area(latitude, longitude, area=None):
     )
 
 
-def check_trip(*, pickup_latitude, pickup_longitude, dropoff_latitude, dropoff_longitude, **_):
+def check_trip(*, pickup_latitude, pickup_longitude, dropoff_latitude, dropoff_longitude, **other_fields):
     if not in_service_area(pickup_latitude, pickup_longitude):
-        raise TripOutOfBounds("Rides cannot be picked up here: outside the service area.", code="outside_service_area")
+        raise TripOutOfBounds(
+            _("Rides cannot be picked up here: outside the service area."), code="outside_service_area"
+        )
     distance = fares.trip_distance_km(pickup_latitude, pickup_longitude, dropoff_latitude, dropoff_longitude)
     limit = settings.RIDE_MAX_DISTANCE_KM
     if distance > limit:
         raise TripOutOfBounds(
-            f"This trip is {distance:.1f} km; the longest trip is {limit:g} km.",
+            lazy_format(
+                _("This trip is %(distance)s km; the longest trip is %(limit)s km."),
+                distance=f"{distance:.1f}", limit=f"{limit:g}",
+            ),
             code="trip_too_long",
             distance_km=round(distance, 3),
             max_distance_km=limit,

@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "rideshare.kernel.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The request's language (Accept-Language: English or French) for error messages.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -488,7 +490,12 @@ except ValueError as exc:
     raise ImproperlyConfigured(f"TRUSTED_PROXIES / METRICS_ALLOWED_NETWORKS: {exc}") from None
 
 # --- i18n / static --------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# Error messages in English or French: REST from Accept-Language, the socket from ?lang= or the
+# handshake's Accept-Language; anything else is English. The catalogue: locale/fr/LC_MESSAGES
+# (the .po, and the compiled .mo committed beside it).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -102,6 +102,16 @@ async def test_the_fast_answer_is_the_views_answer_status_headers_and_body(setti
     assert fast[2]["location_updated_at"].endswith("Z")
 
 
+async def test_a_french_speaking_app_gets_the_views_language_headers(settings, monkeypatch):
+    answered = count_fast_answers(monkeypatch)
+    driver = await db(DriverFactory)()
+    token = await db(access_token_for)(driver.user)
+    fast, slow = await both_ways(settings, token, headers=[(b"accept-language", b"fr-CM,fr;q=0.9")])
+    assert len(answered) == 1
+    assert without_stamp(fast) == without_stamp(slow)
+    assert fast[1]["content-language"] == "fr" and "Accept-Language" in fast[1]["vary"]
+
+
 @override_settings(SECURE_HSTS_SECONDS=3600, SECURE_HSTS_PRELOAD=True,
                    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"))
 async def test_a_secure_request_gets_the_same_security_headers(monkeypatch):

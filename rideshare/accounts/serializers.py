@@ -1,6 +1,7 @@
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
@@ -34,7 +35,7 @@ class UserSerializer(serializers.ModelSerializer):
         return DriverSerializer(user.driver).data if user.is_driver else None
 
 
-PHONE_NUMBER_TAKEN = "This phone number is already registered."
+PHONE_NUMBER_TAKEN = _("This phone number is already registered.")
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -99,4 +100,4 @@ class RefreshSerializer(TokenRefreshSerializer):
         try:
             return super().validate(attrs)
         except (User.DoesNotExist, DjangoValidationError, ValueError):
-            raise InvalidToken("The token's user does not exist.") from None
+            raise InvalidToken(_("The token's user does not exist.")) from None

@@ -2,9 +2,13 @@
 
 Domain code raises `DomainError` subclasses; the REST exception handler and the WebSocket consumer
 both turn them into their wire form, so a rule broken over either channel reads the same.
+A `detail` is marked for translation where it is written (a lazy string: rideshare.kernel.translation)
+and read as text here, in the request's language; the `code` is the same in every language.
 """
 
 from django.core.exceptions import RequestDataTooBig
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -22,7 +26,8 @@ class DomainError(Exception):
         self.extra = extra
 
     def as_dict(self):
-        return {"detail": self.detail, "code": self.code, **self.extra}
+        """The REST body, `detail` as text in the active language."""
+        return {"detail": str(self.detail), "code": self.code, **self.extra}
 
 
 class NotFound(DomainError):
@@ -52,13 +57,24 @@ def first_error_message(errors):
     return str(errors)
 
 
+REQUEST_TOO_LARGE = _("The request body is too large.")
+
+
 def api_exception_handler(exc, context):
+    # In the request's language (LocaleMiddleware read it from Accept-Language). DRF's and
+    # simplejwt's own messages were translated when raised, in the same language.
+    language = getattr(context.get("request"), "LANGUAGE_CODE", None) or translation.get_language()
+    with translation.override(language):
+        return _error_response(exc, context)
+
+
+def _error_response(exc, context):
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
         # Django's own answer is a 400 (it is a SuspiciousOperation); the body is simply too large.
         return Response(
-            {"detail": "The request body is too large.", "code": "request_too_large"},
+            {"detail": str(REQUEST_TOO_LARGE), "code": "request_too_large"},
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
 

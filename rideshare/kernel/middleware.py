@@ -11,23 +11,29 @@ import json
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from rest_framework.response import Response as DRFResponse
 
 API_PREFIX = "/api/"
 
 ERRORS = {
-    400: ("Bad request.", "bad_request"),
-    403: ("You do not have permission to perform this action.", "permission_denied"),
-    404: ("Not found.", "not_found"),
-    405: ("Method not allowed.", "method_not_allowed"),
-    413: ("The request body is too large.", "request_too_large"),
-    500: ("A server error occurred.", "server_error"),
+    400: (_("Bad request."), "bad_request"),
+    403: (_("You do not have permission to perform this action."), "permission_denied"),
+    404: (_("Not found."), "not_found"),
+    405: (_("Method not allowed."), "method_not_allowed"),
+    413: (_("The request body is too large."), "request_too_large"),
+    500: (_("A server error occurred."), "server_error"),
 }
+OTHER_CLIENT_ERROR = (_("Request failed."), "error")
+OTHER_SERVER_ERROR = (_("Server error."), "server_error")
 
 
-def error_body(status):
-    detail, code = ERRORS.get(status, ("Request failed.", "error") if status < 500 else ("Server error.", "server_error"))
-    return json.dumps({"detail": detail, "code": code}).encode()
+def error_body(status, language=None):
+    """The JSON body for `status`, its `detail` in `language` (LocaleMiddleware's; default English)."""
+    detail, code = ERRORS.get(status, OTHER_CLIENT_ERROR if status < 500 else OTHER_SERVER_ERROR)
+    with translation.override(language or translation.get_language()):
+        return json.dumps({"detail": str(detail), "code": code}).encode()
 
 
 class ApiErrorMiddleware:
@@ -44,7 +50,8 @@ class ApiErrorMiddleware:
         ):
             return response
         status = 413 if getattr(request, "_api_too_large", False) else response.status_code
-        replacement = HttpResponse(error_body(status), status=status, content_type="application/json")
+        body = error_body(status, getattr(request, "LANGUAGE_CODE", None))
+        replacement = HttpResponse(body, status=status, content_type="application/json")
         for header, value in response.items():  # Allow, Retry-After, security headers...
             if header.lower() not in ("content-type", "content-length"):
                 replacement[header] = value

@@ -12,14 +12,17 @@ DRF's `JSONParser` turns only `ValueError` into a `ParseError`. This one also re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.utils.translation import gettext_lazy as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.utils import json
 
 from . import bounds
+from .translation import lazy_format
 
-TOO_DEEP = f"JSON parse error - nested deeper than {bounds.JSON_MAX_DEPTH} levels."
-LONE_SURROGATE = "JSON parse error - a string holds a lone UTF-16 surrogate (not text)."
+TOO_DEEP = lazy_format(_("JSON parse error - nested deeper than %(levels)s levels."), levels=bounds.JSON_MAX_DEPTH)
+LONE_SURROGATE = _("JSON parse error - a string holds a lone UTF-16 surrogate (not text).")
+MALFORMED = _("JSON parse error - %(error)s")
 
 
 def check_structure(value, max_depth=bounds.JSON_MAX_DEPTH):
@@ -77,6 +80,6 @@ class JSONParser(parsers.JSONParser):
         except RecursionError:
             raise ParseError(TOO_DEEP) from None
         except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
-            raise ParseError(f"JSON parse error - {exc}") from None
+            raise ParseError(lazy_format(MALFORMED, error=exc)) from None
         check_structure(data)
         return data

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from realtime.models import Event
-from rides.models import Ride, RideStatus
+from realtime.push.models import Device
+from rides.models import Rating, Ride, RideStatus
 from rideshare.accounts.models import User
 from rideshare.idempotency.models import IdempotencyKey
 from rideshare.tests.factories import TRIP, UserFactory, api_client_for, ride_in_status
@@ -241,3 +242,28 @@ def test_an_unauthenticated_request_is_refused_before_its_key_is_looked_at(db):
     assert response.status_code == 401
     assert not IdempotencyKey.objects.exists()
 
+
+
+def test_a_rating_retried_with_its_key_replays_and_rates_once(driver):
+    ride = ride_in_status(RideStatus.COMPLETED, driver=driver)
+    client, key = api_client_for(ride.passenger), new_key()
+    path = f"{RIDES}{ride.pk}/rate/"
+
+    first = post(client, path, {"stars": 4, "comment": "Très bien"}, key=key)
+    second = post(client, path, {"stars": 4, "comment": "Très bien"}, key=key)
+
+    assert first.status_code == second.status_code == 201  # without the key, the retry is a 409 already_rated
+    assert second.content == first.content and replayed(second)
+    assert Rating.objects.filter(ride=ride).count() == 1
+
+
+def test_a_device_registration_retried_with_its_key_replays_the_201(passenger, settings):
+    settings.FCM_CREDENTIALS_FILE = "/nowhere/fcm-service-account.json"  # configured; registering reads nothing
+    client, key, body = api_client_for(passenger), new_key(), {"kind": "fcm", "token": "fcm-token:APA91b-1"}
+
+    first = post(client, "/api/v1/devices/", body, key=key)
+    second = post(client, "/api/v1/devices/", body, key=key)
+
+    assert first.status_code == second.status_code == 201  # without the key, registering again is a 200
+    assert second.content == first.content and replayed(second)
+    assert Device.objects.filter(user=passenger).count() == 1

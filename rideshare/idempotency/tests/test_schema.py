@@ -15,6 +15,8 @@ IDEMPOTENT = [
     "/api/v1/rides/{ride_id}/complete/",
     "/api/v1/rides/{ride_id}/decline/",
     "/api/v1/rides/{ride_id}/cancel/",
+    "/api/v1/rides/{ride_id}/rate/",
+    "/api/v1/devices/",
     "/api/v1/drivers/me/online/",
     "/api/v1/drivers/me/offline/",
 ]

@@ -1,0 +1,109 @@
+"""Acknowledged client messages: a message with an `id` gets `ack {id, type}` once it was applied,
+after its own reply (pong, ride_joined, ...); a refused one gets its `error` with `request_id`
+(the consumer adds it). A message without an `id` costs nothing here.
+
+Messages whose effect outlives the connection (`wire.APPLIED_ONCE_PER_ID`: positions, going online
+or offline, declining an offer) are applied once per id and user. The id is claimed in Django's
+cache before the message is applied, with one atomic `add` (Redis with REDIS_URL, so the claim holds
+across reconnects and server processes; local memory embedded) that expires after
+WS_ACK_ID_TTL_SECONDS; a resend of a claimed id is acknowledged and not applied again. Applying
+that fails (an error, a failure, a socket gone mid-way) releases the claim, so the app's resend is
+applied then: a message may be applied twice, never lost. Likewise when the cache cannot be
+reached: the message is applied as if its id were new. A resend arriving while the first is still
+being applied (an old socket not yet closed) is acknowledged at once.
+
+The other messages concern only the connection they arrive on and change nothing when applied
+again, so they are applied (and acknowledged) every time, with no cache round trip.
+"""
+
+import asyncio
+import hashlib
+import logging
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from . import events, wire
+
+logger = logging.getLogger(__name__)
+
+# Backends answered in this process's memory: called on the loop, no thread hop.
+IN_MEMORY = (LocMemCache, DummyCache)
+
+
+class AppliedIds:
+    """The claimed (user, type, id) triples, in the default cache. One backend instance per
+    process: Django's `cache` is one per async context, which here is one per socket (and, on
+    Redis, a connection pool each)."""
+
+    def __init__(self):
+        self._backend = None
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            self._backend = caches.create_connection("default")
+        return self._backend
+
+    def forget_backend(self):
+        self._backend = None
+
+    @staticmethod
+    def key(user_id, message_type, request_id):
+        # Hashed: an app's id may hold what a cache key should not (spaces, control characters).
+        digest = hashlib.blake2b(request_id.encode(), digest_size=12).hexdigest()
+        return f"ws-ack:{user_id}:{message_type}:{digest}"
+
+    async def claim(self, key):
+        """True if the id was not claimed yet (now it is), or the cache could not tell."""
+        try:
+            return await self._call("add", key, 1, settings.WS_ACK_ID_TTL_SECONDS)
+        except Exception:
+            logger.warning("claiming a message id failed; applying the message as new", exc_info=True)
+            return True
+
+    async def release(self, key):
+        try:
+            await self._call("delete", key)
+        except Exception:
+            logger.warning("releasing a message id failed; a resend is acknowledged, not applied", exc_info=True)
+
+    async def _call(self, method, *args):
+        backend = self.backend
+        if isinstance(backend, IN_MEMORY):
+            return getattr(backend, method)(*args)
+        return await asyncio.get_running_loop().run_in_executor(None, getattr(backend, method), *args)
+
+
+applied_ids = AppliedIds()
+
+
+async def handle(connection, message_type, request_id, message):
+    """`connection.handle(message)`, then `ack` if the message has an `id` (None: it has not),
+    applying a message of APPLIED_ONCE_PER_ID once per id. What `handle` raises goes to the
+    caller, which answers with `error` (and `request_id`)."""
+    if request_id is None:
+        return await connection.handle(message)
+    key = None
+    if message_type in wire.APPLIED_ONCE_PER_ID:
+        key = applied_ids.key(connection.user.pk, message_type, request_id)
+        if not await applied_ids.claim(key):
+            return await connection.send_event(events.ack(request_id, message_type))
+    try:
+        await connection.handle(message)
+    except BaseException:
+        if key is not None:
+            await applied_ids.release(key)
+        raise
+    await connection.send_event(events.ack(request_id, message_type))
+
+
+@receiver(setting_changed)
+def _forget_backend(setting, **kwargs):
+    """Tests give each test its own cache prefix; a server reads the setting once."""
+    if setting == "CACHES":
+        applied_ids.forget_backend()
