@@ -75,12 +75,20 @@ def _split(pushes, connected):
     return on_socket, [push for push in pushes if push.user_id not in connected]
 
 
+async def _connected(user_ids):
+    try:
+        return await presence.connected(user_ids)
+    except Exception:  # Redis is away: its sockets cannot hear events either, so push to everyone
+        logger.warning("push: presence unavailable, pushing to all %d users", len(user_ids), exc_info=True)
+        return set()
+
+
 async def run_round(now=None):
     """One round on the server's loop; returns how many deliveries ended each way (Counter)."""
     pushes = await db_call(outbox.claim_due)(now=now)
     if not pushes:
         return Counter()
-    on_socket, to_send = _split(pushes, await presence.connected({push.user_id for push in pushes}))
+    on_socket, to_send = _split(pushes, await _connected({push.user_id for push in pushes}))
     loop = asyncio.get_running_loop()
     sent = await asyncio.gather(*(loop.run_in_executor(threads.get(), send, push) for push in to_send))
     results = on_socket + list(zip(to_send, sent))
@@ -94,7 +102,13 @@ def run_round_sync(now=None):
     pushes = outbox.claim_due(now=now)
     if not pushes:
         return Counter()
-    on_socket, to_send = _split(pushes, presence.connected_anywhere({push.user_id for push in pushes}))
+    user_ids = {push.user_id for push in pushes}
+    try:
+        connected = presence.connected_anywhere(user_ids)
+    except Exception:  # as in run_round: without Redis no socket hears anything
+        logger.warning("push: presence unavailable, pushing to all %d users", len(user_ids), exc_info=True)
+        connected = set()
+    on_socket, to_send = _split(pushes, connected)
     results = on_socket + list(zip(to_send, threads.get().map(send, to_send)))
     outbox.settle(results, now=now)
     return Counter(outcome.kind for _, outcome in results)

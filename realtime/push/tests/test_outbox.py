@@ -28,6 +28,11 @@ def test_the_pushed_events_are_declared_with_the_protocol():
     assert "pushed to the devices" in messages["ride_accepted"]["description"]
 
 
+def test_the_protocol_page_says_which_events_are_pushed(client):
+    page = client.get("/api/docs/websocket/").content.decode()
+    assert page.count("pushed to the recipient's devices when no socket is open") == len(PUSHED)
+
+
 def test_only_reliable_events_can_be_pushed():
     with pytest.raises(TypeError, match="only reliable events"):
         wire.server_event("ride_nearby", audience="nobody", pushed=True)

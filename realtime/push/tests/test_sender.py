@@ -268,3 +268,14 @@ def test_senders_running_at_once_never_claim_the_same_push(push_services):
         assert not other.is_alive(), "the second sender waited for the first one's locks"
     assert len(first) == len(second_claim["rows"]) == 4
     assert not {p.delivery_id for p in first} & {p.delivery_id for p in second_claim["rows"]}
+
+
+async def test_when_presence_cannot_be_read_everyone_is_pushed_to(push_services, monkeypatch):
+    """Redis away: the sockets it serves cannot hear the event either."""
+    await accepted_ride_of_a_subscribed_passenger(push_services)
+
+    async def presence_down(user_ids):
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr("realtime.presence.connected", presence_down)
+    assert await sender.run_round() == {"sent": 1}
