@@ -267,3 +267,25 @@ def test_a_device_registration_retried_with_its_key_replays_the_201(passenger, s
     assert first.status_code == second.status_code == 201  # without the key, registering again is a 200
     assert second.content == first.content and replayed(second)
     assert Device.objects.filter(user=passenger).count() == 1
+
+
+@pytest.mark.parametrize(
+    "language, invalid, reused",
+    [
+        (None, "The Idempotency-Key header must be 1 to 255 printable ASCII characters.",
+         "This Idempotency-Key was already used for another request."),
+        ("fr-CM,fr;q=0.9", "L'en-tête Idempotency-Key doit compter de 1 à 255 caractères ASCII imprimables.",
+         "Cette Idempotency-Key a déjà servi pour une autre requête."),
+    ],
+    ids=["English", "French"],
+)
+def test_the_key_errors_speak_the_apps_language_with_the_same_codes(passenger, language, invalid, reused):
+    client, key = api_client_for(passenger), new_key()
+    extra = {} if language is None else {"HTTP_ACCEPT_LANGUAGE": language}
+    post(client, RIDES, TRIP, key=key)
+
+    bad = client.post(RIDES, TRIP, format="json", HTTP_IDEMPOTENCY_KEY="", **extra)
+    other = client.post(RIDES, {**TRIP, "ride_type": "car"}, format="json", HTTP_IDEMPOTENCY_KEY=key, **extra)
+
+    assert bad.json() == {"detail": invalid, "code": "invalid_idempotency_key"}
+    assert other.json() == {"detail": reused, "code": "idempotency_key_reused"}
