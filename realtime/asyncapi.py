@@ -134,6 +134,8 @@ def document():
             "description": (
                 "One WebSocket per app. Authenticate with an access token in the query string; "
                 "reliable events carry an integer `id` to resume from (`last_event_id`). "
+                "A client message may carry its own `id` (a string): once applied it is acknowledged with "
+                "`ack`, after its usual reply, and a refusal's `error` carries it as `request_id`. "
                 "Close codes: " + "; ".join(f"{code} {text}" for code, text in CLOSE_CODES.items())
             ),
         },

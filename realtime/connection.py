@@ -185,7 +185,9 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
     async def send_event(self, message):
         await self.send_text(events.encode(message), message["type"])
 
-    async def send_error(self, code, message, **extra):
+    async def send_error(self, code, message, *, request_id=None, **extra):
+        if request_id is not None:  # the refused message's `id` (realtime.acks)
+            extra["request_id"] = request_id
         with translation.override(self.language):
             message = str(message)  # a lazy message is worded here, in the connection's language
         await self.send_event(events.error(code, message, **extra))

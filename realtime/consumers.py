@@ -1,8 +1,8 @@
 """The one WebSocket per app: routing plus connection state. What a message does lives elsewhere:
 the socket's life (every send, every failure, the clean-up run once) in realtime.connection,
 validation in realtime.wire, what it does in realtime.actions, the delivery cursor in
-realtime.delivery, the position write policy in realtime.positions, the channel layer behind
-realtime.dispatch, payloads in realtime.events."""
+realtime.delivery, the position write policy in realtime.positions, acknowledgements (a message's
+`id`) in realtime.acks, the channel layer behind realtime.dispatch, payloads in realtime.events."""
 
 import asyncio
 import logging
@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from rideshare.kernel.errors import DomainError
 
-from . import actions, approach, auth, dispatch, events, fleet, metrics, positions, presence, wire
+from . import acks, actions, approach, auth, dispatch, events, fleet, metrics, positions, presence, wire
 from .connection import ConnectionBase, SocketGone
 from .delivery import Decision, DeliveryCursor
 from .limits import ConnectionLimiter
@@ -51,6 +51,7 @@ class RealtimeConsumer(ConnectionBase):
         requested = auth.query_param(self.scope, "last_event_id")
         opening = await actions.open_connection(self.user, requested)
         self.assignment = opening.assignment
+        self.latest_position = positions.Latest(opening.position_recorded_at)
         self._close_when_token_expires()
         await self.send_event(events.connected(self.user, last_event_id=opening.latest))
         if opening.resumed is None:
@@ -106,23 +107,24 @@ class RealtimeConsumer(ConnectionBase):
             if text_data is None:
                 raise wire.ClientMessageError("binary_not_supported", BINARY_NOT_SUPPORTED)
             message_type, raw = wire.message_type(text_data)
+            request_id = wire.request_id(raw, message_type)
         except wire.ClientMessageError as exc:
             # Bad messages share one rate limit, so they cannot flood.
             return await self._refused(exc, bucket="*")
         if not self.limiter.allow(message_type):
-            return await self._rate_limited(message_type)
+            return await self._rate_limited(message_type, request_id)
         try:
             actions.require_role(self.user, message_type)
-            await self.handle(wire.client_message(message_type, raw))
+            await acks.handle(self, message_type, request_id, wire.client_message(message_type, raw))
         except wire.ClientMessageError as exc:
-            await self.send_error(exc.code, exc.message, request_type=message_type, **exc.extra)
+            await self.send_error(exc.code, exc.message, request_type=message_type, request_id=request_id, **exc.extra)
         except DomainError as exc:
-            await self.send_error(exc.code, exc.detail, request_type=message_type, **exc.extra)
+            await self.send_error(exc.code, exc.detail, request_type=message_type, request_id=request_id, **exc.extra)
         except SocketGone:
             raise  # nobody to answer: realtime.connection closes and cleans up
         except Exception:
             logger.exception("handler for %s failed (user %s)", message_type, self.user.pk)
-            await self.send_error("internal_error", INTERNAL_ERROR)
+            await self.send_error("internal_error", INTERNAL_ERROR, request_id=request_id)
 
     async def handle(self, message):
         match message:
@@ -168,8 +170,11 @@ class RealtimeConsumer(ConnectionBase):
         Relayed first: the passenger's view never waits on a database commit (a write-through
         waits for PostgreSQL's WAL flush, tens of milliseconds on a busy machine). Distance and
         ETA come from the connection's assignment, in memory; so does the approach check, which
-        asks the database once per ride (realtime.approach)."""
+        asks the database once per ride (realtime.approach). A position older than the newest this
+        connection knows (one queued while offline) is dropped: neither relayed nor stored."""
         position = positions.stamp(message)
+        if not self.latest_position.is_newer(position["recorded_at"]):
+            return
         assignment = self.assignment
         if assignment is not None:
             await dispatch.send_position(self.user.pk, assignment, **position)
@@ -178,18 +183,23 @@ class RealtimeConsumer(ConnectionBase):
             announced = await approach.announce_if_close(self.user.pk, assignment, position)
             if announced is not assignment and self.assignment is assignment:
                 self.assignment = announced  # decided (by us or before): no more queries for it
+        self.latest_position.took(position["recorded_at"])
 
     async def _refused(self, exc, bucket):
         if not self.limiter.allow(bucket):
             return await self._rate_limited(bucket)
+        if exc.request_type is not None:  # a malformed `id`: the message's type is known
+            return await self.send_error(exc.code, exc.message, request_type=exc.request_type, **exc.extra)
         await self.send_error(exc.code, exc.message, **exc.extra)
 
-    async def _rate_limited(self, message_type):
+    async def _rate_limited(self, message_type, request_id=None):
         metrics.rate_limited.labels(message_type if message_type in settings.WS_RATE_LIMITS else "*").inc()
         if self.limiter.rejected():
-            await self.send_error("rate_limited", RATE_LIMITED_CLOSING, request_type=message_type)
+            await self.send_error("rate_limited", RATE_LIMITED_CLOSING, request_type=message_type,
+                                  request_id=request_id)
             return await self.close(code=auth.CLOSE_RATE_LIMITED)
-        await self.send_error("rate_limited", RATE_LIMITED, request_type=message_type)
+        await self.send_error("rate_limited", RATE_LIMITED, request_type=message_type,
+                              request_id=request_id)
 
     # --- from realtime.dispatch -------------------------------------------------------------
 

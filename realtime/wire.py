@@ -19,10 +19,13 @@ carries server time; a malformed ride id reads as an unknown ride; and a resume 
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Annotated, Any, Literal
 
 import msgspec
 from django.conf import settings
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from msgspec import UNSET, Meta, Struct, UnsetType
 
@@ -63,12 +66,33 @@ RIDE_NOT_FOUND, RIDE_NOT_FOUND_MESSAGE = "ride_not_found", _("Ride not found.")
 # A resume id that is not one (see `event_id`): resuming from it gives resync_required.
 UNKNOWN_EVENT_ID = -1
 
+REQUEST_ID_MAX_LENGTH = 64
+# Messages whose effect outlives the connection: applied once per `id` for a user (realtime.acks),
+# across reconnects and server processes. The others only concern the connection they arrive
+# on (a reply, a replay, what it follows) and change nothing when applied again: a resend is
+# applied again, which a new connection needs (a staff console re-joining its rides).
+APPLIED_ONCE_PER_ID = frozenset({"driver_online", "driver_offline", "location_update", "decline_ride"})
+
+RequestId = Annotated[str, Meta(
+    min_length=1, max_length=REQUEST_ID_MAX_LENGTH,
+    description="the app's id for this message: answered with `ack` once applied, or `error` with "
+                "`request_id`. " + ", ".join(sorted(APPLIED_ONCE_PER_ID)) + " are applied once per id "
+                "and user (WS_ACK_ID_TTL_SECONDS): a resend is acknowledged, not applied again",
+)]
+RecordedAt = Annotated[datetime, Meta(
+    tz=True,
+    description="when the app took this position (ISO 8601 with a time zone); a position older than the "
+                "driver's newest is acknowledged but neither stored nor relayed",
+)]
+
 
 # --- client messages --------------------------------------------------------------------------
 
 
 class ClientMessage(Struct, tag_field="type", forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """What a client sends: a JSON object whose `type` names the message."""
+    """What a client sends: a JSON object whose `type` names the message, and an optional `id`."""
+
+    id: RequestId | UnsetType = UNSET
 
 
 class Ping(ClientMessage, tag="ping"):
@@ -106,13 +130,16 @@ class DriverOffline(ClientMessage, tag="driver_offline"):
 class LocationUpdate(ClientMessage, tag="location_update"):
     """The driver's position (same rules as the REST endpoint).
 
-    As parsed by `client_message`, `heading` is a whole degree (rounded, modulo 360), the rest floats.
+    As parsed by `client_message`, `heading` is a whole degree (rounded, modulo 360), the rest floats;
+    `recorded_at` is in UTC and never after the server's clock (up to WS_RECORDED_AT_MAX_SKEW_SECONDS
+    ahead reads as now: a phone's clock running fast).
     """
 
     latitude: Latitude
     longitude: Longitude
     heading: Heading | None = None
     speed: Speed | None = None
+    recorded_at: RecordedAt | None = None
 
 
 class DeclineRide(ClientMessage, tag="decline_ride"):
@@ -136,6 +163,7 @@ AnyClientMessage = (
 
 # type -> Struct, in the order the document lists them.
 CLIENT_MESSAGES = {cls.__struct_config__.tag: cls for cls in AnyClientMessage.__args__}
+assert APPLIED_ONCE_PER_ID <= set(CLIENT_MESSAGES)
 
 
 class ClientMessageError(Exception):
@@ -193,7 +221,38 @@ def client_message(message_type, raw):
     parse = _PARSERS.get(message_type)
     if parse is None:
         raise ClientMessageError("unknown_type", unknown_type(str(message_type)))
-    return parse(raw, message_type)
+    given = request_id(raw, message_type)
+    message = parse(raw, message_type)
+    return message if given is None else msgspec.structs.replace(message, id=given)
+
+
+def request_id(raw, message_type):
+    """The `id` of a decoded message, None without one; a validation_error naming `id` unless it is
+    1 to REQUEST_ID_MAX_LENGTH characters the socket can carry back (in `ack`)."""
+    value = raw.get("id", UNSET)
+    if value is UNSET:
+        return None
+    if value is None:
+        problem = translation.gettext("This field may not be null.")
+    elif not isinstance(value, str) or not sendable(value):
+        problem = translation.gettext("Not a valid string.")
+    elif not value:
+        problem = translation.gettext("This field may not be blank.")
+    elif len(value) > REQUEST_ID_MAX_LENGTH:
+        problem = translation.gettext("Ensure this field has no more than {max_length} characters.").format(
+            max_length=REQUEST_ID_MAX_LENGTH
+        )
+    else:
+        return value
+    raise _invalid("id", problem, message_type)
+
+
+def _invalid(field, problem, message_type):
+    """A validation_error on one field, in the REST API's words (DRF's, and so its translations:
+    worded when raised, in the language of the connection handling the message)."""
+    return ClientMessageError(
+        "validation_error", f"{field}: {problem}", request_type=message_type, errors={field: [problem]}
+    )
 
 
 def unknown_type(name):
@@ -263,7 +322,34 @@ def _ride_message(cls):
     return parse
 
 
-_LOCATION_FIELDS = tuple(LocationUpdate.__struct_fields__)
+# The fields the REST body has too; `recorded_at` (and `id`) are the socket's own.
+_LOCATION_FIELDS = ("latitude", "longitude", "heading", "speed")
+
+# What `recorded_at` is checked against (tests set their own).
+clock = timezone.now
+RECORDED_AT_FORMAT = "YYYY-MM-DDThh:mm:ss[.uuuuuu](Z|+HH:MM|-HH:MM)"
+
+
+def _recorded_at(raw, message_type):
+    """A position's `recorded_at` as a UTC datetime, None if absent or null. Up to
+    WS_RECORDED_AT_MAX_SKEW_SECONDS ahead of the server's clock reads as now (a phone's clock
+    running fast: stored ahead, it would make the driver's next positions look older); further
+    ahead is refused."""
+    value = raw.get("recorded_at")
+    if value is None:
+        return None
+    try:
+        recorded_at = msgspec.convert(value, RecordedAt).astimezone(dt_timezone.utc)
+    except (msgspec.ValidationError, UnicodeEncodeError, OverflowError):
+        problem = translation.gettext("Datetime has wrong format. Use one of these formats instead: {format}.")
+        raise _invalid("recorded_at", problem.format(format=RECORDED_AT_FORMAT), message_type) from None
+    now = clock()
+    latest = now + timedelta(seconds=settings.WS_RECORDED_AT_MAX_SKEW_SECONDS)
+    if recorded_at > latest:
+        problem = translation.gettext("Ensure this value is less than or equal to {max_value}.")
+        raise _invalid("recorded_at", problem.format(max_value=latest.isoformat().replace("+00:00", "Z")),
+                       message_type)
+    return min(recorded_at, now)
 
 
 def _location_update(raw, message_type):
@@ -284,6 +370,8 @@ def _location_update(raw, message_type):
         message = LocationUpdate(**serializer.validated_data)
     if message.heading is not None:
         message = msgspec.structs.replace(message, heading=bounds.stored_heading(message.heading))
+    if "recorded_at" in raw and (recorded_at := _recorded_at(raw, message_type)) is not None:
+        message = msgspec.structs.replace(message, recorded_at=recorded_at)
     return message
 
 
@@ -400,6 +488,14 @@ class PongData(EventData):
     timestamp: str
 
 
+@server_event("ack", audience="the connection that sent a message with an `id`, after the message's own reply")
+class AckData(EventData):
+    """A client message with an `id` was applied (a resend of one already applied is acknowledged, not applied again)."""
+
+    id: Annotated[RequestId, Meta(description="the acknowledged message's `id`")]
+    type: Annotated[Literal[tuple(CLIENT_MESSAGES)], Meta(description="the acknowledged message's type")]
+
+
 @server_event("error", audience="the connection whose message could not be handled")
 class ErrorData(EventData):
     """A client message could not be handled; the connection stays open."""
@@ -407,6 +503,7 @@ class ErrorData(EventData):
     code: str
     message: str
     request_type: str | UnsetType = UNSET
+    request_id: Annotated[RequestId, Meta(description="the refused message's `id`")] | UnsetType = UNSET
     field: str | UnsetType = UNSET
     errors: dict[str, Any] | UnsetType = UNSET
     current_status: str | UnsetType = UNSET

@@ -443,6 +443,11 @@ WS_RATE_LIMITS = {
 # This many rate-limited messages within WS_ABUSE_WINDOW_SECONDS closes the connection (4008).
 WS_ABUSE_REJECTIONS = env_int("WS_ABUSE_REJECTIONS", 50)
 WS_ABUSE_WINDOW_SECONDS = env_float("WS_ABUSE_WINDOW_SECONDS", 10.0)
+# A client message's `id` is remembered this long for its user (realtime.acks): a resend within
+# it is acknowledged, not applied again. In the default cache (Redis with REDIS_URL).
+WS_ACK_ID_TTL_SECONDS = env_int("WS_ACK_ID_TTL_SECONDS", 600)
+# A position's `recorded_at` up to this far ahead of the server's clock reads as now; further, refused.
+WS_RECORDED_AT_MAX_SKEW_SECONDS = env_float("WS_RECORDED_AT_MAX_SKEW_SECONDS", 30.0)
 
 # --- Push (realtime/push) -------------------------------------------------------------------
 # Reliable ride events for a user with no open socket go to their registered devices. The server

@@ -56,6 +56,16 @@ def test_the_guides_client_messages_match_their_schemas(message):
     jsonschema.validate(message, asyncapi.client_message_schema(message["type"]))
 
 
+@pytest.mark.parametrize("message", GUIDE_CLIENT_MESSAGES, ids=lambda m: m["type"])
+def test_each_client_message_with_an_id_matches_its_schema(message):
+    jsonschema.validate({**message, "id": "a1b2c3"}, asyncapi.client_message_schema(message["type"]))
+
+
+def test_a_position_with_its_recorded_time_matches_its_schema():
+    message = {"type": "location_update", "latitude": 3.85, "longitude": 11.5, "recorded_at": "2026-03-02T08:15:30+01:00"}
+    jsonschema.validate(message, asyncapi.client_message_schema("location_update"))
+
+
 @pytest.mark.parametrize(
     "message",
     [
@@ -65,6 +75,9 @@ def test_the_guides_client_messages_match_their_schemas(message):
         {"type": "location_update", "latitude": 3.8},
         {"type": "resume", "last_event_id": "7"},
         {"type": "ping", "extra": True},
+        {"type": "ping", "id": ""},
+        {"type": "ping", "id": "x" * 65},
+        {"type": "driver_online", "id": 7},
     ],
 )
 def test_malformed_client_messages_do_not_match(message):

@@ -1,6 +1,7 @@
 """Several server processes sharing PostgreSQL and Redis, as in production."""
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -133,3 +134,41 @@ async def test_a_connection_over_the_per_user_cap_closes_the_oldest_one_held_by_
     finally:
         for websocket in sockets:
             await websocket.close()
+
+
+async def test_a_driver_app_that_resends_its_queue_to_another_process_applies_nothing_twice(two_servers):
+    """Applied message ids live in Redis (the default cache) and a position's recorded time in the
+    database: a driver app that reconnects to the other process and sends its queue again is
+    acknowledged for each message, and neither a message already applied nor a position older
+    than the stored one is taken again."""
+    (a, b), _ = two_servers
+    api = Api(a.base_url)
+    passenger = await api.register("Queue Passenger")
+    driver = await api.driver("Queue Driver", at=(3.870, PICKUP[1]))  # 2.4 km out: no driver_approaching
+    ride = await api.request_ride(passenger)
+    await api.step(ride["ride_id"], "accept", driver)
+
+    def position(latitude, request_id, recorded_at=None):
+        message = {"type": "location_update", "latitude": latitude, "longitude": PICKUP[1], "id": request_id}
+        return json.dumps(message if recorded_at is None else {**message, "recorded_at": recorded_at})
+
+    async with websockets.connect(ws_uri(a.ws_url, passenger["access"])) as listening:
+        await recv_type(listening, "connected")
+        async with websockets.connect(ws_uri(a.ws_url, driver["access"])) as on_a:
+            await recv_type(on_a, "connected")
+            await on_a.send(position(3.871, "q-1"))
+            assert (await recv_type(on_a, "ack"))["data"] == {"id": "q-1", "type": "location_update"}
+            assert (await recv_type(listening, "driver_location_update"))["data"]["latitude"] == 3.871
+        async with websockets.connect(ws_uri(b.ws_url, driver["access"])) as on_b:
+            await recv_type(on_b, "connected")
+            await on_b.send(position(3.875, "q-1"))  # applied on the other process already
+            assert (await recv_type(on_b, "ack"))["data"] == {"id": "q-1", "type": "location_update"}
+            await on_b.send(position(3.860, "q-0", recorded_at="2020-01-01T00:00:00Z"))  # older than the stored one
+            assert (await recv_type(on_b, "ack"))["data"] == {"id": "q-0", "type": "location_update"}
+            await assert_quiet(listening)
+            me = await api.call("GET", "/drivers/me/", token=driver["access"])
+            assert me["latitude"] == 3.871
+
+            await on_b.send(position(3.872, "q-2"))  # new: taken
+            assert (await recv_type(on_b, "ack"))["data"] == {"id": "q-2", "type": "location_update"}
+            assert (await recv_type(listening, "driver_location_update"))["data"]["latitude"] == 3.872

@@ -5,10 +5,13 @@ Plain unit tests: no socket, no database."""
 import json
 import math
 import uuid
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 import jsonschema
 import msgspec
 import pytest
+from django.utils import translation
 
 from drivers.serializers import LocationSerializer
 from realtime import asyncapi, events, wire
@@ -135,7 +138,8 @@ def test_the_socket_parses_a_location_exactly_as_the_rest_serializer_does(payloa
     serializer = LocationSerializer(data=payload)
     assert serializer.is_valid(), serializer.errors
     parsed = msgspec.structs.asdict(client_message("location_update", {"type": "location_update", **payload}))
-    assert parsed == {"heading": None, "speed": None, **serializer.validated_data}
+    # The socket's own fields (`id`, `recorded_at`) are left out, as the REST body has none.
+    assert parsed == {"heading": None, "speed": None, "recorded_at": None, "id": msgspec.UNSET, **serializer.validated_data}
     assert all(type(parsed[name]) is float for name in ("latitude", "longitude"))
     assert parsed["heading"] is None or type(parsed["heading"]) is int
 
@@ -426,3 +430,91 @@ def test_the_approaching_event_matches_its_declaration():
     assert message["metadata"] == {"ride_id": str(assignment.ride_id)}
     assert set(message["data"]) == {"ride_id", "driver_id", "distance_m", "eta_minutes"}
     assert wire.SERVER_EVENTS["driver_approaching"].reliable
+
+
+# --- a message's `id` and a position's `recorded_at` -------------------------------------------------
+
+
+def test_every_client_message_may_carry_an_id_of_1_to_64_characters():
+    schemas = asyncapi.document()["components"]["schemas"]
+    for name in wire.CLIENT_MESSAGES:
+        schema = schemas[f"client_{name}"]
+        assert schema["properties"]["id"]["type"] == "string", name
+        assert (schema["properties"]["id"]["minLength"], schema["properties"]["id"]["maxLength"]) == (1, 64)
+        assert "id" not in schema["required"]
+    assert client_message("ping", {"type": "ping", "id": "p-1"}) == wire.Ping(id="p-1")
+    assert client_message("driver_online", {"type": "driver_online", "id": "x" * 64}).id == "x" * 64
+    assert client_message("driver_online", {"type": "driver_online"}).id is msgspec.UNSET
+
+
+@pytest.mark.parametrize("value", ["", "x" * 65, 7, None])
+def test_an_id_the_document_refuses_the_socket_refuses(value):
+    message = {"type": "leave_ride", "ride_id": str(uuid.uuid4()), "id": value}
+    assert not jsonschema.Draft202012Validator(asyncapi.client_message_schema("leave_ride")).is_valid(message)
+    with pytest.raises(ClientMessageError) as caught:
+        client_message("leave_ride", message)
+    assert (caught.value.code, list(caught.value.extra["errors"])) == ("validation_error", ["id"])
+
+
+def test_an_id_the_socket_could_not_echo_is_refused():
+    """A lone surrogate ("\\ud800"): JSON can spell it, an `ack` could not carry it."""
+    message = {"type": "leave_ride", "ride_id": str(uuid.uuid4()), "id": "\ud800"}
+    with pytest.raises(ClientMessageError) as caught:
+        client_message("leave_ride", message)
+    assert (caught.value.code, list(caught.value.extra["errors"])) == ("validation_error", ["id"])
+
+
+def test_acks_and_errors_are_declared_with_the_id():
+    ack = asyncapi.server_event_schema("ack")["properties"]["data"]
+    assert ack["required"] == ["id", "type"]
+    assert set(ack["properties"]["type"]["enum"]) == set(wire.CLIENT_MESSAGES)
+    jsonschema.validate(events.ack("pos-1", "location_update"), asyncapi.server_event_schema("ack"))
+    error = events.error("ride_not_found", "Ride not found.", request_type="join_ride", request_id="j-1")
+    jsonschema.validate(error, asyncapi.server_event_schema("error"))
+    assert error["data"]["request_id"] == "j-1"
+
+
+@pytest.fixture
+def server_clock(monkeypatch, settings):
+    settings.WS_RECORDED_AT_MAX_SKEW_SECONDS = 30
+    now = datetime(2026, 3, 2, 8, 15, 30, tzinfo=dt_timezone.utc)
+    monkeypatch.setattr(wire, "clock", lambda: now)
+    return now
+
+
+def located(recorded_at):
+    return client_message("location_update", {"latitude": 3.8, "longitude": 11.5, "recorded_at": recorded_at})
+
+
+def test_recorded_at_is_read_in_any_zone_as_utc(server_clock):
+    assert located("2026-03-02T09:10:00+01:00").recorded_at == datetime(2026, 3, 2, 8, 10, tzinfo=dt_timezone.utc)
+    assert located("2026-03-02T08:10:00.250Z").recorded_at == datetime(2026, 3, 2, 8, 10, 0, 250000, tzinfo=dt_timezone.utc)
+    assert located(None).recorded_at is None
+
+
+def test_recorded_at_up_to_the_skew_ahead_reads_as_now_and_further_is_refused(server_clock):
+    assert located("2026-03-02T08:16:00Z").recorded_at == server_clock  # 30 s ahead: a fast phone clock
+    with pytest.raises(ClientMessageError) as caught:
+        located("2026-03-02T08:16:00.001Z")
+    assert caught.value.extra["errors"] == {
+        "recorded_at": ["Ensure this value is less than or equal to 2026-03-02T08:16:00Z."]
+    }
+
+
+@pytest.mark.parametrize("value", ["2026-03-02T08:15:30", "yesterday", 1767225600, "0001-01-01T00:00:00+01:00", "\ud800"])
+def test_recorded_at_without_a_zone_or_not_a_time_is_refused(server_clock, value):
+    with pytest.raises(ClientMessageError) as caught:
+        located(value)
+    assert (caught.value.code, list(caught.value.extra["errors"])) == ("validation_error", ["recorded_at"])
+
+
+def test_the_ids_and_recorded_ats_errors_are_worded_in_the_connections_language(server_clock):
+    """DRF's own words, so DRF's translations (the connection's language is active while it
+    handles a message)."""
+    with translation.override("fr"):
+        with pytest.raises(ClientMessageError) as caught:
+            client_message("ping", {"type": "ping", "id": ""})
+        assert caught.value.message == "id: Ce champ ne peut être vide."
+        with pytest.raises(ClientMessageError) as caught:
+            located("hier")
+        assert caught.value.message.startswith("recorded_at: La date + heure n'a pas le bon format.")
