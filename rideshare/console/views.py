@@ -9,19 +9,24 @@ from rides.management.commands import seed_demo
 
 @require_GET
 def index(request):
-    # The demo accounts come from the seed itself, so the login forms list what `seed_demo` made.
+    # The demo accounts come from the seed itself, so the login forms list what `seed_demo` made;
+    # only where the demo runs (DEBUG, or DEMO_FLEET): a production server never shows a login.
+    demo = settings.DEBUG or settings.DEMO_FLEET
     context = {
         "config": {
             "tile_url": settings.CONSOLE_TILE_URL,
             "tile_attribution": settings.CONSOLE_TILE_ATTRIBUTION,
             "center": list(seed_demo.CENTER),
         },
-        "password": seed_demo.PASSWORD,
-        "staff": [{"phone": seed_demo.STAFF[0], "name": seed_demo.STAFF[1]}],
-        "passengers": [{"phone": phone, "name": name} for phone, name in seed_demo.PASSENGERS],
-        "drivers": [
-            {"phone": phone, "name": name, "vehicle": str(vehicle)}
-            for phone, name, vehicle, *_ in seed_demo.DRIVERS
-        ],
     }
+    if demo:
+        context.update(
+            password=seed_demo.PASSWORD,
+            staff=[{"phone": seed_demo.STAFF[0], "name": seed_demo.STAFF[1]}],
+            passengers=[{"phone": phone, "name": name} for phone, name in seed_demo.PASSENGERS],
+            drivers=[
+                {"phone": phone, "name": name, "vehicle": str(vehicle)}
+                for phone, name, vehicle, *_ in seed_demo.DRIVERS
+            ],
+        )
     return render(request, "console/index.html", context)

@@ -4,6 +4,7 @@ and driver panes, the ops map following it, and pages that ask nothing of other 
 import json
 import re
 import urllib.request
+import uuid
 
 import pytest
 
@@ -293,3 +294,30 @@ def test_api_docs_ask_nothing_of_other_hosts(console_server, new_page, screensho
     page.wait_for_load_state("networkidle")
     screenshot(page, "docs-" + path.strip("/").replace("/", "-"))
     assert off_machine.blocked == [], f"{path} asked other hosts: {off_machine.blocked}"
+
+
+def test_names_people_chose_are_shown_as_text_never_run(console_server, new_page):
+    """A driver's name is whatever they typed when registering: on the ops map it is text."""
+    check = expect()
+    name = "<img src=x onerror=\"window.__injected=1\">Mallory"
+    phone = f"+23769{uuid.uuid4().int % 10**7:07d}"
+    api(console_server, "POST", "auth/register/", {
+        "phone_number": phone, "password": PASSWORD, "full_name": name,
+        "driver": {"vehicle_type": "moto", "vehicle_plate": "XS-001-MT", "vehicle_color": "<b>Red</b>"},
+    })
+    driver = token(console_server, phone)
+    driver_id = api(console_server, "GET", "auth/me/", token=driver)["user_id"]
+    api(console_server, "POST", "drivers/me/online/", token=driver)
+    api(console_server, "POST", "drivers/me/location/", {"latitude": 3.84100, "longitude": 11.50100}, token=driver)
+
+    try:
+        page, _ = open_pane(new_page, console_server, "ops")
+        ops = login(page, "ops", STAFF[0])
+        marker = ops.locator(f'[data-testid="ops-driver"][data-id="{driver_id}"]')
+        check(marker).to_have_attribute("data-lat", "3.84100")
+        marker.hover()
+        check(page.locator(".leaflet-tooltip")).to_contain_text(name)  # the markup, shown as written
+        assert page.locator(".leaflet-tooltip img").count() == 0
+        assert page.evaluate("window.__injected") is None
+    finally:
+        api(console_server, "POST", "drivers/me/offline/", token=driver)  # offered nothing after this test

@@ -13,13 +13,21 @@ def config_of(response):
     return json.loads(match.group(1))
 
 
-def test_lists_the_seeded_demo_accounts(client):
+def test_lists_the_seeded_demo_accounts_where_the_demo_runs(client, settings):
+    settings.DEBUG = True  # `make run` (pytest runs with DEBUG off)
     response = client.get("/")
     assert response.status_code == 200
     page = response.content.decode()
     for phone, *_ in [seed_demo.STAFF, *seed_demo.PASSENGERS, *seed_demo.DRIVERS]:
         assert f'data-phone="{phone}"' in page
     assert seed_demo.PASSWORD in page
+
+
+def test_a_production_server_lists_no_demo_account(client, settings):
+    settings.DEBUG, settings.DEMO_FLEET = False, False
+    page = client.get("/", HTTP_HOST="localhost").content.decode()
+    assert seed_demo.PASSWORD not in page and 'data-testid="demo-account"' not in page
+    assert 'data-testid="login-phone"' in page  # anyone may still log in with their own account
 
 
 def test_tiles_follow_the_setting(client, settings):

@@ -22,6 +22,12 @@ export function fitTo(map, points, maxZoom = 16) {
   if (points.length && map.getSize().x > 0) map.fitBounds(L.latLngBounds(points), { padding: [40, 40], maxZoom, animate: false });
 }
 
+function textElement(text) {
+  const span = document.createElement("span");
+  span.textContent = text;
+  return span;
+}
+
 function icon(kind) {
   return L.divIcon({
     className: "marker",
@@ -62,7 +68,7 @@ export class MarkerSet {
         marker.kind = kind;
       }
     }
-    if (title) marker.bindTooltip(title);
+    if (title) marker.bindTooltip(textElement(title)); // Leaflet renders a string as HTML: names are user input
     tag(marker, this.testid, id, lat, lng);
     return marker;
   }
