@@ -41,7 +41,12 @@ class Driver(models.Model):
     longitude = models.FloatField(null=True, blank=True)
     heading = models.PositiveSmallIntegerField(null=True, blank=True)
     speed = models.FloatField(null=True, blank=True, help_text="km/h")
+    # When the server took the position: how fresh it is for matching (DRIVER_POSITION_MAX_AGE_SECONDS).
     location_updated_at = models.DateTimeField(null=True, blank=True)
+    # When the phone recorded it (the app's `recorded_at`, else when it arrived): which of two
+    # positions is newer. Kept apart from the above: a phone whose clock is slow would otherwise
+    # look stale to matching while it sends a position every few seconds.
+    location_recorded_at = models.DateTimeField(null=True, blank=True)
 
     # What a save changed, for the signal receivers that announce availability and positions.
     tracker = FieldTracker(fields=["is_online", "location_updated_at"])

@@ -38,7 +38,7 @@ def update_location(*, user, latitude, longitude, heading=None, speed=None):
     driver.longitude = longitude
     driver.heading = heading
     driver.speed = speed
-    driver.location_updated_at = timezone.now()
-    driver.save(update_fields=["latitude", "longitude", "heading", "speed", "location_updated_at"])
+    driver.location_updated_at = driver.location_recorded_at = timezone.now()
+    driver.save(update_fields=["latitude", "longitude", "heading", "speed", "location_updated_at", "location_recorded_at"])
     return driver
 

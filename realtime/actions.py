@@ -7,13 +7,11 @@ which the consumer turns into `error` events.
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy
 
 from drivers import services as driver_services
-from drivers.models import Driver
 from rides import dispatching
 from rides.matching import Assignment, active_assignments, active_rides_of_passengers
 from rides.models import Ride
@@ -95,7 +93,6 @@ class Opening:
     latest: int  # the newest event id the user can see
     assignment: Assignment | None  # a driver's active ride: where their positions go
     resumed: ResumeOutcome | None  # when the app asked to resume (`last_event_id`)
-    position_recorded_at: datetime | None = None  # a driver's stored position's time: older ones are not taken
 
 
 async def open_connection(user, requested=None):
@@ -112,7 +109,6 @@ def _load_connection_states(requests):
     latest = eventlog.latest_event_ids({user.pk for user, _, _ in requests})
     drivers = {user.pk for user, _, wants in requests if wants and user.is_driver}
     assignments = active_assignments(drivers) if drivers else {}
-    recorded = dict(Driver.objects.filter(pk__in=drivers).values_list("pk", "location_updated_at")) if drivers else {}
     bounds = eventlog.log_bounds() if any(requested is not None for _, requested, _ in requests) else None
     outcomes = [None if requested is None else _resume(user, requested, latest.get(user.pk, 0), bounds)
                 for user, requested, _ in requests]
@@ -121,11 +117,11 @@ def _load_connection_states(requests):
     for (user, _, _), outcome in zip(requests, outcomes):
         if outcome and not outcome.problem and (ride := rides.get(user.pk)) and ride.driver.has_position:
             outcome.driver_position = events.driver_location_update_from(ride.driver, ride)
-            recorded_at = ride.driver.location_updated_at
+            # The phone's time, as on the live positions this one is weighed against (realtime.delivery).
+            recorded_at = ride.driver.location_recorded_at or ride.driver.location_updated_at
             outcome.driver_position_at = recorded_at.timestamp() if recorded_at is not None else None
     return [
-        Opening(latest=latest.get(user.pk, 0), assignment=assignments.get(user.pk), resumed=outcome,
-                position_recorded_at=recorded.get(user.pk))
+        Opening(latest=latest.get(user.pk, 0), assignment=assignments.get(user.pk), resumed=outcome)
         for (user, _, _), outcome in zip(requests, outcomes)
     ]
 

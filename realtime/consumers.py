@@ -51,7 +51,7 @@ class RealtimeConsumer(ConnectionBase):
         requested = auth.query_param(self.scope, "last_event_id")
         opening = await actions.open_connection(self.user, requested)
         self.assignment = opening.assignment
-        self.latest_position = positions.Latest(opening.position_recorded_at)
+        self.latest_position = positions.Latest(positions.stored_recorded_at(self.user))
         self._close_when_token_expires()
         await self.send_event(events.connected(self.user, last_event_id=opening.latest))
         if opening.resumed is None:

@@ -11,9 +11,11 @@ realtime/rest.py answers them (one policy per driver); those the DRF view answer
 
 A position carries the time it was recorded: the app's `recorded_at` when it sent one (a position
 queued while offline), else the time it arrived. Newest wins everywhere: the write is conditional
-on the stored time being older (in SQL, so it holds across connections and processes), the batch
-keeps the newest per driver, and a connection relays nothing older than the newest it knows
-(`Latest`, seeded with the stored time when it opened).
+on the stored recorded time (`Driver.location_recorded_at`) being older (in SQL, so it holds across
+connections and processes), the batch keeps the newest per driver, and a connection relays nothing
+older than the newest it knows (`Latest`, seeded with the stored time when it opened). How fresh a
+position is for matching is the server's time of the write (`location_updated_at`), not the
+phone's: a phone whose clock runs slow is still matched.
 """
 
 import logging
@@ -47,6 +49,14 @@ class WriteThrough:
             self.written_at = now
             return True
         return False
+
+
+def stored_recorded_at(user):
+    """The recorded time of a driver's stored position, from the user the handshake loaded (its
+    driver row comes with it: no query). It may be a few seconds old (the handshake's user cache):
+    then an older position is relayed once more, and still not stored (the write is conditional)."""
+    driver = getattr(user, "driver", None)
+    return None if driver is None else driver.location_recorded_at
 
 
 class Latest:
@@ -108,9 +118,9 @@ def write(batch):
     position is as new or newer is left alone: whoever wrote it (another connection, process or
     path) had a newer one."""
     meta = Driver._meta
-    columns = ("latitude", "longitude", "heading", "speed", "location_updated_at")
+    columns = ("latitude", "longitude", "heading", "speed", "location_recorded_at", "location_updated_at")
     quote = connection.ops.quote_name
-    recorded = quote(meta.get_field("location_updated_at").column)
+    recorded = quote(meta.get_field("location_recorded_at").column)
     sql = "UPDATE {} SET {} WHERE {} = %s AND ({} IS NULL OR {} < %s)".format(
         quote(meta.db_table),
         ", ".join(f"{quote(meta.get_field(c).column)} = %s" for c in columns),
@@ -120,10 +130,13 @@ def write(batch):
     )
     pk_field = meta.pk.target_field
     adapt_datetime = connection.ops.adapt_datetimefield_value
+    written_at = adapt_datetime(timezone.now())
     rows = []
     for driver_id, (latitude, longitude, heading, speed, recorded_at) in batch.items():
         at = adapt_datetime(recorded_at)
-        rows.append((latitude, longitude, heading, speed, at, pk_field.get_db_prep_value(driver_id, connection), at))
+        rows.append(
+            (latitude, longitude, heading, speed, at, written_at, pk_field.get_db_prep_value(driver_id, connection), at)
+        )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 

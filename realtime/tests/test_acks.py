@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from drivers.models import Driver
+from drivers.selectors import nearby_drivers
 from realtime import acks, positions
 from rides.models import RideOffer, RideStatus
 from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, ride_in_status
@@ -42,7 +43,7 @@ async def acked(comm, request_id, message_type):
 
 
 async def stored(driver):
-    return await db(Driver.objects.values("latitude", "location_updated_at").get)(pk=driver.pk)
+    return await db(Driver.objects.values("latitude", "location_recorded_at").get)(pk=driver.pk)
 
 
 def buffered(driver):
@@ -286,7 +287,7 @@ async def test_a_position_recorded_before_the_newest_is_acknowledged_but_neither
         await acked(driver, "queued", "location_update")
         assert buffered(ride.driver) is None
         await assert_nothing_more(passenger)
-    assert await stored(ride.driver) == {"latitude": 3.85, "location_updated_at": now}
+    assert await stored(ride.driver) == {"latitude": 3.85, "location_recorded_at": now}
 
 
 async def test_a_queued_position_older_than_the_stored_one_is_not_taken_on_a_new_connection():
@@ -294,14 +295,14 @@ async def test_a_queued_position_older_than_the_stored_one_is_not_taken_on_a_new
     ride = await db(ride_in_status)(RideStatus.ACCEPTED)
     saved = await stored(ride.driver)
     async with socket(ride.passenger) as passenger, socket(ride.driver.user) as driver:
-        await send(driver, location(3.80, id="q", recorded_at=saved["location_updated_at"] - timedelta(seconds=30)))
+        await send(driver, location(3.80, id="q", recorded_at=saved["location_recorded_at"] - timedelta(seconds=30)))
         await acked(driver, "q", "location_update")
         await assert_nothing_more(passenger)
     assert await stored(ride.driver) == saved
 
 
 async def test_a_queued_position_newer_than_the_stored_one_is_relayed_and_stored_with_its_time():
-    driver_row = await db(DriverFactory)(location_updated_at=timezone.now() - timedelta(minutes=10))
+    driver_row = await db(DriverFactory)(location_recorded_at=timezone.now() - timedelta(minutes=10))
     ride = await db(ride_in_status)(RideStatus.ACCEPTED, driver=driver_row)
     recorded_at = timezone.now() - timedelta(minutes=1)
     async with socket(ride.passenger) as passenger, socket(driver_row.user) as driver:
@@ -309,11 +310,11 @@ async def test_a_queued_position_newer_than_the_stored_one_is_relayed_and_stored
         relayed = assert_envelope(await receive(passenger), "driver_location_update")
         assert relayed["recorded_at"] == recorded_at.isoformat().replace("+00:00", "Z")
         await assert_nothing_more(driver)
-    assert await stored(driver_row) == {"latitude": 3.85, "location_updated_at": recorded_at}
+    assert await stored(driver_row) == {"latitude": 3.85, "location_recorded_at": recorded_at}
 
 
 async def test_queued_positions_sent_oldest_first_are_all_taken_and_the_newest_stays():
-    driver = await db(DriverFactory)(location_updated_at=timezone.now() - timedelta(minutes=10))
+    driver = await db(DriverFactory)(location_recorded_at=timezone.now() - timedelta(minutes=10))
     start = timezone.now() - timedelta(minutes=3)
     async with socket(driver.user) as comm:
         for minute, latitude in enumerate((3.81, 3.82, 3.83)):
@@ -321,8 +322,8 @@ async def test_queued_positions_sent_oldest_first_are_all_taken_and_the_newest_s
             await acked(comm, f"q{minute}", "location_update")
         newest = start + timedelta(minutes=2)
         saved = await eventually(lambda: Driver.objects.filter(pk=driver.pk, latitude=3.83).values(
-            "latitude", "location_updated_at").first())
-    assert saved == {"latitude": 3.83, "location_updated_at": newest}
+            "latitude", "location_recorded_at").first())
+    assert saved == {"latitude": 3.83, "location_recorded_at": newest}
 
 
 async def test_a_recorded_at_further_ahead_than_the_allowed_skew_is_a_validation_error(settings):
@@ -350,18 +351,18 @@ async def test_a_recorded_at_that_is_not_an_iso_time_with_a_zone_is_a_validation
 
 
 def test_a_batch_never_overwrites_a_newer_stored_position(driver):
-    saved_at = driver.location_updated_at
+    saved_at = driver.location_recorded_at
     positions.write({
         driver.pk: (3.80, 11.5, None, None, saved_at - timedelta(seconds=1)),
     })
     driver.refresh_from_db()
-    assert (driver.latitude, driver.location_updated_at) == (3.848, saved_at)
+    assert (driver.latitude, driver.location_recorded_at) == (3.848, saved_at)
     positions.write({driver.pk: (3.80, 11.5, None, None, saved_at)})  # as new: the same position again
     driver.refresh_from_db()
     assert driver.latitude == 3.848
     positions.write({driver.pk: (3.85, 11.5, None, None, saved_at + timedelta(microseconds=1))})
     driver.refresh_from_db()
-    assert (driver.latitude, driver.location_updated_at) == (3.85, saved_at + timedelta(microseconds=1))
+    assert (driver.latitude, driver.location_recorded_at) == (3.85, saved_at + timedelta(microseconds=1))
 
 
 def test_a_batch_writes_a_driver_who_never_had_a_position():
@@ -369,4 +370,21 @@ def test_a_batch_writes_a_driver_who_never_had_a_position():
     recorded_at = timezone.now()
     positions.write({driver.pk: (3.85, 11.5, 90, 20.0, recorded_at)})
     driver.refresh_from_db()
-    assert (driver.latitude, driver.heading, driver.location_updated_at) == (3.85, 90, recorded_at)
+    assert (driver.latitude, driver.heading, driver.location_recorded_at) == (3.85, 90, recorded_at)
+    assert driver.location_updated_at >= recorded_at  # the server's time of the write
+
+
+async def test_a_phone_whose_clock_runs_slow_stays_matchable(settings):
+    """The phone's time orders positions; how fresh one is for matching is the server's time."""
+    settings.DRIVER_POSITION_MAX_AGE_SECONDS = 120
+    driver = await db(DriverFactory)(location_recorded_at=timezone.now() - timedelta(minutes=10))
+    slow_clock = timezone.now() - timedelta(minutes=3)
+    async with socket(driver.user) as comm:
+        await send(comm, location(3.85, id="slow", recorded_at=slow_clock))
+        await acked(comm, "slow", "location_update")
+        saved = await eventually(lambda: Driver.objects.filter(pk=driver.pk, latitude=3.85).first())
+        # (while the socket is open: its closing takes the driver offline)
+        found = await db(lambda: list(nearby_drivers(3.85, 11.502, vehicle_type=driver.vehicle_type)))()
+    assert saved.location_recorded_at == slow_clock
+    assert timezone.now() - saved.location_updated_at < timedelta(seconds=30)
+    assert driver.pk in {d.pk for d in found}

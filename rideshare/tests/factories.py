@@ -62,6 +62,7 @@ class DriverFactory(factory.django.DjangoModelFactory):
     heading = 0
     speed = 0.0
     location_updated_at = factory.LazyFunction(timezone.now)
+    location_recorded_at = factory.SelfAttribute("location_updated_at")  # the phone's clock agrees
 
 
 class RideFactory(factory.django.DjangoModelFactory):
