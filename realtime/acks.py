@@ -6,11 +6,14 @@ Messages whose effect outlives the connection (`wire.APPLIED_ONCE_PER_ID`: posit
 or offline, declining an offer) are applied once per id and user. The id is claimed in Django's
 cache before the message is applied, with one atomic `add` (Redis with REDIS_URL, so the claim holds
 across reconnects and server processes; local memory embedded) that expires after
-WS_ACK_ID_TTL_SECONDS; a resend of a claimed id is acknowledged and not applied again. Applying
-that fails (an error, a failure, a socket gone mid-way) releases the claim, so the app's resend is
-applied then: a message may be applied twice, never lost. Likewise when the cache cannot be
-reached: the message is applied as if its id were new. A resend arriving while the first is still
-being applied (an old socket not yet closed) is acknowledged at once.
+WS_ACK_ID_TTL_SECONDS. A claim is `pending` while the message is applied and `done` once it was: a
+resend of a done id is acknowledged and not applied again; a resend that finds it pending (the
+first copy still being applied, e.g. on an old socket not yet closed) gets `error`
+`request_in_progress` and is sent again later by the app, since the first copy may still fail.
+Applying that fails releases the claim, so the app's resend is applied then; a socket gone while
+answering (the message was applied: every handler applies, then replies) marks it done. A message
+may be applied twice, never lost. When the cache cannot be reached the message is applied as if
+its id were new.
 
 The other messages concern only the connection they arrive on and change nothing when applied
 again, so they are applied (and acknowledged) every time, with no cache round trip.
@@ -26,13 +29,26 @@ from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.translation import gettext_lazy
+
+from rideshare.kernel.errors import Conflict
 
 from . import events, wire
+from .connection import SocketGone
 
 logger = logging.getLogger(__name__)
 
 # Backends answered in this process's memory: called on the loop, no thread hop.
 IN_MEMORY = (LocMemCache, DummyCache)
+
+PENDING, DONE = "pending", "done"
+
+
+class RequestInProgress(Conflict):
+    code = "request_in_progress"
+
+    def __init__(self):
+        super().__init__(gettext_lazy("A message with this id is still being applied: send it again in a moment."))
 
 
 class AppliedIds:
@@ -59,12 +75,24 @@ class AppliedIds:
         return f"ws-ack:{user_id}:{message_type}:{digest}"
 
     async def claim(self, key):
-        """True if the id was not claimed yet (now it is), or the cache could not tell."""
+        """None if the id was not claimed yet (now it is, pending) or the cache could not tell;
+        else the claim's state, PENDING or DONE."""
         try:
-            return await self._call("add", key, 1, settings.WS_ACK_ID_TTL_SECONDS)
+            if await self._call("add", key, PENDING, settings.WS_ACK_ID_TTL_SECONDS):
+                return None
+            state = await self._call("get", key)
         except Exception:
             logger.warning("claiming a message id failed; applying the message as new", exc_info=True)
-            return True
+            return None
+        if state is None:  # expired or released between the two calls: claim it again
+            return await self.claim(key)
+        return DONE if state == DONE else PENDING
+
+    async def done(self, key):
+        try:
+            await self._call("set", key, DONE, settings.WS_ACK_ID_TTL_SECONDS)
+        except Exception:
+            logger.warning("marking a message id applied failed; a resend will wait until it expires", exc_info=True)
 
     async def release(self, key):
         try:
@@ -91,14 +119,23 @@ async def handle(connection, message_type, request_id, message):
     key = None
     if message_type in wire.APPLIED_ONCE_PER_ID:
         key = applied_ids.key(connection.user.pk, message_type, request_id)
-        if not await applied_ids.claim(key):
+        state = await applied_ids.claim(key)
+        if state == DONE:
             return await connection.send_event(events.ack(request_id, message_type))
+        if state == PENDING:
+            raise RequestInProgress()
     try:
         await connection.handle(message)
+    except SocketGone:
+        if key is not None:
+            await applied_ids.done(key)  # applied; only the answer was lost
+        raise
     except BaseException:
         if key is not None:
             await applied_ids.release(key)
         raise
+    if key is not None:
+        await applied_ids.done(key)
     await connection.send_event(events.ack(request_id, message_type))
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from drivers.models import Driver
 from drivers.selectors import nearby_drivers
 from realtime import acks, positions
+from realtime.connection import SocketGone
 from rides.models import RideOffer, RideStatus
 from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, ride_in_status
 
@@ -269,6 +270,44 @@ async def test_a_cache_that_cannot_be_reached_applies_the_message_as_new(monkeyp
         await send(driver, location(3.85, id="pos-1"))
         await receive_type(passenger, "driver_location_update")
         await acked(driver, "pos-1", "location_update")
+
+
+async def test_a_resend_while_the_first_copy_is_still_applied_is_asked_again_not_acknowledged():
+    """The first copy may still fail: acknowledging the resend then would lose the message."""
+    driver = await db(DriverFactory)(is_online=False)
+    key = acks.applied_ids.key(driver.pk, "driver_online", "on-1")
+    assert await acks.applied_ids.claim(key) is None  # another socket is applying it now
+    async with socket(driver.user) as comm:
+        await send(comm, {"type": "driver_online", "id": "on-1"})
+        data = assert_envelope(await receive(comm), "error")
+        assert (data["code"], data["request_id"], data["request_type"]) == ("request_in_progress", "on-1", "driver_online")
+        assert not (await db(Driver.objects.get)(pk=driver.pk)).is_online  # not applied here
+
+        await acks.applied_ids.done(key)  # the first copy went through
+        await send(comm, {"type": "driver_online", "id": "on-1"})
+        await acked(comm, "on-1", "driver_online")
+
+
+class Gone:
+    """A connection whose socket closed while it answered: the message itself was applied."""
+
+    def __init__(self, user):
+        self.user = user
+        self.applied = 0
+
+    async def handle(self, message):
+        self.applied += 1
+        raise SocketGone("closed while answering")
+
+
+async def test_a_message_applied_on_a_socket_that_closed_while_answering_counts_as_applied():
+    user = await db(UserFactory)()
+    connection = Gone(user)
+    with pytest.raises(SocketGone):
+        await acks.handle(connection, "decline_ride", "dec-1", object())
+    key = acks.applied_ids.key(user.pk, "decline_ride", "dec-1")
+    assert await acks.applied_ids.claim(key) == acks.DONE  # a resend is acknowledged, not applied again
+    assert connection.applied == 1
 
 
 # --- recorded_at ----------------------------------------------------------------------------------
