@@ -97,6 +97,10 @@ def claim_due(*, now=None, limit=None):
     their expiry, or whose device has moved to another user since, are dropped instead."""
     now = now or timezone.now()
     limit = limit or settings.PUSH_BATCH_SIZE
+    # A plain read first: most rounds find nothing due, and the claim's transaction would take
+    # SQLite's single writer turn every second from the requests that queue for it.
+    if not PushDelivery.objects.filter(due_at__lte=now).exists():
+        return []
     with transaction.atomic():
         rows = list(
             PushDelivery.objects.select_for_update(skip_locked=True, of=("self",))
