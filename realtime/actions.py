@@ -37,13 +37,14 @@ DRIVER_MESSAGES = {"driver_online", "driver_offline", "location_update", "declin
 
 # Messages only staff may send (the ops console).
 STAFF_MESSAGES = {"watch_fleet", "unwatch_fleet"}
+ONLY_STAFF = gettext_lazy("Only staff may watch the fleet.")
 
 
 def require_role(user, message_type):
     if message_type in DRIVER_MESSAGES and not user.is_driver:
         driver_services.get_driver_profile(user)  # raises not_a_driver, as the REST endpoints do
     if message_type in STAFF_MESSAGES and not user.is_staff:
-        raise Forbidden(gettext_lazy("Only staff may watch the fleet."), code="permission_denied")
+        raise Forbidden(ONLY_STAFF, code="permission_denied")
 
 
 async def ride_access(user, raw_ride_id):

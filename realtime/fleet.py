@@ -6,15 +6,24 @@ the last round. The rounds read the database (rides.selectors.fleet: two queries
 layer: a driver's position reaches the database within LOCATION_FLUSH_SECONDS wherever it was sent
 (socket or REST, in any process), and the map needs a second's freshness, not every message.
 Nothing is read while nobody watches.
+
+Who may watch is read from the database too, on `watch_fleet` and in every round: a socket's user
+is the one its handshake read, so a staff member demoted since (REST answers 403 at once) would
+otherwise keep the map until the token expires. A round drops a watcher who is no longer active
+staff with an `error` `permission_denied`.
 """
 
 import logging
 import weakref
 
+from django.contrib.auth import get_user_model
+
 from rides import selectors
 from rides.models import DRIVER_ACTIVE_STATUSES
+from rideshare.kernel.errors import Forbidden
 
 from . import events, wire
+from .actions import ONLY_STAFF
 from .connection import SocketGone
 from .db import db_call
 
@@ -61,6 +70,17 @@ def ended_rides(ride_ids):
     return [_ride(row) for row in selectors.rides_by_id(ride_ids)]
 
 
+def staff_now(user_ids):
+    """The ids among `user_ids` of users who are active staff now, in a database thread."""
+    users = get_user_model().objects.filter(pk__in=user_ids, is_staff=True, is_active=True)
+    return set(users.values_list("pk", flat=True))
+
+
+def round_state(watcher_ids):
+    """A round's reads in one database thread: the fleet, and which watchers may still see it."""
+    return *load_state(), staff_now(watcher_ids)
+
+
 class FleetWatch:
     """This process's watchers and the fleet as last sent to them."""
 
@@ -72,7 +92,9 @@ class FleetWatch:
 
     async def watch(self, connection):
         """The whole fleet to `connection` now; changes from the next round on."""
-        drivers, rides = await db_call(load_state)()
+        drivers, rides, staff = await db_call(round_state)([connection.user.pk])
+        if connection.user.pk not in staff:
+            raise Forbidden(ONLY_STAFF, code="permission_denied")
         if not self.watchers or self.drivers is None:
             self.drivers, self.rides = drivers, rides  # the rounds' starting point
         self.watchers.add(connection)
@@ -90,7 +112,13 @@ class FleetWatch:
         if not self.watchers:
             self.drivers = self.rides = None
             return
-        drivers, rides = await db_call(load_state)()
+        watching = list(self.watchers)
+        drivers, rides, staff = await db_call(round_state)({c.user.pk for c in watching})
+        for connection in watching:
+            if connection.user.pk not in staff:
+                await self._drop_demoted(connection)
+        if not self.watchers:
+            return
         previous_drivers, previous_rides = self.drivers or {}, self.rides or {}
         self.drivers, self.rides = drivers, rides
         changed_drivers = [d for key, d in drivers.items() if previous_drivers.get(key) != d]
@@ -109,6 +137,13 @@ class FleetWatch:
                 await connection.send_event(message)
             except SocketGone:
                 self.unwatch(connection)  # its own clean-up follows
+
+    async def _drop_demoted(self, connection):
+        self.unwatch(connection)
+        try:
+            await connection.send_error("permission_denied", ONLY_STAFF, request_type="watch_fleet")
+        except SocketGone:
+            pass  # its own clean-up follows
 
 
 watchers = FleetWatch()

@@ -129,3 +129,32 @@ async def test_unwatching_or_leaving_stops_the_updates():
     assert len(fleet.watchers.watchers) == 0  # the closed socket's clean-up dropped it
     await fleet.watchers.send_changes()  # nobody to send to: no query, no error
     assert fleet.watchers.drivers is None
+
+
+def _demote(user):
+    user.is_staff = False
+    user.save(update_fields=["is_staff"])  # as the admin does: REST answers 403 from now on
+
+
+async def test_a_demoted_watcher_is_dropped_at_the_next_round_and_refused_after():
+    idle, *_ = await db(_city)()
+    staff = await db(UserFactory)(is_staff=True)
+    async with socket(staff) as comm:
+        await _watch(comm)
+        await db(_demote)(staff)
+        await db(Driver.objects.filter(pk=idle.pk).update)(latitude=3.9)  # a change the round would send
+        await fleet.watchers.send_changes()
+        error = assert_envelope(await receive_type(comm, "error"), "error")
+        assert (error["code"], error["request_type"]) == ("permission_denied", "watch_fleet")
+        assert len(fleet.watchers.watchers) == 0
+
+        await db(Driver.objects.filter(pk=idle.pk).update)(latitude=3.95)
+        await fleet.watchers.send_changes()
+        await assert_nothing_more(comm)
+
+        # The socket's user was read at the handshake, as staff; watching again asks the database.
+        await send(comm, {"type": "watch_fleet"})
+        error = assert_envelope(await receive_type(comm, "error"), "error")
+        assert (error["code"], error["request_type"]) == ("permission_denied", "watch_fleet")
+        await assert_nothing_more(comm)
+        assert len(fleet.watchers.watchers) == 0
