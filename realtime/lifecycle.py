@@ -13,7 +13,9 @@ What runs (each on the event loop, its database work in threads):
 - `fleet`: what changed in the fleet, to this process's staff consoles (realtime.fleet), every
   FLEET_UPDATE_SECONDS (no query while nobody watches);
 - `push`: ride events to the devices of users with no open socket (realtime.push.sender), every
-  PUSH_INTERVAL_SECONDS, when PUSH_IN_SERVER (the default; `manage.py send_push` otherwise);
+  PUSH_INTERVAL_SECONDS, when PUSH_IN_SERVER (the default; `manage.py send_push` otherwise); its
+  sends run on the loop, each within PUSH_TIMEOUT_SECONDS, and are abandoned at shutdown after
+  PUSH_SHUTDOWN_GRACE_SECONDS;
 - `dispatch`: offer waves and request timeouts (rides.dispatching.run_due), as each wave falls
   due and at least every RIDE_DISPATCH_INTERVAL_SECONDS, when RIDE_DISPATCH_IN_SERVER (the
   embedded default; with Redis, `manage.py dispatch` runs it in its own processes);
@@ -84,7 +86,7 @@ def _jobs():
         "fleet": (settings.FLEET_UPDATE_SECONDS, fleet.watchers.send_changes),
     }
     if settings.PUSH_IN_SERVER:
-        jobs["push"] = (settings.PUSH_INTERVAL_SECONDS, push_sender.run_round)
+        jobs["push"] = (settings.PUSH_INTERVAL_SECONDS, push_sender.start_round)
     return jobs
 
 
@@ -158,7 +160,10 @@ class _Background:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        push_sender.threads.shutdown()  # sends in flight finish on their own; their rows' lease expires
+        try:  # sends in flight get a short grace; the rest are sent again after their lease
+            await asyncio.wait_for(push_sender.stop(), timeout=settings.PUSH_SHUTDOWN_GRACE_SECONDS + 2)
+        except Exception:
+            logger.exception("stopping the push sends at shutdown failed")
         try:
             await asyncio.wait_for(positions.flush(), timeout=5)
         except Exception:

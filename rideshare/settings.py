@@ -455,8 +455,12 @@ WS_RECORDED_AT_MAX_SKEW_SECONDS = env_float("WS_RECORDED_AT_MAX_SKEW_SECONDS", 3
 PUSH_IN_SERVER = env_bool("PUSH_IN_SERVER", True)
 PUSH_INTERVAL_SECONDS = env_float("PUSH_INTERVAL_SECONDS", 1.0)
 PUSH_BATCH_SIZE = env_int("PUSH_BATCH_SIZE", 100)  # deliveries claimed per round
-PUSH_SEND_THREADS = env_int("PUSH_SEND_THREADS", 8)  # HTTP requests in flight per sender
-PUSH_TIMEOUT_SECONDS = env_float("PUSH_TIMEOUT_SECONDS", 10.0)  # per request to a push service
+# Sends in flight at once per process; each has PUSH_TIMEOUT_SECONDS in all (resolving, connecting,
+# sending, reading the answer), so a push service that trickles or hangs holds back no other send.
+PUSH_SEND_CONCURRENCY = env_int("PUSH_SEND_CONCURRENCY", 32)
+PUSH_TIMEOUT_SECONDS = env_float("PUSH_TIMEOUT_SECONDS", 10.0)
+# At shutdown the sends in flight get this long; the rest are abandoned (sent again after their lease).
+PUSH_SHUTDOWN_GRACE_SECONDS = env_float("PUSH_SHUTDOWN_GRACE_SECONDS", 2.0)
 # A failed send is tried again after PUSH_RETRY_BASE_SECONDS, doubling up to PUSH_RETRY_MAX_SECONDS
 # (or the service's Retry-After), PUSH_MAX_ATTEMPTS times in all.
 PUSH_MAX_ATTEMPTS = env_int("PUSH_MAX_ATTEMPTS", 5)

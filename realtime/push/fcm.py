@@ -9,13 +9,13 @@ events with one parser. High priority on Android; on iOS a background notificati
 (`content-available`) that wakes the app to read it.
 """
 
+import asyncio
 import functools
 import json
-import threading
 import time
 
+import aiohttp
 import jwt
-import requests
 from django.conf import settings
 
 from . import outcomes
@@ -46,39 +46,44 @@ def project_id():
 
 
 class AccessTokens:
-    """OAuth2 access tokens, one per key file, minted one at a time (threads wanting one wait for
+    """OAuth2 access tokens, one per key file, minted one at a time (sends wanting one wait for
     the mint in progress) and kept until RENEW_BEFORE_SECONDS before they expire. `clock` is
     injectable (tests)."""
 
     def __init__(self, clock=time.time):
         self.clock = clock
-        self.lock = threading.Lock()
+        self.locks = {}  # event loop -> its asyncio.Lock (`manage.py send_push` runs a loop per round)
         self.tokens = {}  # key file -> (access token, expires at)
 
-    def get(self, session):
+    def _lock(self):
+        loop = asyncio.get_running_loop()
+        if loop not in self.locks:
+            self.locks = {loop: asyncio.Lock()}
+        return self.locks[loop]
+
+    async def get(self, session):
         path = settings.FCM_CREDENTIALS_FILE
-        with self.lock:
+        async with self._lock():
             token, expires_at = self.tokens.get(path, (None, 0.0))
             if token is None or self.clock() >= expires_at - RENEW_BEFORE_SECONDS:
-                token, expires_at = self._mint(service_account(path), session)
+                token, expires_at = await self._mint(service_account(path), session)
                 self.tokens[path] = (token, expires_at)
             return token
 
     def forget(self):
         """The service answered 401: the next send mints a new token."""
-        with self.lock:
-            self.tokens.pop(settings.FCM_CREDENTIALS_FILE, None)
+        self.tokens.pop(settings.FCM_CREDENTIALS_FILE, None)
 
-    def _mint(self, account, session):
+    async def _mint(self, account, session):
         now = int(self.clock())
         claims = {"iss": account["client_email"], "scope": SCOPE, "aud": account["token_uri"],
                   "iat": now, "exp": now + ASSERTION_SECONDS}
         headers = {"kid": account["private_key_id"]} if account.get("private_key_id") else None
         assertion = jwt.encode(claims, account["private_key"], algorithm="RS256", headers=headers)
-        response = session.post(account["token_uri"], data={"grant_type": JWT_BEARER, "assertion": assertion},
-                                timeout=settings.PUSH_TIMEOUT_SECONDS)
-        response.raise_for_status()
-        body = response.json()
+        form = {"grant_type": JWT_BEARER, "assertion": assertion}
+        async with session.post(account["token_uri"], data=form, allow_redirects=False) as response:
+            response.raise_for_status()
+            body = await response.json(content_type=None)
         return body["access_token"], now + float(body.get("expires_in", ASSERTION_SECONDS))
 
 
@@ -101,34 +106,39 @@ def message(push):
     }
 
 
-def _error_code(response):
-    """FCM's errorCode (UNREGISTERED, SENDER_ID_MISMATCH, ...) from an error answer, or ""."""
+def _error_code(body):
+    """FCM's errorCode (UNREGISTERED, SENDER_ID_MISMATCH, ...) from an error answer's body, or ""."""
     try:
-        details = response.json()["error"].get("details", [])
+        details = json.loads(body)["error"].get("details", [])
     except (ValueError, KeyError, TypeError, AttributeError):
         return ""
     return next((d.get("errorCode", "") for d in details if isinstance(d, dict) and d.get("errorCode")), "")
 
 
-def send(push, session):
-    """Send one push; returns its outcomes.Outcome."""
+ANSWER_BYTES = 64 * 1024  # of an error answer: FCM's are a few hundred bytes
+
+
+async def send(push, session):
+    """Send one push through `session` (realtime.push.sessions); returns its outcomes.Outcome."""
     if not configured():
         return outcomes.retry("FCM is not configured (FCM_CREDENTIALS_FILE)")
     try:
-        access_token = tokens.get(session)
+        access_token = await tokens.get(session)
         url = f"{settings.FCM_ENDPOINT.rstrip('/')}/v1/projects/{project_id()}/messages:send"
-    except (OSError, ValueError, KeyError, requests.RequestException, jwt.PyJWTError) as exc:
+    except (OSError, ValueError, KeyError, aiohttp.ClientError, jwt.PyJWTError) as exc:
         return outcomes.retry(f"no access token: {type(exc).__name__}: {exc}")
     try:
-        response = session.post(url, json=message(push), headers={"Authorization": f"Bearer {access_token}"},
-                                timeout=settings.PUSH_TIMEOUT_SECONDS)
-    except requests.RequestException as exc:
+        async with session.post(url, json=message(push), headers={"Authorization": f"Bearer {access_token}"},
+                                allow_redirects=False) as response:
+            status, reason, retry_after = response.status, response.reason or "", response.headers.get("Retry-After")
+            body = b"" if 200 <= status < 300 else await response.content.read(ANSWER_BYTES)
+    except (aiohttp.ClientError, OSError) as exc:
         return outcomes.retry(f"{type(exc).__name__}: {exc}")
-    if response.status_code == 401:
+    if status == 401:
         tokens.forget()
-    code = _error_code(response)
+    code = _error_code(body)
     if code in ("UNREGISTERED", "SENDER_ID_MISMATCH"):  # the token is no longer this app's
-        return outcomes.gone(f"{response.status_code} {code}")
-    if response.status_code == 404:  # not the token's fault (a wrong project or endpoint): keep the device
-        return outcomes.retry(f"404 {response.reason or ''} from {url}")
-    return outcomes.from_status(response.status_code, code or response.reason or "", response.headers.get("Retry-After"))
+        return outcomes.gone(f"{status} {code}")
+    if status == 404:  # not the token's fault (a wrong project or endpoint): keep the device
+        return outcomes.retry(f"404 {reason} from {url}")
+    return outcomes.from_status(status, code or reason, retry_after)

@@ -86,9 +86,9 @@ def enqueue(events, recipients, *, now=None):
 
 
 def lease_seconds():
-    """How long a claimed row is left to its sender: its batch's sends, one after the other per
-    thread, each within PUSH_TIMEOUT_SECONDS, and a margin."""
-    rounds = math.ceil(settings.PUSH_BATCH_SIZE / max(1, settings.PUSH_SEND_THREADS))
+    """How long a claimed row is left to its sender: its batch's sends, PUSH_SEND_CONCURRENCY at
+    once, each within PUSH_TIMEOUT_SECONDS in all, and a margin."""
+    rounds = math.ceil(settings.PUSH_BATCH_SIZE / max(1, settings.PUSH_SEND_CONCURRENCY))
     return rounds * settings.PUSH_TIMEOUT_SECONDS + 30
 
 

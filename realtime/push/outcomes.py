@@ -38,10 +38,13 @@ def retry(detail, retry_after=None):
 def from_status(status, detail, retry_after_header=None):
     """A push service's HTTP answer: 2xx sent; 404 and 410 the subscription or token is gone
     (RFC 8030 §7.3, FCM's UNREGISTERED); 400 and 413 this message is refused as it is (sending it
-    again cannot help); anything else (401/403 credentials, 429, 5xx) may pass later."""
+    again cannot help), and so is a redirect (a push service answers, it does not redirect; the
+    sender never follows one); anything else (401/403 credentials, 429, 5xx) may pass later."""
     if 200 <= status < 300:
         return sent()
     text = f"{status} {detail}".strip()
+    if 300 <= status < 400:
+        return rejected(f"{text} (a redirect, not followed)")
     if status in (404, 410):
         return gone(text)
     if status in (400, 413):

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from py_vapid.utils import b64urldecode
 from rest_framework import serializers
 
-from . import webpush
+from . import endpoints
 from .models import Device, DeviceKind
 
 
@@ -46,9 +46,11 @@ class WebPushSubscriptionSerializer(serializers.Serializer):
     keys = WebPushKeysSerializer()
 
     def validate_endpoint(self, value):
-        if not webpush.endpoint_allowed(value):
-            raise serializers.ValidationError(NOT_A_PUSH_SERVICE)
-        return value
+        """Stored in its normal form, as realtime.push.endpoints reads it (and will send to it)."""
+        try:
+            return str(endpoints.parse(value))
+        except endpoints.EndpointRefused:
+            raise serializers.ValidationError(NOT_A_PUSH_SERVICE) from None
 
 
 class DeviceRegistrationSerializer(serializers.Serializer):

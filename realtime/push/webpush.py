@@ -8,17 +8,21 @@ public key the uncompressed point, both base64url: the public one is what browse
 """
 
 import functools
-from urllib.parse import urlsplit
+import time
 
-import requests
+import aiohttp
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
 from django.core import checks
 from py_vapid import Vapid
 from py_vapid.utils import b64urlencode
-from pywebpush import WebPushException, webpush
+from pywebpush import WebPusher
 
-from . import outcomes
+from . import endpoints, outcomes
+
+# pywebpush's lifetime for the VAPID token: push services refuse one valid for over 24 hours.
+VAPID_TOKEN_SECONDS = 12 * 3600
+ANSWER_BYTES = 200  # of a push service's answer, kept for the logs
 
 
 def configured():
@@ -42,32 +46,48 @@ def public_key():
     return settings.WEBPUSH_VAPID_PUBLIC_KEY or public_key_of(settings.WEBPUSH_VAPID_PRIVATE_KEY)
 
 
-def send(push, session):
-    """Send one push (realtime.push.outbox.Push); returns its outcomes.Outcome."""
+def request_for(push, url):
+    """(body, headers) of the POST for one push: the envelope encrypted to the subscription's keys
+    (pywebpush's aes128gcm), signed with the server's VAPID key for the endpoint's origin."""
+    subscription = {"endpoint": str(url), "keys": {"p256dh": push.p256dh, "auth": push.auth}}
+    body = WebPusher(subscription).encode(push.text.encode(), "aes128gcm")["body"]
+    claims = {"sub": settings.WEBPUSH_VAPID_SUBJECT, "aud": str(url.origin()),
+              "exp": int(time.time()) + VAPID_TOKEN_SECONDS}
+    headers = {
+        **_vapid(settings.WEBPUSH_VAPID_PRIVATE_KEY).sign(claims),
+        "Content-Encoding": "aes128gcm",
+        "Content-Type": "application/octet-stream",
+        "TTL": str(push.ttl),
+        # Ride events are what the user waits for: delivered even to a phone saving battery.
+        "Urgency": "high",
+    }
+    return body, headers
+
+
+async def send(push, session):
+    """Send one push (realtime.push.outbox.Push) through `session` (realtime.push.sessions: its
+    resolver refuses internal addresses); returns its outcomes.Outcome. The endpoint is parsed
+    again by the parser registration used, and a redirect is an answer, never followed."""
     if not configured():
         return outcomes.retry("Web Push is not configured (WEBPUSH_VAPID_PRIVATE_KEY)")
-    subscription = {"endpoint": push.address, "keys": {"p256dh": push.p256dh, "auth": push.auth}}
     try:
-        webpush(
-            subscription,
-            data=push.text,
-            vapid_private_key=_vapid(settings.WEBPUSH_VAPID_PRIVATE_KEY),
-            # A fresh dict each time: pywebpush writes `aud` (the endpoint's origin) and `exp` into it.
-            vapid_claims={"sub": settings.WEBPUSH_VAPID_SUBJECT},
-            ttl=push.ttl,
-            # Ride events are what the user waits for: delivered even to a phone saving battery.
-            headers={"Urgency": "high"},
-            timeout=settings.PUSH_TIMEOUT_SECONDS,
-            requests_session=session,
-        )
-    except WebPushException as exc:
-        response = exc.response
-        if response is None:  # refused before any request: keys that are not a P-256 point
-            return outcomes.rejected(exc.message)
-        return outcomes.from_status(response.status_code, response.text[:100], response.headers.get("Retry-After"))
-    except requests.RequestException as exc:
+        url = endpoints.parse(push.address)
+    except endpoints.EndpointRefused as exc:
+        return outcomes.rejected(f"endpoint refused: {exc}")
+    try:
+        body, headers = request_for(push, url)
+    except Exception as exc:  # keys that are not a P-256 point and a 16-byte secret
+        return outcomes.rejected(f"cannot encrypt to this subscription: {type(exc).__name__}: {exc}")
+    try:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
+            answer = (await response.content.read(ANSWER_BYTES)).decode("utf-8", "replace")
+            return outcomes.from_status(response.status, answer[:100], response.headers.get("Retry-After"))
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, endpoints.EndpointAddressRefused):
+            return outcomes.rejected(str(exc.os_error))
         return outcomes.retry(f"{type(exc).__name__}: {exc}")
-    return outcomes.sent()
+    except (aiohttp.ClientError, OSError) as exc:
+        return outcomes.retry(f"{type(exc).__name__}: {exc}")
 
 
 @checks.register()
@@ -91,17 +111,6 @@ def check_vapid_settings(app_configs=None, **kwargs):
     return problems
 
 
-LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
-
-
 def endpoint_allowed(url):
-    """Whether a subscription's endpoint is one the server may POST to: https to a host of
-    WEBPUSH_ENDPOINT_HOSTS (`.example.com`: any subdomain; `*`: any), or plain http to a loopback
-    host listed by name (a push service on the same machine: tests, development)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    hosts = [h.lower() for h in settings.WEBPUSH_ENDPOINT_HOSTS]
-    if parts.scheme == "http":
-        return host in LOOPBACK_HOSTS and host in hosts
-    listed = "*" in hosts or any(host == h or (h.startswith(".") and host.endswith(h)) for h in hosts)
-    return parts.scheme == "https" and listed
+    """Whether a subscription's endpoint is one the server may POST to (realtime.push.endpoints)."""
+    return endpoints.allowed(url)

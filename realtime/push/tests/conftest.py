@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from realtime.push import fcm
+from realtime.push import fcm, sender
 from realtime.push.management.commands.generate_vapid_keys import new_key_pair
 
 # The realtime suite's per-test channel layer and server loop, for these tests too.
@@ -57,3 +57,10 @@ def push_services(settings, tmp_path, monkeypatch):
     finally:
         for service in (webpush_service, fcm_service, google):
             service.stop()
+
+
+@pytest.fixture(autouse=True)
+async def push_sessions_closed():
+    """The sender's HTTP sessions belong to the test's event loop: closed with it."""
+    yield
+    await sender.sender.close()

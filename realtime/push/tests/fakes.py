@@ -4,6 +4,7 @@ endpoint, each a tiny HTTP server in a thread that records what it was sent and 
 import base64
 import json
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -64,7 +65,8 @@ class FakeService:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # Polled often: stopping waits for the next poll (the default 0.5 s, per fake, per test).
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
 
     def answer_with(self, status, body=b"", headers=None):
@@ -131,3 +133,47 @@ def service_account(token_uri, project_id="rideshare-test"):
                "private_key": pem, "client_email": f"push@{project_id}.iam.gserviceaccount.com",
                "token_uri": token_uri}
     return account, key.public_key()
+
+
+class SlowService:
+    """A push service that reads the request and then answers one byte every `every` seconds
+    (`trickle`), or never (`hang`): a raw TCP server in a thread. `connected` counts connections."""
+
+    ANSWER = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+
+    def __init__(self, mode, every=1.0):
+        self.mode, self.every = mode, every
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connected = threading.Semaphore(0)
+        self.stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection):
+        with connection:
+            self.connected.release()
+            try:
+                connection.recv(65536)
+                if self.mode == "trickle":
+                    for byte in self.ANSWER:
+                        if self.stopped.wait(self.every):
+                            return
+                        connection.sendall(bytes([byte]))
+                self.stopped.wait()
+            except OSError:
+                return
+
+    def wait_connected(self, timeout=WAIT):
+        assert self.connected.acquire(timeout=timeout), f"nothing connected to the {self.mode} service"
+
+    def stop(self):
+        self.stopped.set()
+        self.listener.close()

@@ -95,6 +95,13 @@ def test_a_registration_without_what_its_kind_needs_is_a_validation_error(push_s
         "https://push.example.com/send/abc",  # not a push service the server may POST to
         "http://fcm.googleapis.com/fcm/send/abc",  # not https
         "http://10.0.0.8/internal",
+        # Read as fcm.googleapis.com by urllib's urlsplit, as localhost by the HTTP client that sends.
+        "https://localhost\\@fcm.googleapis.com/x",
+        "https://localhost:8080\\@fcm.googleapis.com/x",
+        "https://fcm.googleapis.com:6379/x",  # a listed host, another port
+        "https://user:secret@fcm.googleapis.com/x",
+        "https://fcm.googleapis.com/x\ty",
+        "https://fcm.googleapis.com\\x",
     ],
 )
 def test_an_endpoint_that_is_not_a_known_push_service_is_refused(push_services, passenger, settings, endpoint):
@@ -104,6 +111,28 @@ def test_an_endpoint_that_is_not_a_known_push_service_is_refused(push_services, 
     assert response.status_code == 400
     assert "endpoint" in response.json()["errors"]["subscription"]
     assert not Device.objects.exists()
+
+
+@pytest.mark.parametrize("endpoint", [
+    "https://10.0.0.8/internal", "https://169.254.169.254/latest/meta-data", "https://[::1]/x",
+    "https://[::ffff:127.0.0.1]/x", "https://2130706433/x", "https://192.168.1.1/x", "https://224.0.0.1/x",
+])
+def test_with_any_host_allowed_an_internal_address_is_still_refused(push_services, passenger, settings, endpoint):
+    settings.WEBPUSH_ENDPOINT_HOSTS = ["*"]
+    subscription = {**BrowserSubscription(push_services.webpush).as_json(), "endpoint": endpoint}
+    response = api_client_for(passenger).post(DEVICES, {"kind": "webpush", "subscription": subscription}, format="json")
+    assert response.status_code == 400, response.json()
+    assert "endpoint" in response.json()["errors"]["subscription"]
+    assert not Device.objects.exists()
+
+
+def test_an_endpoint_is_stored_in_the_normal_form_it_is_sent_to(push_services, passenger, settings):
+    settings.WEBPUSH_ENDPOINT_HOSTS = ["fcm.googleapis.com"]
+    subscription = {**BrowserSubscription(push_services.webpush).as_json(),
+                    "endpoint": "https://FCM.googleapis.com.:443/fcm/send/AbC?x=1"}
+    response = api_client_for(passenger).post(DEVICES, {"kind": "webpush", "subscription": subscription}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["endpoint"] == Device.objects.get().address == "https://fcm.googleapis.com/fcm/send/AbC?x=1"
 
 
 def test_known_push_services_are_accepted_by_default(settings):

@@ -3,8 +3,11 @@ closed app of a passenger who registered a browser subscription over REST, and p
 to them while their socket is open."""
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
+import time
 import uuid
 
 import pytest
@@ -14,7 +17,7 @@ from realtime.push.management.commands.generate_vapid_keys import new_key_pair
 from realtime.tests.live_client import Api, recv_type, ws_uri
 from realtime.tests.servers import LiveDatabase, ServerProcess
 
-from .fakes import WAIT, BrowserSubscription, FakeService
+from .fakes import WAIT, BrowserSubscription, FakeService, SlowService
 
 pytestmark = pytest.mark.live
 
@@ -26,14 +29,14 @@ def push_service():
     service.stop()
 
 
-@pytest.fixture
-def server(tmp_path, push_service):
+@contextlib.contextmanager
+def push_server(tmp_path, **settings):
     database = LiveDatabase(tmp_path)
     private, public = new_key_pair()
     env = dict(os.environ, **database.env, CHANNEL_LAYER_PREFIX=f"live-{uuid.uuid4().hex[:8]}",
                WEBPUSH_VAPID_PRIVATE_KEY=private, WEBPUSH_VAPID_PUBLIC_KEY=public,
                WEBPUSH_VAPID_SUBJECT="mailto:ops@example.cm", WEBPUSH_ENDPOINT_HOSTS="127.0.0.1",
-               PUSH_INTERVAL_SECONDS="0.2")
+               PUSH_INTERVAL_SECONDS="0.2", **settings)
     process = None
     try:
         database.migrate(env)
@@ -44,6 +47,12 @@ def server(tmp_path, push_service):
         if process is not None:
             process.stop()
         database.drop()
+
+
+@pytest.fixture
+def server(tmp_path, push_service):
+    with push_server(tmp_path) as process:
+        yield process
 
 
 async def outbox_empty(database):
@@ -79,3 +88,47 @@ async def test_the_server_pushes_to_a_closed_app_and_not_to_an_open_one(server, 
     assert len(push_service.received) == 1
     assert arrived["id"] > envelope["id"]
     assert device["kind"] == "webpush"
+
+
+DEADLINE = 30  # PUSH_TIMEOUT_SECONDS of the server below: longer than any wait of the test
+
+
+async def subscribed_passenger(api, name, service):
+    passenger = await api.register(name)
+    await api.call("POST", "/devices/", {"kind": "webpush", "subscription": BrowserSubscription(service).as_json()},
+                   token=passenger["access"], expect=201)
+    return passenger
+
+
+async def test_a_trickling_and_a_hanging_push_service_delay_no_one_else_and_not_the_shutdown(
+        tmp_path, push_service):
+    """Issue 20: a push service that answers a byte a second, and one that never answers, are in
+    flight; another passenger's push still arrives at once, and SIGTERM ends the server in seconds."""
+    trickle, hang = SlowService("trickle", every=1.0), SlowService("hang")
+    try:
+        with push_server(tmp_path, PUSH_TIMEOUT_SECONDS=str(DEADLINE)) as server:
+            api = Api(server.base_url)
+            passengers = await asyncio.gather(*(subscribed_passenger(api, f"Awa {name}", service) for name, service in
+                                                (("Trickle", trickle), ("Hang", hang), ("Prompt", push_service))))
+            drivers = await asyncio.gather(*(api.driver(f"Jean {n}", at=(3.849, 11.502)) for n in range(3)))
+            rides = [await api.request_ride(passenger) for passenger in passengers]
+            for ride, driver in list(zip(rides, drivers))[:2]:
+                await api.step(ride["ride_id"], "accept", driver)
+            await asyncio.to_thread(trickle.wait_connected)
+            await asyncio.to_thread(hang.wait_connected)
+
+            accepted = time.monotonic()
+            await api.step(rides[2]["ride_id"], "accept", drivers[2])
+            (received,) = await asyncio.to_thread(push_service.wait_for, 1)
+            delay = time.monotonic() - accepted
+            assert delay < 5, f"the prompt push took {delay:.1f} s behind the slow ones"
+
+            server.signal(signal.SIGTERM)  # the two slow sends are still in flight
+            signalled = time.monotonic()
+            await asyncio.to_thread(server.process.wait, 20)
+            exited = time.monotonic() - signalled
+            assert exited < 10, f"exited {exited:.1f} s after SIGTERM"
+            assert "push: 2 sends abandoned at shutdown" in server.log()
+    finally:
+        trickle.stop()
+        hang.stop()

@@ -31,15 +31,12 @@ class Command(DatabaseCommand):
         if not presence.shared():
             raise CommandError("send_push needs REDIS_URL: without it only the server knows who is connected, "
                                "and sends the pushes itself (PUSH_IN_SERVER).")
-        try:
-            if once:
-                self.stdout.write(self.summary(sender.run_round_sync()))
-                return
-            interval = interval or settings.PUSH_INTERVAL_SECONDS
-            self.stdout.write(f"Sending pushes every {human_duration(interval)}; Ctrl-C to stop.")
-            repeat(self.push_round, interval=interval, iterations=iterations)
-        finally:
-            sender.threads.shutdown()
+        if once:
+            self.stdout.write(self.summary(sender.run_round_sync()))
+            return
+        interval = interval or settings.PUSH_INTERVAL_SECONDS
+        self.stdout.write(f"Sending pushes every {human_duration(interval)}; Ctrl-C to stop.")
+        repeat(self.push_round, interval=interval, iterations=iterations)
 
     def push_round(self):
         # A deployment loop outlives a database restart: report the failed round, try the next one.
