@@ -72,8 +72,8 @@ async def send(push, session):
         return outcomes.retry("Web Push is not configured (WEBPUSH_VAPID_PRIVATE_KEY)")
     try:
         url = endpoints.parse(push.address)
-    except endpoints.EndpointRefused as exc:
-        return outcomes.rejected(f"endpoint refused: {exc}")
+    except endpoints.EndpointRefused as exc:  # registered before the rules that refuse it: never sendable
+        return outcomes.gone(f"endpoint refused: {exc}")
     try:
         body, headers = request_for(push, url)
     except Exception as exc:  # keys that are not a P-256 point and a 16-byte secret

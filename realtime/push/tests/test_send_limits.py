@@ -11,7 +11,7 @@ from aiohttp import ThreadedResolver
 
 from realtime.push import sender
 from realtime.push.endpoints import GuardedResolver
-from realtime.push.models import PushDelivery
+from realtime.push.models import Device, PushDelivery
 from realtime.tests.helpers import db
 from rides import services as ride_services
 from rides.models import RideStatus
@@ -66,8 +66,8 @@ async def test_a_send_in_flight_holds_back_no_later_push_and_is_abandoned_at_shu
     assert await sender.start_round() == 1  # the next round does not wait for the hanging send
 
     assert len(await asyncio.to_thread(push_services.webpush.wait_for, 1)) == 1
-    for _ in range(100):  # the fast send settles its own row
-        if await db(PushDelivery.objects.count)() == 1:
+    for _ in range(100):  # the fast send settles its own row and ends
+        if len(sender.sender.in_flight) == 1 and await db(PushDelivery.objects.count)() == 1:
             break
         await asyncio.sleep(0.05)
     (hanging,) = sender.sender.in_flight
@@ -89,6 +89,20 @@ async def test_a_redirect_is_never_followed(push_services):
         assert await db(PushDelivery.objects.count)() == 0  # a redirect will not change by trying again
     finally:
         elsewhere.stop()
+
+
+async def test_a_device_registered_before_the_endpoint_rules_is_deleted_unsent(push_services, slow_services):
+    inside = slow_services["hang"]
+    port = int(inside.url.rsplit(":", 1)[1])
+
+    class Service:  # as the check before issue 20 let through: urllib read fcm.googleapis.com here
+        url = f"https://localhost:{port}\\@fcm.googleapis.com"
+
+    await ride_accepted_for_a_passenger_pushed_through(Service)
+
+    assert await sender.run_round() == {"gone": 1}
+    assert not await db(Device.objects.exists)()
+    assert not inside.connected.acquire(timeout=0.2)
 
 
 def resolving_to(address, port):
