@@ -11,6 +11,12 @@ every way it can end.
   Each step runs even if one before it failed.
 - `send_text` is the one way out to the app; a failed send raises `SocketGone`, which handlers
   let through (there is nobody left to answer).
+- Redis unreachable (realtime.outages) is not a bug: a socket that meets it closes with 1011 like
+  any failure (its channel's receive failing included), logged once per outage instead of once
+  per socket with a traceback. A handshake meets it before any handler runs, when channels makes
+  the connection's channel: with the channel layer away nothing could reach the socket, so it is
+  accepted and closed with 1011 (the app reconnects with backoff) rather than served deaf or
+  answered 500.
 """
 
 import asyncio
@@ -23,7 +29,7 @@ from django.utils import translation
 
 from rideshare.kernel.translation import language_for
 
-from . import auth, dispatch, events, metrics, presence
+from . import auth, dispatch, events, metrics, outages, presence
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,7 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
     failed = False
     observed_rides = frozenset()
     language = None  # of this connection's `error` messages (see __call__)
+    channel_name = None  # until channels made it (the channel layer answered)
 
     async def __call__(self, scope, receive, send):
         # `?lang=` (fr, en), else the handshake's Accept-Language, else English. Active for the
@@ -52,6 +59,11 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
         try:
             with translation.override(self.language):
                 await super().__call__(scope, receive, send)
+        except outages.UNREACHABLE as exc:
+            if self.channel_name is None:
+                await self._refuse_without_channel(receive, send, exc)
+            else:  # the channel layer's receive (the core Redis layer's pops)
+                await self.fail("channel layer receive", exc)
         finally:
             if not self.cleaned_up:
                 # Cancelled (daphne's application_close_timeout, shutdown): no await is safe here.
@@ -59,6 +71,13 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
                 # (and rewrites this process's shared entries from what it holds).
                 self.cleaned_up = True
                 self._forget()
+
+    async def _refuse_without_channel(self, receive, send, exc):
+        outages.redis.failed("a WebSocket handshake, closed with 1011", exc)
+        self.base_send = send
+        if (await receive())["type"] == "websocket.connect":
+            await self.base_send({"type": "websocket.accept"})  # so that a browser reads the code
+            await self._close_after_failure()
 
     async def dispatch(self, message):
         try:
@@ -87,6 +106,8 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
             user_id = getattr(self.user, "pk", None)
             if isinstance(exc, SocketGone):
                 logger.warning("socket of user %s gone during %s: %s", user_id, during, exc.__cause__ or exc)
+            elif outages.redis_unreachable(exc):
+                outages.redis.failed(f"a connection, closed with 1011 during {during}", exc)
             else:
                 logger.error("connection of user %s failed during %s", user_id, during, exc_info=exc)
         if not self.closing:
@@ -147,9 +168,12 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
         for step in steps:
             try:
                 await step()
-            except Exception:
+            except Exception as exc:
                 # The presence heartbeat settles drivers and rewrites this process's entries.
-                logger.exception("clean-up step failed for user %s", self.user.pk)
+                if outages.redis_unreachable(exc):
+                    outages.redis.failed("a connection's clean-up", exc)
+                else:
+                    logger.exception("clean-up step failed for user %s", self.user.pk)
 
     def _forget(self):
         """The clean-up's synchronous part; what presence.closed needs, or None."""

@@ -39,7 +39,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from rides.matching import Assignment
 
-from . import events, metrics
+from . import events, metrics, outages
 from .groups import ride_group_name, user_group_name
 from .layers import InProcessChannelLayer
 
@@ -58,11 +58,15 @@ async def _group_send(group, message, kind):
     """Best effort: a failed send is counted and logged; the caller goes on."""
     try:
         await get_channel_layer().group_send(group, message)
-        return True
-    except Exception:
+    except Exception as exc:
         metrics.layer_send_failures.labels(kind).inc()
-        logger.exception("channel layer send to %s failed", group)
+        if outages.redis_unreachable(exc):
+            outages.redis.failed(f"channel layer send to {group}", exc)
+        else:
+            logger.exception("channel layer send to %s failed", group)
         return False
+    outages.redis.answered()
+    return True
 
 
 # --- membership: which groups a connection is in -----------------------------------------------

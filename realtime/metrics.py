@@ -14,6 +14,9 @@ rate_limited = Counter("rideshare_ws_rate_limited_total", "Client messages refus
 layer_send_failures = Counter(
     "rideshare_channel_layer_send_failures_total", "Channel-layer sends that raised", ["kind"]
 )
+redis_unreachable = Counter(
+    "rideshare_redis_unreachable_total", "Redis calls that found it unreachable (logged once per outage)"
+)
 commit_to_send_seconds = Histogram(
     "rideshare_event_commit_to_send_seconds",
     "From the commit of a change to the socket send of its event",

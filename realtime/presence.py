@@ -20,12 +20,15 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy
+from rest_framework import status
 
 from drivers.models import Driver
 from drivers.services import set_online
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
+from rideshare.kernel.errors import DomainError
 
-from . import cap, dispatch, shared_presence
+from . import cap, dispatch, outages, shared_presence
 from .batching import Batched
 from .db import db_call
 from .known_users import known
@@ -156,7 +159,11 @@ async def settle_drivers(driver_ids):
     local.unsettled_drivers.difference_update(driver_ids)
     candidates = [d for d in driver_ids if d not in local.by_user]
     if shared() and candidates:
-        elsewhere = await db_call(shared_presence.connected_elsewhere)(candidates, SERVER_ID)
+        try:
+            elsewhere = await db_call(shared_presence.connected_elsewhere)(candidates, SERVER_ID)
+        except outages.UNREACHABLE:
+            local.unsettled_drivers.update(candidates)  # the heartbeat settles them once Redis answers
+            raise
         candidates = [d for d in candidates if str(d) not in elsewhere]
     if candidates:
         await db_call(take_offline)(candidates)
@@ -218,9 +225,25 @@ def sweep():
     return removed, take_offline(drivers) if drivers else []
 
 
+class PresenceUnavailable(DomainError):
+    """Redis mode: the figures live in Redis, and Redis does not answer (realtime.outages)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "presence_unavailable"
+
+    def __init__(self):
+        super().__init__(gettext_lazy("The connection figures are unavailable while Redis cannot be reached; try again shortly."))
+
+
 def connection_figures():
     if shared():
-        return shared_presence.figures()
+        try:
+            figures = shared_presence.figures()
+        except outages.UNREACHABLE as exc:
+            outages.redis.failed("ws/stats", exc)
+            raise PresenceUnavailable() from None
+        outages.redis.answered()
+        return figures
     total, users, drivers = local.counts
     return {"total_connections": total, "connected_users": users, "connected_drivers": drivers,
             "server_processes": 1 if dispatch.serving() else 0}
@@ -250,9 +273,12 @@ async def sync_now():
         return
     try:
         elsewhere = await db_call(shared_presence.add)(adds, removes, SERVER_ID)
-    except Exception:
+    except Exception as exc:
         local.give_back(adds, removes)
-        raise
+        if not outages.redis_unreachable(exc):
+            raise
+        return outages.redis.failed("presence sync", exc)  # the next round writes them
+    outages.redis.answered()
     for user_id in {user_id for _, user_id, _, _ in adds}:
         others = elsewhere.get(str(user_id), [])
         if others:
@@ -273,11 +299,15 @@ async def heartbeat():
     for user_id, reason in gone.items():
         known.forget(user_id)
         await dispatch.send_control(user_id, dispatch.disconnect(reason))
-    if local.unsettled_drivers:
-        await settle_drivers(list(local.unsettled_drivers))
-    if shared():
-        await db_call(shared_presence.heartbeat)(dict(local.open), SERVER_ID)
-        await db_call(sweep)()
+    try:
+        if local.unsettled_drivers:
+            await settle_drivers(list(local.unsettled_drivers))
+        if shared():
+            await db_call(shared_presence.heartbeat)(dict(local.open), SERVER_ID)
+            await db_call(sweep)()
+            outages.redis.answered()
+    except outages.UNREACHABLE as exc:
+        outages.redis.failed("presence heartbeat", exc)  # the next round tries again
     return gone
 
 

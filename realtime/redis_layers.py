@@ -30,6 +30,8 @@ from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from channels_redis.utils import _wrap_close
 
+from . import outages
+
 logger = logging.getLogger(__name__)
 
 RECEIVE_BATCH = 100
@@ -112,10 +114,15 @@ class CancelledCleanupFilter(logging.Filter):
     consumer's receive is cancelled, and stock's clean-up (an UNSUBSCRIBE) is cancelled too:
     it logs "Unexpected exception while cleaning-up channel" with a traceback for each socket.
     Nothing went wrong (the process is exiting and Redis drops its subscriptions with the
-    connection), so those records are dropped; any other failure is still logged."""
+    connection), so those records are dropped. So is Redis being unreachable (stock's receive
+    loop logs it with a traceback every second while it is): realtime.outages says it once.
+    Any other failure is still logged."""
 
     def filter(self, record):
         exc = record.exc_info[1] if record.exc_info else None
+        if outages.redis_unreachable(exc):
+            outages.redis.failed("channel layer receive", exc)
+            return False
         return not (isinstance(exc, asyncio.CancelledError) and "cleaning-up channel" in record.getMessage())
 
 

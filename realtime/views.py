@@ -17,6 +17,7 @@ class WebSocketStatsView(APIView):
     """Figures across every server process sharing the database (staff only)."""
 
     permission_classes = [IsAdminUser]
+    schema_errors = ("presence_unavailable",)
 
     @extend_schema(
         summary="WebSocket figures",

@@ -63,6 +63,7 @@ ERROR_CODES = {
     "idempotency_key_reused": (422, "the `Idempotency-Key` was used for another request within 24 h"),
     "throttled": (429, "retry after `Retry-After` seconds"),
     "push_not_configured": (503, "no VAPID keys (Web Push) or FCM credentials on this server"),
+    "presence_unavailable": (503, "Redis (the connection figures) cannot be reached: try again shortly"),
 }
 
 STATUS_TITLES = {
@@ -74,7 +75,7 @@ STATUS_TITLES = {
     413: "The body is too large",
     422: "The request cannot be processed",
     429: "Too many requests",
-    503: "Not available on this server",
+    503: "Not available (on this server, or right now)",
 }
 
 # A token check (simplejwt's Bearer authentication) can answer any of these.
