@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from drivers.serializers import DriverProfileInputSerializer, DriverSerializer
 from drivers.services import create_driver_profile
@@ -91,13 +92,34 @@ class TokenPairSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
+class SingleUseRefreshToken(RefreshToken):
+    """A refresh token that only the request whose blacklisting inserts it may rotate."""
+
+    def blacklist(self):
+        # simplejwt checks the blacklist when it reads the token, then blacklists with
+        # get_or_create: concurrent requests all pass the check, and each one's get_or_create
+        # finds the row another inserted and carries on (8 of 10 rotated one token). The unique
+        # blacklist row decides instead: a request that did not create it is refused as a later
+        # reuse is (the check now finds the row: simplejwt's TokenError, 401 token_not_valid).
+        blacklisted, created = super().blacklist()
+        if not created:
+            self.check_blacklist()
+        return blacklisted, created
+
+
 class RefreshSerializer(TokenRefreshSerializer):
-    """A new access and refresh token; the refresh token sent is blacklisted (used once)."""
+    """A new access and refresh token; the refresh token sent is blacklisted (used once, even by
+    concurrent requests: the others are 401 `token_not_valid`, as a later reuse is)."""
+
+    token_class = SingleUseRefreshToken
 
     def validate(self, attrs):
+        # One transaction: the old token is spent only if its successor is recorded too (and on
+        # SQLite, BEGIN IMMEDIATE queues concurrent rotations instead of failing them).
         # simplejwt looks the token's user up unguarded (a 500 for a user deleted since): such a
         # token is refused like any invalid one.
         try:
-            return super().validate(attrs)
+            with transaction.atomic():
+                return super().validate(attrs)
         except (User.DoesNotExist, DjangoValidationError, ValueError):
             raise InvalidToken(_("The token's user does not exist.")) from None
