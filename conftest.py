@@ -31,10 +31,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 
 @pytest.fixture(autouse=True)
 def isolated_throttles():
-    """Each test counts its requests from zero: the throttles' counters (the default cache, Redis
-    in CI's second pass) get a key prefix of their own. Rates stay the production defaults."""
-    cache = {**django_settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}"}
-    with override_settings(CACHES={**django_settings.CACHES, "default": cache}):
+    """Each test counts its requests from zero and remembers no socket message id of another: every
+    cache (throttles, acks, default; Redis in CI's second pass) gets a key prefix of the test's
+    own. Rates stay the production defaults."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    caches = {alias: {**config, "KEY_PREFIX": prefix} for alias, config in django_settings.CACHES.items()}
+    with override_settings(CACHES=caches):
         yield
 
 

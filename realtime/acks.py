@@ -3,17 +3,17 @@ after its own reply (pong, ride_joined, ...); a refused one gets its `error` wit
 (the consumer adds it). A message without an `id` costs nothing here.
 
 Messages whose effect outlives the connection (`wire.APPLIED_ONCE_PER_ID`: positions, going online
-or offline, declining an offer) are applied once per id and user. The id is claimed in Django's
-cache before the message is applied, with one atomic `add` (Redis with REDIS_URL, so the claim holds
-across reconnects and server processes; local memory embedded) that expires after
-WS_ACK_ID_TTL_SECONDS. A claim is `pending` while the message is applied and `done` once it was: a
-resend of a done id is acknowledged and not applied again; a resend that finds it pending (the
-first copy still being applied, e.g. on an old socket not yet closed) gets `error`
-`request_in_progress` and is sent again later by the app, since the first copy may still fail.
-Applying that fails releases the claim, so the app's resend is applied then; a socket gone while
-answering (the message was applied: every handler applies, then replies) marks it done. A message
-may be applied twice, never lost. When the cache cannot be reached the message is applied as if
-its id were new.
+or offline, declining an offer) are applied once per id and user. The id is claimed in the "acks"
+cache (settings.CACHES) before the message is applied, with one atomic `add` (Redis with REDIS_URL,
+so the claim holds across reconnects and server processes; local memory embedded, sized so that
+other users' ids do not push it out) that expires after WS_ACK_ID_TTL_SECONDS. A claim is `pending`
+while the message is applied and `done` once it was: a resend of a done id is acknowledged and not
+applied again; a resend that finds it pending (the first copy still being applied, e.g. on an old
+socket not yet closed) gets `error` `request_in_progress` and is sent again later by the app, since
+the first copy may still fail. Applying that fails releases the claim, so the app's resend is
+applied then; a socket gone while answering (the message was applied: every handler applies, then
+replies) marks it done. A message may be applied twice, never lost. When the cache cannot be
+reached the message is applied as if its id were new.
 
 The other messages concern only the connection they arrive on and change nothing when applied
 again, so they are applied (and acknowledged) every time, with no cache round trip.
@@ -43,6 +43,9 @@ IN_MEMORY = (LocMemCache, DummyCache)
 
 PENDING, DONE = "pending", "done"
 
+# Its own cache: the throttles' counters and these ids cannot push each other out (settings.CACHES).
+CACHE_ALIAS = "acks"
+
 
 class RequestInProgress(Conflict):
     code = "request_in_progress"
@@ -52,7 +55,7 @@ class RequestInProgress(Conflict):
 
 
 class AppliedIds:
-    """The claimed (user, type, id) triples, in the default cache. One backend instance per
+    """The claimed (user, type, id) triples, in the "acks" cache. One backend instance per
     process: Django's `cache` is one per async context, which here is one per socket (and, on
     Redis, a connection pool each)."""
 
@@ -62,7 +65,7 @@ class AppliedIds:
     @property
     def backend(self):
         if self._backend is None:
-            self._backend = caches.create_connection("default")
+            self._backend = caches.create_connection(CACHE_ALIAS)
         return self._backend
 
     def forget_backend(self):

@@ -226,22 +226,47 @@ else:
     # channel and group on each receive and group_send and collapses at a few thousand sockets.
     CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer"}}
 
-# --- Cache (throttle counters) -------------------------------------------------------------
-# With Redis, every server process counts in the same place; embedded, each process counts alone.
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": env_str("CACHE_REDIS_URL", REDIS_URL),
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "rideshare"),
-            "OPTIONS": {
-                "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 30.0),
-                "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 5.0),
-            },
-        }
+# --- Caches ---------------------------------------------------------------------------------
+# Three caches, so that one kind of entry cannot push another out: "throttles" (the REST throttles'
+# counters, rideshare/kernel/throttles.py), "acks" (the ids of applied socket messages,
+# realtime/acks.py) and "default" (anything else). With Redis all three are that one Redis
+# (CACHE_REDIS_URL, one key prefix, every key with a TTL), shared by every server process; it
+# keeps them as long as its maxmemory-policy evicts nothing (Redis's default, noeviction).
+# Embedded, each is this process's memory. LocMemCache's default size (300 entries, the least
+# recently used third dropped when full) let 675 socket messages with ids erase the login counters
+# and the ids themselves: these two hold far more entries than are alive at once (~350 bytes each)
+# and drop a tenth when full, so what goes is what expired long ago.
+
+
+def _redis_cache():
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("CACHE_REDIS_URL", REDIS_URL),
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "rideshare"),
+        "OPTIONS": {
+            "socket_timeout": env_float("REDIS_SOCKET_TIMEOUT", 30.0),
+            "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT", 5.0),
+        },
     }
+
+
+def _memory_cache(location, **options):
+    # One LOCATION each: LocMemCache shares the memory of the caches that name the same one.
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": location, "OPTIONS": options}
+
+
+if REDIS_URL:
+    CACHES = {"default": _redis_cache(), "throttles": _redis_cache(), "acks": _redis_cache()}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rideshare"}}
+    CACHES = {
+        "default": _memory_cache("rideshare"),
+        # A counter per address, phone number or passenger that used a throttled endpoint within
+        # its rate's period (an hour at most): up to ~35 MB.
+        "throttles": _memory_cache("rideshare-throttles", MAX_ENTRIES=100_000, CULL_FREQUENCY=10),
+        # An id per socket message with one, kept WS_ACK_ID_TTL_SECONDS (10 minutes): every id of
+        # 300 such messages a second; past that, the oldest go first. Up to ~70 MB.
+        "acks": _memory_cache("rideshare-acks", MAX_ENTRIES=200_000, CULL_FREQUENCY=10),
+    }
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -283,6 +308,8 @@ REST_FRAMEWORK = {
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env_int("JWT_ACCESS_TOKEN_LIFETIME", 15 * 60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env_int("JWT_REFRESH_TOKEN_LIFETIME", 7 * 24 * 3600)),
+    # Each refresh rotates; the token sent is blacklisted, once: of concurrent requests with one
+    # token only the one whose blacklist row is inserted gets new tokens (accounts.serializers).
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
@@ -444,7 +471,7 @@ WS_RATE_LIMITS = {
 WS_ABUSE_REJECTIONS = env_int("WS_ABUSE_REJECTIONS", 50)
 WS_ABUSE_WINDOW_SECONDS = env_float("WS_ABUSE_WINDOW_SECONDS", 10.0)
 # A client message's `id` is remembered this long for its user (realtime.acks): a resend within
-# it is acknowledged, not applied again. In the default cache (Redis with REDIS_URL).
+# it is acknowledged, not applied again. In the "acks" cache (Redis with REDIS_URL; see Caches).
 WS_ACK_ID_TTL_SECONDS = env_int("WS_ACK_ID_TTL_SECONDS", 600)
 # A position's `recorded_at` up to this far ahead of the server's clock reads as now; further, refused.
 WS_RECORDED_AT_MAX_SKEW_SECONDS = env_float("WS_RECORDED_AT_MAX_SKEW_SECONDS", 30.0)

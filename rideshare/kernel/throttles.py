@@ -1,9 +1,11 @@
 """Request throttles (DRF), per client address or per user, on the endpoints worth abusing.
 
-Counters live in Django's default cache: Redis with REDIS_URL (shared by every server process),
-local memory embedded. Rates come from settings (`REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`,
-from `THROTTLE_*_RATE`), read at request time; a rate of None turns a throttle off. An exceeded
-rate is a 429 `{detail, code: "throttled"}` with `Retry-After` (the exception handler).
+Counters live in the "throttles" cache (settings.CACHES): Redis with REDIS_URL (shared by every
+server process), local memory embedded, sized so that other traffic (the socket's applied message
+ids are in a cache of their own) cannot push them out. Rates come from settings
+(`REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`, from `THROTTLE_*_RATE`), read at request time; a
+rate of None turns a throttle off. An exceeded rate is a 429 `{detail, code: "throttled"}` with
+`Retry-After` (the exception handler).
 
 If the cache is unreachable the request goes through (logged): a Redis outage must not lock every
 user out of logging in.
@@ -11,7 +13,9 @@ user out of logging in.
 
 import logging
 
+from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.connection import ConnectionProxy
 from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -22,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 
 class RateThrottle(SimpleRateThrottle):
+    # DRF counts in the default cache; ours is looked up at each use, as Django's `cache` is (a
+    # test's settings override reaches it).
+    cache = ConnectionProxy(caches, "throttles")
+
     def get_rate(self):
         # DRF binds the rates to the class at import; read them now (settings can change).
         try:

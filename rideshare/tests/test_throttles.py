@@ -4,7 +4,7 @@ import os
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import override_settings
 
 from rideshare.tests.factories import PASSWORD, TRIP, UserFactory, api_client_for
@@ -144,8 +144,9 @@ def test_counters_are_in_the_shared_cache(db):
     user = UserFactory()
     api_client_for(None).post(TOKEN, {"phone_number": user.phone_number, "password": PASSWORD}, format="json")
     key = "throttle_login_127.0.0.1"
+    cache = caches["throttles"]
     assert len(cache.get(key)) == 1
-    backend = settings.CACHES["default"]["BACKEND"]
+    backend = settings.CACHES["throttles"]["BACKEND"]
     if os.environ.get("REDIS_URL"):
         import redis
 
