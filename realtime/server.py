@@ -3,7 +3,10 @@
 Takes every daphne option. On top of daphne:
 - Keepalive pings after 35 s of client silence (not daphne's 20 s), dropped after 20 s more.
 - 30 s to complete a WebSocket handshake (daphne: 5 s), and a listen backlog of 2,048 (Twisted:
-  50), so a reconnect storm's queue drains instead of failing the handshakes at its back.
+  50), so a reconnect storm's queue drains instead of failing the handshakes at its back. The 30 s
+  (`--websocket_connect_timeout`) count from the moment the connection opens: one whose request
+  line and headers are not all there by then is dropped, however slowly it sends them (daphne
+  leaves that to Twisted's idle timeout, 60 s of silence, restarted by every byte).
 - SIGTERM/SIGINT close every WebSocket with 1001 (going away) before the process exits, so apps
   reconnect to another process at once and resume, instead of waiting to notice a dead socket.
 - The access log goes through `logging` (JSON with LOG_FORMAT=json) with access tokens redacted.
@@ -37,6 +40,7 @@ from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import defer, reactor
+from twisted.web import http
 from twisted.web.http_headers import Headers
 
 from realtime import workers
@@ -152,6 +156,40 @@ class FleetWebSocketProtocol(WebSocketProtocol):
         return True
 
 
+class HeadDeadlineChannel(http.HTTPChannel):
+    """Twisted's HTTP/1.1 channel, aborted when its first request's head (request line and headers:
+    a WebSocket handshake's upgrade request) is not all there `seconds` after the connection opened.
+    Later requests on a kept-alive connection (nginx's upstream ones) keep Twisted's idle timeout:
+    a shorter one would close idle upstream connections nginx still means to reuse."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.head_seconds = seconds
+        self.head_deadline = None
+
+    def connectionMade(self):
+        super().connectionMade()
+        self.head_deadline = reactor.callLater(self.head_seconds, self.transport.abortConnection)
+
+    def allHeadersReceived(self):
+        self._cancel_head_deadline()
+        super().allHeadersReceived()
+
+    def connectionLost(self, reason):
+        self._cancel_head_deadline()
+        super().connectionLost(reason)
+
+    def _cancel_head_deadline(self):
+        if self.head_deadline is not None and self.head_deadline.active():
+            self.head_deadline.cancel()
+
+
+def http_protocol_with_head_deadline(seconds):
+    """What Twisted's HTTPFactory builds per connection (`_genericHTTPChannelProtocolFactory`: the
+    HTTP/2 negotiation around an HTTP/1.1 channel), with the channel above."""
+    return lambda: http._GenericHTTPChannelProtocol(HeadDeadlineChannel(seconds))
+
+
 class LoggingAccessLog(AccessLogGenerator):
     """daphne's access log through `logging` (JSON with LOG_FORMAT=json), tokens redacted there."""
 
@@ -225,6 +263,7 @@ class FleetServer(Server):
     def _install_fleet_protocol(self):
         self.backlogged = set()
         self.ws_factory.protocol = FleetWebSocketProtocol
+        self.http_factory.protocol = http_protocol_with_head_deadline(self.websocket_connect_timeout)
         reactor.callLater(DRAIN_CHECK_SECONDS, self._check_backlogs)
 
     def _websockets(self):
