@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -48,7 +49,8 @@ def register_device(*, user, kind, address, p256dh="", auth=""):
     pushes dropped). Keeps the user's PUSH_MAX_DEVICES_PER_USER most recently registered.
     Returns (device, created)."""
     require_configured(kind)
-    now = timezone.now()
+    _take_turns_with_registrations_of(user)
+    now = timezone.now()  # after the turn: a later turn stamps a later time, and keeps its device
     device, created = Device.objects.select_for_update().get_or_create(
         kind=kind, address=address,
         defaults={"user": user, "p256dh": p256dh, "auth": auth, "created_at": now, "updated_at": now},
@@ -63,6 +65,13 @@ def register_device(*, user, kind, address, p256dh="", auth=""):
     if stale:
         Device.objects.filter(pk__in=stale).delete()
     return device, created
+
+
+def _take_turns_with_registrations_of(user):
+    """Lock the user's row until the transaction ends: registrations of one user run one at a time,
+    so each counts the devices the ones before it kept (concurrent ones, each seeing room under the
+    cap, kept 16 of 20). On SQLite, where writers already take turns, it is a plain read."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
 
 
 def remove_device(*, user, device_id):
