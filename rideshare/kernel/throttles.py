@@ -47,6 +47,16 @@ class RateThrottle(SimpleRateThrottle):
     def key_for(self, ident):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
+    def forget(self, ident):
+        """Clear `ident`'s count, so that its next request starts afresh (an operator lifting a
+        lockout: `manage.py unlock_login`). Returns how many requests it held within the window."""
+        key = self.key_for(ident)
+        history = self.cache.get(key, [])
+        self.cache.delete(key)
+        if self.duration is None:
+            return len(history)
+        return len([at for at in history if at > self.timer() - self.duration])
+
 
 class AddressRateThrottle(RateThrottle):
     """Per client address, as rideshare.kernel.proxies reads it (X-Forwarded-For believed only as
