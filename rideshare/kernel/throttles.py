@@ -14,6 +14,7 @@ user out of logging in.
 import logging
 
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.connection import ConnectionProxy
 from redis.exceptions import RedisError
@@ -24,11 +25,13 @@ from . import proxies
 
 logger = logging.getLogger(__name__)
 
+CACHE = "throttles"  # the alias in settings.CACHES
+
 
 class RateThrottle(SimpleRateThrottle):
     # DRF counts in the default cache; ours is looked up at each use, as Django's `cache` is (a
     # test's settings override reaches it).
-    cache = ConnectionProxy(caches, "throttles")
+    cache = ConnectionProxy(caches, CACHE)
 
     def get_rate(self):
         # DRF binds the rates to the class at import; read them now (settings can change).
@@ -46,6 +49,12 @@ class RateThrottle(SimpleRateThrottle):
 
     def key_for(self, ident):
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    @staticmethod
+    def counted_in_this_process():
+        """Whether the counters are this process's own memory (the embedded default), out of reach
+        of any other process (a management command cannot clear a server's)."""
+        return isinstance(caches[CACHE], LocMemCache)
 
     def forget(self, ident):
         """Clear `ident`'s count, so that its next request starts afresh (an operator lifting a

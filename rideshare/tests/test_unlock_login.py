@@ -49,3 +49,21 @@ def test_a_number_with_no_lockout_is_said_so_and_a_malformed_one_is_an_error(db)
     assert "no login lockout for +237671234569" in unlock("+237671234569")
     with pytest.raises(CommandError, match="not a phone number"):
         unlock("12")
+
+
+def test_embedded_the_command_says_it_cannot_reach_the_servers_counters(db, settings):
+    settings.CACHES = {**settings.CACHES, "throttles": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "unlock-login-test",
+    }}  # the embedded default's: each process's own memory
+    err = StringIO()
+    call_command("unlock_login", "+237671234570", stdout=StringIO(), stderr=err)
+    assert "restart the server" in err.getvalue()
+
+
+def test_with_a_cache_shared_by_the_processes_it_says_nothing_of_the_sort(db, settings):
+    settings.CACHES = {**settings.CACHES, "throttles": {
+        "BACKEND": "django.core.cache.backends.dummy.DummyCache",  # any cache shared across processes
+    }}
+    err = StringIO()
+    call_command("unlock_login", "+237671234570", stdout=StringIO(), stderr=err)
+    assert err.getvalue() == ""

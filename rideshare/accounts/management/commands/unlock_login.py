@@ -3,8 +3,9 @@
 Password guesses are counted per phone number from any address (LOGIN_ACCOUNT, 20 an hour): past
 that, even the owner's right password is 429 `throttled` until the hour is over. Once the owner
 has shown who they are (support's own check), this clears their count and they log in at once.
-Run it with the server's settings (REDIS_URL: the counters are in Redis, shared by the processes;
-embedded, they live in the server process's memory and only a restart clears them).
+Run it with the server's settings: with REDIS_URL the counters are in Redis, shared by every
+process. Embedded (no REDIS_URL) each server process counts in its own memory, which no other
+process reaches: the command says so, and restarting the server is the way out there.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -24,6 +25,9 @@ class Command(BaseCommand):
     def handle(self, *args, phones, **options):
         throttle = LoginAccountThrottle()
         numbers = [self._normalized(phone) for phone in phones]
+        if throttle.counted_in_this_process():
+            self.stderr.write("The login counters are in each server process's memory (no REDIS_URL), out of this "
+                              "command's reach: restart the server to unlock an account.")
         for number in numbers:
             try:
                 counted = throttle.forget(number)
