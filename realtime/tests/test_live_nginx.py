@@ -1,10 +1,11 @@
-"""The README's nginx configuration, run for real in front of `--workers 2`: the WebSocket upgrade,
-a ride over HTTPS and WSS, an idle socket outliving nginx's read timeout thanks to the server's
-pings, and the app's own address in the server's access log (X-Forwarded-For, TRUSTED_PROXIES).
+"""The nginx configuration of docs/production.md, run for real in front of `--workers 2`: the
+WebSocket upgrade, a ride over HTTPS and WSS, an idle socket outliving nginx's read timeout thanks to
+the server's pings, and the app's own address in the server's access log (X-Forwarded-For,
+TRUSTED_PROXIES).
 
-The configuration is read from the README (between the nginx-config markers); only what cannot
-run here is substituted: ports, certificate and static paths, and the socket timeouts made small
-(together with the server's ping interval) so the heartbeat is seen within seconds."""
+The configuration is read from docs/production.md (between the nginx-config markers); only what
+cannot run here is substituted: ports, certificate and static paths, and the socket timeouts made
+small (together with the server's ping interval) so the heartbeat is seen within seconds."""
 
 import asyncio
 import http.client
@@ -33,11 +34,11 @@ pytestmark = [
     ),
 ]
 
-README_BLOCK = re.compile(r"<!-- nginx-config:begin -->\s*```nginx\n(.*?)```\s*<!-- nginx-config:end -->", re.S)
+DOCUMENTED_BLOCK = re.compile(r"<!-- nginx-config:begin -->\s*```nginx\n(.*?)```\s*<!-- nginx-config:end -->", re.S)
 # The app's address: another loopback address than nginx's (127.0.0.1, a trusted proxy), so an
 # access-log line showing it can only come from X-Forwarded-For.
 APP_ADDRESS = "127.0.0.2"
-PROXY_TIMEOUT_SECONDS = 4  # in place of the README's 75 s
+PROXY_TIMEOUT_SECONDS = 4  # in place of the documented 75 s
 SERVER_PING_SECONDS = 1  # daphne checks every 2 s, so a ping leaves every ~2 s: well within 4 s
 IDLE_SECONDS = 3 * PROXY_TIMEOUT_SECONDS
 
@@ -50,13 +51,13 @@ def nginx_binary():
 
 
 def substituted(text, old, new):
-    assert old in text, f"the README's nginx configuration no longer contains {old!r}: update this test with it"
+    assert old in text, f"docs/production.md's nginx configuration no longer contains {old!r}: update this test with it"
     return text.replace(old, new)
 
 
-def readme_configuration(upstream_port, listen_port, prefix):
-    block = README_BLOCK.search((REPO_ROOT / "README.md").read_text())
-    assert block, "README.md has no ```nginx block between <!-- nginx-config:begin --> and <!-- nginx-config:end -->"
+def documented_configuration(upstream_port, listen_port, prefix):
+    block = DOCUMENTED_BLOCK.search((REPO_ROOT / "docs" / "production.md").read_text())
+    assert block, "docs/production.md has no ```nginx block between <!-- nginx-config:begin --> and <!-- nginx-config:end -->"
     text = block.group(1)
     for old, new in (
         ("server 127.0.0.1:8001;", f"server 127.0.0.1:{upstream_port};"),
@@ -73,7 +74,7 @@ def readme_configuration(upstream_port, listen_port, prefix):
 
 
 def main_configuration(prefix, http_block):
-    """A whole nginx.conf around the README's `http`-context block, every path under `prefix`."""
+    """A whole nginx.conf around docs/production.md's `http`-context block, every path under `prefix`."""
     temp = prefix / "temp"
     # As root nginx's workers would run as `nobody`, who cannot enter pytest's private temp dirs.
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -108,14 +109,14 @@ class Nginx:
             (prefix / directory).mkdir(parents=True, exist_ok=True)
         self.tls = self_signed_certificate(prefix)
         self.conf = prefix / "conf" / "nginx.conf"
-        self.conf.write_text(main_configuration(prefix, readme_configuration(upstream_port, self.port, prefix)))
+        self.conf.write_text(main_configuration(prefix, documented_configuration(upstream_port, self.port, prefix)))
         self.process = None
 
     def start(self):
         command = [nginx_binary(), "-p", str(self.prefix), "-c", str(self.conf),
                    "-g", f"daemon off; pid {self.prefix / 'nginx.pid'};"]
         checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
-        assert checked.returncode == 0, f"nginx -t refused the README's configuration:\n{checked.stderr}"
+        assert checked.returncode == 0, f"nginx -t refused docs/production.md's configuration:\n{checked.stderr}"
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:
@@ -207,7 +208,7 @@ def start_stack(tmp_path):
     database.drop()
 
 
-async def test_a_ride_through_the_readme_nginx_configuration_in_front_of_two_workers(start_stack):
+async def test_a_ride_through_the_documented_nginx_configuration_in_front_of_two_workers(start_stack):
     server, nginx = start_stack(SERVER_PING_SECONDS)
     api = ProxiedApi(nginx)
     passenger = await api.register("Proxied Passenger")
