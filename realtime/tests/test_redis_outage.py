@@ -53,6 +53,12 @@ def outage_lines(caplog):
     return [r.getMessage() for r in caplog.records if r.name == "realtime.outages"]
 
 
+def unreachable_lines(caplog):
+    """The outage's first line (a send that got through meanwhile, on this test's answering Redis,
+    may add an "answers again")."""
+    return [line for line in outage_lines(caplog) if line.startswith("Redis unreachable")]
+
+
 def tracebacks(caplog):
     return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.exc_info]
 
@@ -68,8 +74,8 @@ def test_stats_answer_503_presence_unavailable_and_log_one_line(redis_away, capl
         assert response.status_code == 503
         body = response.json()
         assert body["code"] == "presence_unavailable" and body["detail"]
-    assert len(outage_lines(caplog)) == 1
-    assert "ws/stats" in outage_lines(caplog)[0]
+    assert len(unreachable_lines(caplog)) == 1
+    assert "ws/stats" in unreachable_lines(caplog)[0]
     assert tracebacks(caplog) == []
 
 
@@ -87,7 +93,7 @@ async def test_a_handshake_while_the_channel_layer_is_unreachable_is_accepted_th
         assert connected  # accepted, so a browser can read the close code
         await expect_close(comm, 1011)  # the README's "reconnect with last_event_id, with backoff"
         await comm.wait(timeout=RECEIVE_TIMEOUT)
-    assert len(outage_lines(caplog)) == 1
+    assert len(unreachable_lines(caplog)) == 1
     assert tracebacks(caplog) == []
 
 
@@ -104,7 +110,7 @@ async def test_a_connect_that_finds_redis_away_after_its_channel_closes_with_101
     assert (await comm.connect(timeout=RECEIVE_TIMEOUT))[0]
     await expect_close(comm, 1011)
     await comm.wait(timeout=RECEIVE_TIMEOUT)
-    assert len(outage_lines(caplog)) == 1
+    assert len(unreachable_lines(caplog)) == 1
     assert tracebacks(caplog) == []
 
 
@@ -112,7 +118,9 @@ async def test_a_connect_that_finds_redis_away_after_its_channel_closes_with_101
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_presence_rounds_carry_on_and_log_the_outage_once_and_its_end(redis_away, monkeypatch, caplog):
+async def test_presence_rounds_carry_on_and_log_the_outage_once_and_its_end(channel_layer_away, monkeypatch, caplog):
+    # The channel layer is away too, as it is in production (the same Redis): a send that reached
+    # a Redis still answering would end the outage between two rounds.
     passenger = await db(UserFactory)()
     await db(presence.local.add)("specific.away!1", passenger, batched=True)  # written by the next sync
     for _ in range(3):
@@ -210,5 +218,5 @@ async def test_an_open_socket_whose_channel_receive_fails_closes_with_1011_witho
         await comm.wait(timeout=RECEIVE_TIMEOUT)
     finally:
         layer.receive = receive
-    assert len(outage_lines(caplog)) == 1
+    assert len(unreachable_lines(caplog)) == 1
     assert tracebacks(caplog) == []
