@@ -35,6 +35,7 @@ window), `bench/results/<stamp>-http-path-<backend>/` (plan, servers.log, profil
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import resource
@@ -639,6 +640,20 @@ def server_env(backend):
     return env
 
 
+def code_state():
+    """The code measured: the commit, and the uncommitted changes of the working tree (other people
+    edit it meanwhile: two runs compare only if this line is the same)."""
+    def git(*cmd):
+        try:
+            return subprocess.run(["git", *cmd], cwd=db.REPO_ROOT, capture_output=True, timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return b""
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").decode().splitlines()]
+    diff = hashlib.sha1(git("diff", "HEAD")).hexdigest()[:10] if changed else None
+    return {"commit": git("rev-parse", "--short", "HEAD").decode().strip(), "changed_files": changed, "diff_sha1": diff}
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["embedded", "redis"], default="embedded")
@@ -671,6 +686,7 @@ def main(argv=None):
     print(f"== issue 21 HTTP path, backend={args.backend}, {args.rounds} rounds × {args.seconds} s windows, "
           f"{args.clients} clients, open loop {args.rate}/s", flush=True)
     before = machine_sample()
+    code = code_state()
     env = server_env(args.backend)
     env.update(db.fresh_database(args.backend, workdir))
     started, missing, profiles = {}, {}, {}
@@ -697,6 +713,8 @@ def main(argv=None):
     lines = ["", f"== issue 21 HTTP targets, backend={args.backend} ({len(windows)} windows, same run)"]
     lines += format_table(table, indicative=args.quick)
     lines += [""] + load_summary(windows, before, after) + answers_lines(answers)
+    lines.append(f"code: {code['commit']}" + (f" + uncommitted changes (diff {code['diff_sha1']}) in "
+                                              f"{', '.join(code['changed_files'])}" if code["changed_files"] else ""))
     lines.append("baselines: bench/baselines/bare_django.py (/healthz), bench/baselines/bare_drf.py (same queries, "
                  "simplejwt JWTAuthentication, no middleware; location: same UPDATE and active-ride read, relayed "
                  "with group_send; the project's 'approaching' check is not done)")
@@ -704,7 +722,7 @@ def main(argv=None):
         lines += [""] + profile_lines(profiles)
     print("\n".join(lines), flush=True)
     result = {"stamp": stamp, "backend": args.backend, "quick": args.quick,
-              "args": {k: v for k, v in vars(args).items()}, "machine_before": before, "machine_after": after,
+              "args": {k: v for k, v in vars(args).items()}, "code": code, "machine_before": before, "machine_after": after,
               "servers": {n: SERVER_LABELS[n] for n in started}, "missing": missing, "answers": answers,
               "table": [asdict(r) for r in table], "windows": windows, "profiles": profiles}
     out = db.RESULTS / f"{name}.json"
