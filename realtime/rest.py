@@ -57,22 +57,22 @@ SERVER_ERROR = dict(zip(("detail", "code"), ERRORS[500]))
 # SSL redirect, the request's language; the rest do nothing here); a different list turns the fast path off.
 EXPECTED_MIDDLEWARE = (
     "rideshare.kernel.middleware.ApiErrorMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "rideshare.kernel.middleware.SecurityMiddleware",
+    "rideshare.kernel.middleware.SessionMiddleware",
+    "rideshare.kernel.middleware.LocaleMiddleware",
+    "rideshare.kernel.middleware.CommonMiddleware",
+    "rideshare.kernel.middleware.CsrfViewMiddleware",
+    "rideshare.kernel.middleware.AuthenticationMiddleware",
+    "rideshare.kernel.middleware.MessageMiddleware",
+    "rideshare.kernel.middleware.XFrameOptionsMiddleware",
 )
 # Request-side hooks run here: they answer (a redirect) or raise (DisallowedHost) for a request
 # Django would not serve as usual, which then goes to Django; the locale's sets the language the
 # response names (Content-Language), as Django's path does.
 REQUEST_HOOKS = (
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "rideshare.kernel.middleware.SecurityMiddleware",
+    "rideshare.kernel.middleware.LocaleMiddleware",
+    "rideshare.kernel.middleware.CommonMiddleware",
 )
 
 

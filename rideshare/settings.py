@@ -104,18 +104,26 @@ INSTALLED_APPS = [
     "rideshare.console",
 ]
 
+# Django's usual stack, each one a subclass of Django's own (rideshare/kernel/middleware.py): under
+# ASGI a request never waits for a thread before its view (the hooks that do no I/O run on the
+# event loop; sessions, CSRF, the session's user and messages run only for SESSION_PATHS).
+# The paths a staff member reaches with the admin's login cookie; the rest are public or use JWTs.
+SESSION_PATHS = ["/admin/", "/metrics"]
+# Django finds its security, frame-options and CSRF middleware by their dotted paths; ours are
+# subclasses, which rideshare.W001-W003 (rideshare/kernel/middleware.py) look for instead.
+SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 MIDDLEWARE = [
     # Outermost: whatever answers an /api/ path with an error, the answer is {detail, code} JSON.
     "rideshare.kernel.middleware.ApiErrorMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "rideshare.kernel.middleware.SecurityMiddleware",
+    "rideshare.kernel.middleware.SessionMiddleware",
     # The request's language (Accept-Language: English or French) for error messages.
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "rideshare.kernel.middleware.LocaleMiddleware",
+    "rideshare.kernel.middleware.CommonMiddleware",
+    "rideshare.kernel.middleware.CsrfViewMiddleware",
+    "rideshare.kernel.middleware.AuthenticationMiddleware",
+    "rideshare.kernel.middleware.MessageMiddleware",
+    "rideshare.kernel.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "rideshare.urls"
