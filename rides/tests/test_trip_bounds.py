@@ -88,24 +88,27 @@ def test_field_errors_come_before_the_bounds(passenger):
 @pytest.mark.parametrize(
     "value, expected",
     [
-        ("", [bounds.SERVICE_AREA_CAMEROON]),
+        (None, [bounds.SERVICE_AREA_CAMEROON]),  # unset
         ("3.7,11.4,4.0,11.65", [(3.7, 11.4, 4.0, 11.65)]),
         ("3.7,11.4,4.0,11.65; 3.9,9.6,4.2,9.9", [(3.7, 11.4, 4.0, 11.65), (3.9, 9.6, 4.2, 9.9)]),
     ],
 )
 def test_service_area_from_the_environment(monkeypatch, value, expected):
-    from rideshare.settings import env_boxes
+    from rideshare.settings.environment import env
 
-    monkeypatch.setenv("SERVICE_AREA", value)
-    assert env_boxes("SERVICE_AREA", bounds.SERVICE_AREA_CAMEROON) == expected
+    if value is None:
+        monkeypatch.delenv("SERVICE_AREA", raising=False)
+    else:
+        monkeypatch.setenv("SERVICE_AREA", value)
+    assert env.boxes("SERVICE_AREA", bounds.SERVICE_AREA_CAMEROON) == expected
 
 
-@pytest.mark.parametrize("value", ["1,2,3", "4,11,3,12", "a,b,c,d"])
+@pytest.mark.parametrize("value", ["1,2,3", "4,11,3,12", "a,b,c,d", ""])
 def test_a_malformed_service_area_is_refused_at_startup(monkeypatch, value):
-    from django.core.exceptions import ImproperlyConfigured
+    from environs import EnvError
 
-    from rideshare.settings import env_boxes
+    from rideshare.settings.environment import env
 
     monkeypatch.setenv("SERVICE_AREA", value)
-    with pytest.raises(ImproperlyConfigured):
-        env_boxes("SERVICE_AREA", bounds.SERVICE_AREA_CAMEROON)
+    with pytest.raises(EnvError, match="SERVICE_AREA"):
+        env.boxes("SERVICE_AREA", bounds.SERVICE_AREA_CAMEROON)

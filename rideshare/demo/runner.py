@@ -1,5 +1,5 @@
 """The demo fleet wired to this project: accounts and tokens from the database, REST over HTTP,
-settings from DEMO_* (rideshare/settings.py). Run inside the server by realtime.lifecycle when
+settings from DEMO_* (rideshare/settings/demo.py). Run inside the server by realtime.lifecycle when
 DEMO_FLEET is on, or beside any server by `manage.py demo_fleet`."""
 
 import asyncio

@@ -179,9 +179,22 @@ def test_a_cache_outage_lets_requests_through(db, monkeypatch):
         assert response.status_code == 200
 
 
-@pytest.mark.parametrize("value, expected", [("", "10/min"), ("off", None), ("None", None), ("5/s", "5/s")])
+@pytest.mark.parametrize("value, expected", [(None, "10/min"), ("off", None), ("None", None), ("5/s", "5/s")])
 def test_rates_come_from_the_environment(monkeypatch, value, expected):
-    from rideshare.settings import env_rate
+    from rideshare.settings.environment import env
 
-    monkeypatch.setenv("THROTTLE_LOGIN_RATE", value)
-    assert env_rate("THROTTLE_LOGIN_RATE", "10/min") == expected
+    if value is None:
+        monkeypatch.delenv("THROTTLE_LOGIN_RATE", raising=False)
+    else:
+        monkeypatch.setenv("THROTTLE_LOGIN_RATE", value)
+    assert env.rate("THROTTLE_LOGIN_RATE", "10/min") == expected
+
+
+def test_an_empty_rate_is_refused_not_taken_as_off(monkeypatch):
+    from environs import EnvError
+
+    from rideshare.settings.environment import env
+
+    monkeypatch.setenv("THROTTLE_LOGIN_RATE", "")
+    with pytest.raises(EnvError, match="THROTTLE_LOGIN_RATE"):
+        env.rate("THROTTLE_LOGIN_RATE", "10/min")
