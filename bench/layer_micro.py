@@ -1,4 +1,4 @@
-"""Micro-benchmark: channels' InMemoryChannelLayer vs realtime.layers.InProcessChannelLayer.
+"""Micro-benchmark: channels' InMemoryChannelLayer vs realtime.delivery.layers.InProcessChannelLayer.
 
     python bench/layer_micro.py [--sockets 10000] [--seconds 5] [--skip-stock]
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from channels.layers import InMemoryChannelLayer  # noqa: E402
 
-from realtime.layers import InProcessChannelLayer  # noqa: E402
+from realtime.delivery.layers import InProcessChannelLayer  # noqa: E402
 
 RIDE_SIZE = 4
 BATCH = 50  # group_sends between waits: keeps every queue far below capacity

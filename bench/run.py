@@ -60,11 +60,11 @@ PROFILES = {
     },
 }
 FULL_SIZES = {"connect": 2000, "idle": 10000, "storm": 10000, "offers": 10000}
-# The project's layers (realtime.redis_layers: channels-redis's classes with their round trips cut;
+# The project's layers (realtime.delivery.redis_layers: channels-redis's classes with their round trips cut;
 # pubsub is the production default); the stock classes stay measurable with --layers.
 LAYER_BACKENDS = {
-    "pubsub": "realtime.redis_layers.RedisPubSubLayer",
-    "core": "realtime.redis_layers.RedisLayer",
+    "pubsub": "realtime.delivery.redis_layers.RedisPubSubLayer",
+    "core": "realtime.delivery.redis_layers.RedisLayer",
     "pubsub-stock": "channels_redis.pubsub.RedisPubSubChannelLayer",
     "core-stock": "channels_redis.core.RedisChannelLayer",
 }

@@ -54,7 +54,7 @@ class DriverOfflineView(DriverOnlineView):
 
 class DriverLocationView(APIView):
     """Under the ASGI server the common case of this endpoint is answered before Django, on the
-    event loop (realtime/rest.py); what it does and answers must stay what this view does
+    event loop (realtime/serving/rest.py); what it does and answers must stay what this view does
     (realtime/tests/test_rest_positions.py compares the two answers)."""
 
     schema_errors = ("not_a_driver",)

@@ -11,12 +11,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from drivers.admin import position_link
+from realtime.delivery.eventlog import ride_timeline_entries
 from rides.admin import RideAdmin as BaseRideAdmin
 from rides.models import Ride
 from rideshare.accounts.models import User
 from rideshare.kernel.display import to_the_second
-
-from .eventlog import ride_timeline_entries
 
 TIMELINE_ROW = (
     "<tr><td>{}</td><td>{}</td><td><strong>{}</strong></td>"

@@ -9,7 +9,7 @@ class Event(models.Model):
     """The event log and the outbox: every reliable event, written in the transaction that caused it.
 
     `id` is the event id clients see and resume from; ids are handed out in commit order (see
-    realtime.eventlog). `text` is the encoded envelope, sent as is on replay. `published_at` is
+    realtime.delivery.eventlog). `text` is the encoded envelope, sent as is on replay. `published_at` is
     set once the event was handed to the channel layer; the relay republishes what stays unset.
     """
 

@@ -4,8 +4,8 @@ they log commit or roll back with the change, and are published once it commits.
 admin, management commands, the dispatcher and the shell all announce their changes the same way.
 
 Receivers only announce: what changed comes from the models' FieldTrackers, who is offered a ride
-from rides.dispatching (offers_made, offers_expired), the payloads from realtime.events, and every
-send goes through realtime.dispatch (reliable events by way of the log, realtime.eventlog).
+from rides.dispatching (offers_made, offers_expired), the payloads from realtime.delivery.events, and every
+send goes through realtime.delivery.dispatch (reliable events by way of the log, realtime.delivery.eventlog).
 """
 
 from django.contrib.auth import get_user_model
@@ -14,12 +14,12 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from drivers.models import Driver
+from realtime.connections import approach
+from realtime.delivery import dispatch, eventlog, events
+from realtime.presence.known_users import known
 from rides.matching import active_assignment, assignment_of
 from rides.models import OfferStatus, Ride, RideOffer, RideStatus
 from rides.signals import offers_expired, offers_made
-
-from . import approach, dispatch, eventlog, events
-from .known_users import known
 
 
 @receiver(post_save, sender=Ride, dispatch_uid="realtime.ride_saved")
@@ -130,7 +130,7 @@ def user_deleted(sender, instance, **kwargs):
 
 
 def _forget_everywhere(user_id):
-    """After commit, every server process's handshake cache forgets the user (realtime.known_users):
+    """After commit, every server process's handshake cache forgets the user (realtime.presence.known_users):
     this one at once, the others through their inbox."""
 
     def forget_changed_user():

@@ -6,11 +6,11 @@ from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from realtime.delivery.eventlog import ride_timeline_entries
+from realtime.presence import presence
+from realtime.protocol import asyncapi
 from rides.selectors import visible_ride
 from rides.services import RideNotFound
-
-from . import asyncapi, presence
-from .eventlog import ride_timeline_entries
 
 
 class WebSocketStatsView(APIView):

@@ -13,16 +13,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from realtime.auth import JwtQueryAuthMiddleware, OriginValidator  # noqa: E402
-from realtime.lifecycle import ServerLifecycle  # noqa: E402
-from realtime.rest import LocationFastPath  # noqa: E402
-from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.connections.auth import JwtQueryAuthMiddleware, OriginValidator  # noqa: E402
+from realtime.serving.lifecycle import ServerLifecycle  # noqa: E402
+from realtime.serving.rest import LocationFastPath  # noqa: E402
+from realtime.serving.routing import websocket_urlpatterns  # noqa: E402
 
 # ServerLifecycle starts and stops the process's background work with the server.
 application = ServerLifecycle(ProtocolTypeRouter(
     {
         # In development the admin's static files are served here; in production by the proxy.
-        # A driver's position over REST is answered before Django when it can be (realtime/rest.py).
+        # A driver's position over REST is answered before Django when it can be (realtime/serving/rest.py).
         "http": LocationFastPath(ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app),
         "websocket": OriginValidator(JwtQueryAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from realtime import protocol_page
+from realtime.protocol import page as protocol_page
 
 from . import health
 

@@ -1,4 +1,4 @@
-# The phone's time of the stored position, apart from the server's (realtime.positions).
+# The phone's time of the stored position, apart from the server's (realtime.connections.positions).
 
 from django.db import migrations, models
 

@@ -1,6 +1,6 @@
 """The push outbox: `PushDelivery` rows, one reliable event for one device of a recipient.
 
-- `enqueue`, in the transaction that logs the events (realtime.eventlog.record_each): nothing is
+- `enqueue`, in the transaction that logs the events (realtime.delivery.eventlog.record_each): nothing is
   pushed for a change that rolls back, and every committed pushed event is, even if the process
   dies right after the commit.
 - `claim_due`, by a sender: due rows locked (`SKIP LOCKED` on PostgreSQL: senders in several
@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from realtime import wire
+from realtime.protocol import wire
 
 from . import outcomes
 from .models import Device, PushDelivery

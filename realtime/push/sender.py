@@ -7,7 +7,7 @@ each within PUSH_TIMEOUT_SECONDS in all: resolving, connecting, sending and read
 A push service that answers a byte at a time or never answers costs its own send that long and
 no more; it holds no other send back.
 
-- The server (realtime.lifecycle's `push` job, every PUSH_INTERVAL_SECONDS when PUSH_IN_SERVER)
+- The server (realtime.serving.lifecycle's `push` job, every PUSH_INTERVAL_SECONDS when PUSH_IN_SERVER)
   calls `start_round`: it claims as many due rows as there are free send slots and starts their
   sends without waiting for them; each send settles its own row when it ends. A round never waits
   for the previous round's slow sends. At shutdown `stop` gives the sends in flight
@@ -28,8 +28,8 @@ from collections import Counter
 import aiohttp
 from django.conf import settings
 
-from realtime import presence
-from realtime.db import db_call
+from realtime.delivery.db import db_call
+from realtime.presence import presence
 
 from . import endpoints, fcm, outbox, outcomes, webpush
 from .models import DeviceKind

@@ -1,5 +1,5 @@
-"""A clock tests set by hand, for code that takes a `clock` callable (realtime.limits,
-realtime.layers): time passes only when the test says so, however slow the machine is."""
+"""A clock tests set by hand, for code that takes a `clock` callable (realtime.connections.limits,
+realtime.delivery.layers): time passes only when the test says so, however slow the machine is."""
 
 
 class FakeClock:

@@ -6,8 +6,11 @@ import secrets
 import pytest
 from channels.layers import channel_layers
 
-from realtime import dispatch, fleet, lifecycle, presence, shared_presence
-from realtime.known_users import known
+from realtime.connections import fleet
+from realtime.delivery import dispatch
+from realtime.presence import presence, shared_presence
+from realtime.presence.known_users import known
+from realtime.serving import lifecycle
 
 from .servers import LiveDatabase, ServerProcess
 
@@ -42,7 +45,7 @@ async def fresh_channel_layer_and_fast_hasher(settings):
 @pytest.fixture(autouse=True)
 async def server_loop_owns_the_sends(request, fresh_channel_layer_and_fast_hasher):
     """Async tests run as the server does: on-commit hooks hand their sends to this test's loop
-    through realtime.dispatch, and socket positions are flushed by the lifecycle's job. The other
+    through realtime.delivery.dispatch, and socket positions are flushed by the lifecycle's job. The other
     periodic jobs (presence sweep, relay, retention) are left out: tests drive them explicitly."""
     if not inspect.iscoroutinefunction(request.function):
         yield

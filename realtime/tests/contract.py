@@ -1,5 +1,5 @@
 """pytest plugin: every server message the consumer sends during the test run is checked against
-its JSON Schema in the AsyncAPI document (realtime.asyncapi). A message of a type the document
+its JSON Schema in the AsyncAPI document (realtime.protocol.asyncapi). A message of a type the document
 does not describe, or one that does not match, fails the run; when the whole realtime suite ran,
 so does a described event that no test produced."""
 
@@ -17,7 +17,7 @@ _violations = []
 
 
 def check(text):
-    from realtime import asyncapi
+    from realtime.protocol import asyncapi
 
     message = json.loads(text)
     event_type = message.get("type")
@@ -33,7 +33,7 @@ def check(text):
 
 @pytest.fixture(autouse=True, scope="session")
 def record_sent_events():
-    from realtime.consumers import RealtimeConsumer
+    from realtime.connections.consumers import RealtimeConsumer
 
     original = RealtimeConsumer.send_text
 
@@ -52,7 +52,7 @@ def _ran_the_whole_realtime_suite(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    from realtime import asyncapi
+    from realtime.protocol import asyncapi
 
     problems = list(_violations)
     if _seen and _ran_the_whole_realtime_suite(session) and not session.config.option.keyword:

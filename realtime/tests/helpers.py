@@ -153,7 +153,7 @@ async def eventually_true(condition, timeout=3.0):
 def counted(user=None):
     """How many sockets presence counts in this process, of one user or of everybody; in the
     Redis mode the shared entries must say the same (tests write them at once)."""
-    from realtime import presence, shared_presence
+    from realtime.presence import presence, shared_presence
 
     if user is None:
         local = len(presence.local.open)

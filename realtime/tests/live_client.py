@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from realtime.client import http_json
+from realtime.serving.client import http_json
 
 WAIT = 5  # seconds any single awaited frame may take
 HTTP_WAIT = 20  # a request: the live server hashes passwords with the production hasher

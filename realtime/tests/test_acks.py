@@ -1,4 +1,4 @@
-"""Client messages with an `id` (realtime.acks): acknowledged once applied, after their own reply;
+"""Client messages with an `id` (realtime.connections.acks): acknowledged once applied, after their own reply;
 a refusal's `error` names the id; a message that changes something beyond its connection is
 applied once per id and user, across connections. And positions with `recorded_at`: one older
 than the driver's newest is acknowledged but neither relayed nor stored."""
@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from drivers.models import Driver
 from drivers.selectors import nearby_drivers
-from realtime import acks, positions
-from realtime.connection import SocketGone
+from realtime.connections import acks, positions
+from realtime.connections.connection import SocketGone
 from rides.models import RideOffer, RideStatus
 from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, ride_in_status
 
@@ -48,7 +48,7 @@ async def stored(driver):
 
 
 def buffered(driver):
-    """The driver's position waiting for the next batch, if any (realtime.positions)."""
+    """The driver's position waiting for the next batch, if any (realtime.connections.positions)."""
     return positions.buffer.pending.get(driver.pk)
 
 
@@ -330,7 +330,7 @@ async def test_a_position_recorded_before_the_newest_is_acknowledged_but_neither
 
 
 async def test_a_queued_position_older_than_the_stored_one_is_not_taken_on_a_new_connection():
-    """The connection starts from the driver's stored position's time (realtime.actions)."""
+    """The connection starts from the driver's stored position's time (realtime.connections.actions)."""
     ride = await db(ride_in_status)(RideStatus.ACCEPTED)
     saved = await stored(ride.driver)
     async with socket(ride.passenger) as passenger, socket(ride.driver.user) as driver:

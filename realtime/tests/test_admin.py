@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from realtime import dispatch
+from realtime.delivery import dispatch
 from realtime.models import Event
 from rides import services
 from rides.models import CancelledBy, Ride, RideStatus

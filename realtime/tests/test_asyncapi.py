@@ -6,7 +6,7 @@ import pytest
 import yaml
 from django.test import Client
 
-from realtime import asyncapi
+from realtime.protocol import asyncapi
 
 pytestmark = pytest.mark.django_db
 
@@ -90,8 +90,8 @@ def test_every_client_message_type_the_consumer_handles_is_described():
     import inspect
     import textwrap
 
-    from realtime import wire
-    from realtime.consumers import RealtimeConsumer
+    from realtime.connections.consumers import RealtimeConsumer
+    from realtime.protocol import wire
 
     handle = ast.parse(textwrap.dedent(inspect.getsource(RealtimeConsumer.handle)))
     handled = {

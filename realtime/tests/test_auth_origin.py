@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings as django_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from realtime import presence
+from realtime.presence import presence
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for
 
 from .helpers import (

@@ -4,8 +4,9 @@ of accounts deactivated or deleted meanwhile, and the handshake cache forgets th
 
 import pytest
 
-from realtime import presence, signals
-from realtime.known_users import KnownUsers, known
+from realtime import signals
+from realtime.presence import presence
+from realtime.presence.known_users import KnownUsers, known
 from rideshare.accounts.models import User
 from rideshare.tests.factories import UserFactory
 
@@ -42,7 +43,7 @@ async def test_the_presence_job_closes_the_sockets_of_accounts_removed_elsewhere
     assert await comm.receive_nothing(timeout=0.2)  # nothing reached the socket
 
     assert known.get(user.pk) is not None  # the handshake cached it; nothing told this process
-    gone = await presence.heartbeat()  # as realtime.lifecycle runs it
+    gone = await presence.heartbeat()  # as realtime.serving.lifecycle runs it
 
     assert gone[user.pk] == reason
     assert known.get(user.pk) is None

@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from drivers.models import Driver
-from realtime import presence, shared_presence
 from realtime.models import Event, EventLogState
+from realtime.presence import presence, shared_presence
 from rides.models import RideStatus
 from rideshare.tests.factories import DriverFactory, UserFactory, ride_in_status
 

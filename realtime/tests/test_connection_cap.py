@@ -1,12 +1,13 @@
 """WS_MAX_CONNECTIONS_PER_USER: a new connection over the cap closes the user's oldest (4010),
-wherever it is held (realtime.cap)."""
+wherever it is held (realtime.presence.cap)."""
 
 import time
 
 import pytest
 
 from drivers.models import Driver
-from realtime import metrics, presence, shared_presence
+from realtime.delivery import metrics
+from realtime.presence import presence, shared_presence
 from rideshare.tests.factories import DriverFactory, UserFactory
 
 from .helpers import assert_nothing_more, db, expect_close, open_socket

@@ -1,5 +1,5 @@
 """Whatever goes wrong on a connection ends in a clean close with the clean-up run exactly once
-(realtime.connection): no ghost socket in presence, stats or the metric, no ghost driver online.
+(realtime.connections.connection): no ghost socket in presence, stats or the metric, no ghost driver online.
 Also: client strings that UTF-8 cannot carry are never echoed back."""
 
 import json
@@ -8,8 +8,9 @@ import logging
 import pytest
 
 from drivers.models import Driver
-from realtime import dispatch, metrics, presence
-from realtime.consumers import RealtimeConsumer
+from realtime.connections.consumers import RealtimeConsumer
+from realtime.delivery import dispatch, metrics
+from realtime.presence import presence
 from rideshare.tests.factories import DriverFactory, UserFactory
 
 from .helpers import (
@@ -50,12 +51,12 @@ async def assert_cleaned_up(driver, before_gauge):
 def handler_tracebacks(caplog):
     """What the socket's own code logged as an error (background jobs of other tests aside)."""
     return [
-        r for r in caplog.records if r.name in ("realtime.consumers", "realtime.connection") and r.levelno >= logging.ERROR
+        r for r in caplog.records if r.name in ("realtime.connections.consumers", "realtime.connections.connection") and r.levelno >= logging.ERROR
     ]
 
 
 def connection_errors(caplog):
-    return [r for r in caplog.records if r.name == "realtime.connection" and r.levelno >= logging.WARNING]
+    return [r for r in caplog.records if r.name == "realtime.connections.connection" and r.levelno >= logging.WARNING]
 
 
 # --- deep JSON ------------------------------------------------------------------------------------
@@ -147,7 +148,7 @@ async def test_a_send_failure_while_the_close_fails_too_still_cleans_up(monkeypa
 
 
 async def test_a_failure_in_the_token_expiry_task_closes_and_cleans_up(monkeypatch):
-    monkeypatch.setattr("realtime.auth.seconds_until_expiry", lambda scope: 0.3)
+    monkeypatch.setattr("realtime.connections.auth.seconds_until_expiry", lambda scope: 0.3)
     failing_socket_send(monkeypatch, lambda message: '"token_expired"' in message.get("text", ""))
     before = open_gauge()
     driver = await db(DriverFactory)(is_online=True)

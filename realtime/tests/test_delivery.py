@@ -1,6 +1,6 @@
-"""realtime.delivery: each reliable id once per connection, in order, gaps filled from the log."""
+"""realtime.delivery.cursor: each reliable id once per connection, in order, gaps filled from the log."""
 
-from realtime.delivery import Decision, DeliveryCursor
+from realtime.delivery.cursor import Decision, DeliveryCursor
 
 
 def test_the_next_event_on_the_stream_is_sent_and_moves_the_position():

@@ -1,12 +1,12 @@
-"""realtime.dispatch: sync code hands its sends to the server's loop and never waits on it."""
+"""realtime.delivery.dispatch: sync code hands its sends to the server's loop and never waits on it."""
 
 import asyncio
 import threading
 
 import pytest
 
-from realtime import dispatch
-from realtime.dispatch import _Handoff
+from realtime.delivery import dispatch
+from realtime.delivery.dispatch import _Handoff
 
 from .helpers import eventually_true
 
@@ -44,7 +44,7 @@ async def test_hand_offs_run_in_the_order_they_were_made():
 
 
 async def test_after_shutdown_a_hand_off_is_dropped_not_waited_on():
-    from realtime import lifecycle
+    from realtime.serving import lifecycle
 
     ran = []
 
@@ -81,7 +81,7 @@ def test_without_a_server_loop_and_a_shared_layer_soon_sends_before_it_returns(m
 def test_without_a_server_loop_and_an_in_process_layer_nothing_is_sent(settings):
     """A management command or the shell on the embedded default: no socket can hear this
     process's layer, so nothing is sent (and no reliable event marked published)."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.delivery.layers.InProcessChannelLayer"}}
     ran = []
 
     async def job(value):

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from drivers.models import Driver
-from realtime import fleet
+from realtime.connections import fleet
 from rides.models import Ride, RideStatus
 from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, ride_in_status
 

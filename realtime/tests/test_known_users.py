@@ -1,14 +1,16 @@
-"""The handshake's cache of users seen recently (realtime.known_users) and the database reads
-shared by the handshakes in flight (realtime.batching)."""
+"""The handshake's cache of users seen recently (realtime.presence.known_users) and the database reads
+shared by the handshakes in flight (realtime.delivery.batching)."""
 
 import asyncio
 
 import pytest
 
 from drivers.models import Driver
-from realtime import auth, dispatch, lifecycle
-from realtime.batching import Batched
-from realtime.known_users import KnownUsers, known
+from realtime.connections import auth
+from realtime.delivery import dispatch
+from realtime.delivery.batching import Batched
+from realtime.presence.known_users import KnownUsers, known
+from realtime.serving import lifecycle
 from rideshare.accounts.models import User
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for
 

@@ -1,7 +1,7 @@
 """realtime.server's listening socket: a backlog a reconnect storm fits in."""
 
-from realtime import workers
-from realtime.server import FleetCommandLineInterface, with_listen_backlog
+from realtime.serving import workers
+from realtime.serving.server import FleetCommandLineInterface, with_listen_backlog
 
 
 def test_every_endpoint_it_listens_on_itself_gets_the_storm_backlog():

@@ -1,4 +1,4 @@
-"""realtime.layers.InProcessChannelLayer: channels' own in-memory layer tests ported to it, the
+"""realtime.delivery.layers.InProcessChannelLayer: channels' own in-memory layer tests ported to it, the
 semantics it shares with stock, and the properties the stock layer lacks (no scans, no residue).
 
 No Redis, no database: these run the same whatever DATABASE_URL / REDIS_URL say."""
@@ -11,11 +11,11 @@ from channels import DEFAULT_CHANNEL_LAYER
 from channels.exceptions import ChannelFull
 from channels.layers import channel_layers, get_channel_layer
 
-from realtime.layers import InProcessChannelLayer
+from realtime.delivery.layers import InProcessChannelLayer
 
 from .clocks import FakeClock
 
-BACKEND = "realtime.layers.InProcessChannelLayer"
+BACKEND = "realtime.delivery.layers.InProcessChannelLayer"
 NOTHING_ARRIVES = 0.2  # how long "no message" is watched
 
 
@@ -298,11 +298,11 @@ def test_is_the_embedded_default_and_redis_url_selects_redis():
     probe = "from rideshare import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])"
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     embedded = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    assert embedded.stdout.strip() == "realtime.layers.InProcessChannelLayer"
+    assert embedded.stdout.strip() == "realtime.delivery.layers.InProcessChannelLayer"
     env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
     redis = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    # channels-redis's pub/sub layer with its publishes pipelined (realtime.redis_layers).
-    assert redis.stdout.strip() == "realtime.redis_layers.RedisPubSubLayer"
+    # channels-redis's pub/sub layer with its publishes pipelined (realtime.delivery.redis_layers).
+    assert redis.stdout.strip() == "realtime.delivery.redis_layers.RedisPubSubLayer"
 
 
 # --- semantics shared with stock, beyond its own tests ---------------------------------------

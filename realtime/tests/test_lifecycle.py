@@ -1,4 +1,4 @@
-"""realtime.lifecycle: one owner starts the background work with the server and stops it with it."""
+"""realtime.serving.lifecycle: one owner starts the background work with the server and stops it with it."""
 
 import asyncio
 
@@ -6,8 +6,9 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 
-from realtime import dispatch, eventlog, events, lifecycle
-from realtime.lifecycle import ServerLifecycle
+from realtime.delivery import dispatch, eventlog, events
+from realtime.serving import lifecycle
+from realtime.serving.lifecycle import ServerLifecycle
 from rideshare.tests.factories import RideFactory
 
 # `dispatch` too: the tests run the embedded default (no REDIS_URL), which dispatches in the server.

@@ -8,8 +8,8 @@ from functools import partial
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
-from realtime import consumers
-from realtime.limits import ConnectionLimiter, TokenBucket
+from realtime.connections import consumers
+from realtime.connections.limits import ConnectionLimiter, TokenBucket
 from rideshare.tests.factories import DriverFactory, UserFactory
 
 from .clocks import FakeClock

@@ -15,7 +15,7 @@ import time
 import pytest
 import websockets
 
-from realtime.server import FleetCommandLineInterface
+from realtime.serving.server import FleetCommandLineInterface
 
 from .live_client import Api, recv_type, ws_uri
 from .servers import LiveDatabase, ServerProcess

@@ -70,7 +70,7 @@ async def ride_in_progress(api):
 def run_in_a_process_that_dies_before_publishing(server, code):
     """Run `code` in a separate Django process whose publish step never happens (as if it was
     killed right after its transaction committed); returns what it printed."""
-    prelude = "from realtime import eventlog; eventlog.publish = lambda *args: False; "
+    prelude = "from realtime.delivery import eventlog; eventlog.publish = lambda *args: False; "
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", prelude + code],
         cwd=REPO_ROOT, env=server.env, capture_output=True, text=True, timeout=60,
@@ -97,7 +97,7 @@ def orphaned_probe_code(driver_user_id):
     """A reliable event for the (unconnected) driver, committed and never published, dated before
     the relay's grace so that its next round takes it; prints its id."""
     return (
-        "from datetime import timedelta; from django.utils import timezone; from realtime import events; "
+        "from datetime import timedelta; from django.utils import timezone; from realtime.delivery import events; "
         "from realtime.models import Event; from drivers.models import Driver; "
         f"driver = Driver.objects.get(user_id='{driver_user_id}'); "
         "event = eventlog.record(events.driver_availability_changed(driver), user_ids=[driver.user_id]); "

@@ -1,6 +1,6 @@
-"""realtime.positions.WriteThrough: which socket positions are written at once."""
+"""realtime.connections.positions.WriteThrough: which socket positions are written at once."""
 
-from realtime.positions import Latest, PositionBuffer, WriteThrough
+from realtime.connections.positions import Latest, PositionBuffer, WriteThrough
 
 
 class FakeClock:

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 from drivers.models import Driver
-from realtime import presence, shared_presence
+from realtime.presence import presence, shared_presence
 from rides.models import RideStatus
 from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, api_client_for, ride_in_status
 

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from django.test import Client
 
-from realtime import asyncapi, wire
+from realtime.protocol import asyncapi, wire
 
 PAGE = "/api/docs/websocket/"
 

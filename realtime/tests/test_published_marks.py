@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from django.db import transaction
 
-from realtime import eventlog, events
+from realtime.delivery import eventlog, events
 from realtime.models import Event
 from rideshare.tests.factories import UserFactory
 
@@ -52,7 +52,7 @@ async def test_what_is_still_to_mark_at_shutdown_is_written_by_the_lifecycle():
     await db(log_many)(users, 5)
     await eventlog.published_marks.flush()
     # The dispatcher may still hold some to send; the lifecycle's stop sends and marks them all.
-    from realtime import lifecycle
+    from realtime.serving import lifecycle
 
     await lifecycle.stop()
     assert not await db(Event.objects.filter(published_at__isnull=True).exists)()

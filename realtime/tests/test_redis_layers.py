@@ -1,4 +1,4 @@
-"""realtime.redis_layers against a real Redis (the PostgreSQL + Redis pass): the stock layers'
+"""realtime.delivery.redis_layers against a real Redis (the PostgreSQL + Redis pass): the stock layers'
 semantics kept (every message, in order per sender, to every member; full channels and failures
 as stock), interoperable with the stock classes on the same keys."""
 
@@ -10,7 +10,7 @@ import pytest
 from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-from realtime.redis_layers import RedisLayer, RedisPubSubLayer
+from realtime.delivery.redis_layers import RedisLayer, RedisPubSubLayer
 
 REDIS_URL = os.environ.get("REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs Redis (set REDIS_URL); runs in CI's second pass")
@@ -134,16 +134,16 @@ async def test_pubsub_publish_failure_reaches_every_caller_of_the_batch(prefix, 
 
 
 async def test_a_position_reaches_redis_in_one_round_trip(settings, prefix, monkeypatch):
-    """realtime.dispatch sends a position to its two groups at once: on the pipelined layer they
+    """realtime.delivery.dispatch sends a position to its two groups at once: on the pipelined layer they
     share one pipeline, so the driver's next position waits for one round trip, not two."""
     from django.utils import timezone
     from redis.asyncio.client import Pipeline
 
-    from realtime import dispatch
+    from realtime.delivery import dispatch
     from rides.matching import Assignment
 
     settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "realtime.redis_layers.RedisPubSubLayer",
+        "BACKEND": "realtime.delivery.redis_layers.RedisPubSubLayer",
         "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": prefix},
     }}
     layer = dispatch.get_channel_layer()
@@ -171,12 +171,13 @@ async def test_a_position_reaches_redis_in_one_round_trip(settings, prefix, monk
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("backend", ["realtime.redis_layers.RedisLayer", "realtime.redis_layers.RedisPubSubLayer",
+@pytest.mark.parametrize("backend", ["realtime.delivery.redis_layers.RedisLayer", "realtime.delivery.redis_layers.RedisPubSubLayer",
                                      "channels_redis.core.RedisChannelLayer"])
 async def test_a_socket_hears_its_user_group_while_the_process_inbox_listens(settings, prefix, backend):
-    """The inbox (realtime.lifecycle) reads the layer for as long as the server runs; on the core
+    """The inbox (realtime.serving.lifecycle) reads the layer for as long as the server runs; on the core
     layer a reader parked on another channel prefix once starved every consumer of the process."""
-    from realtime import dispatch, lifecycle
+    from realtime.delivery import dispatch
+    from realtime.serving import lifecycle
     from rideshare.tests.factories import UserFactory
 
     from .helpers import db, expect_close, open_socket, receive

@@ -12,8 +12,9 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from drivers.models import Driver
-from realtime import dispatch, metrics, outages, presence, shared_presence
-from realtime.redis_layers import CancelledCleanupFilter
+from realtime.delivery import dispatch, metrics, outages
+from realtime.delivery.redis_layers import CancelledCleanupFilter
+from realtime.presence import presence, shared_presence
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for, api_client_for
 
 from .helpers import RECEIVE_TIMEOUT, communicator, db, expect_close, open_socket
@@ -42,7 +43,7 @@ def channel_layer_away(redis_away, settings):
     """The production channel layer (Redis pub/sub) on that port too."""
     layers = settings.CHANNEL_LAYERS
     settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "realtime.redis_layers.RedisPubSubLayer",
+        "BACKEND": "realtime.delivery.redis_layers.RedisPubSubLayer",
         "CONFIG": {"hosts": [redis_away], "prefix": "rideshare-test-away"},
     }}
     yield
@@ -50,7 +51,7 @@ def channel_layer_away(redis_away, settings):
 
 
 def outage_lines(caplog):
-    return [r.getMessage() for r in caplog.records if r.name == "realtime.outages"]
+    return [r.getMessage() for r in caplog.records if r.name == "realtime.delivery.outages"]
 
 
 def unreachable_lines(caplog):
@@ -190,7 +191,7 @@ def test_channels_redis_receive_loop_failing_every_second_is_one_line_not_a_trac
             )
         return pubsub_filter.filter(record)
 
-    assert [receive_task_failed() for _ in range(3)] == [False] * 3  # said once by realtime.outages instead
+    assert [receive_task_failed() for _ in range(3)] == [False] * 3  # said once by realtime.delivery.outages instead
     assert len(outage_lines(caplog)) == 1
     outages.redis.answered()  # a send or a presence round got through
     assert receive_task_failed() is False

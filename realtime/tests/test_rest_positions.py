@@ -1,5 +1,5 @@
 """POST /api/v1/drivers/me/location/ through the ASGI application: the fast path in front of
-Django (realtime/rest.py) answers exactly as the DRF view does, stores and relays like the socket
+Django (realtime/serving/rest.py) answers exactly as the DRF view does, stores and relays like the socket
 path, and leaves every other request to Django."""
 
 import gc
@@ -14,13 +14,14 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.tokens import AccessToken
 
 from drivers.models import Driver
+from realtime.connections import positions
+from realtime.delivery.db import KEPT_CONNECTION_THREADS, close_kept_connections, kept_connection_call
+from realtime.serving import lifecycle, reporters, rest
 from rides.models import RideStatus
 from rides.selectors import nearby_idle_drivers
 from rideshare.asgi import application
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for, ride_in_status
 
-from .. import lifecycle, positions, reporters, rest
-from ..db import KEPT_CONNECTION_THREADS, close_kept_connections, kept_connection_call
 from .helpers import assert_nothing_more, db, receive, socket
 
 LOCATION = "/api/v1/drivers/me/location/"

@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from drivers.services import update_location
-from realtime import dispatch, eventlog, events
-from realtime.dispatch import EVENT as DELIVER
-from realtime.groups import user_group_name
+from realtime.delivery import dispatch, eventlog, events
+from realtime.delivery.dispatch import EVENT as DELIVER
+from realtime.delivery.groups import user_group_name
 from realtime.models import Event, EventLogState
 from rides import services
 from rides.matching import assignment_of
@@ -328,7 +328,7 @@ async def test_after_a_too_many_resync_the_connection_goes_on_live_from_last_eve
 
 
 def test_the_asyncapi_document_lists_the_too_many_resync_reason():
-    from realtime import asyncapi
+    from realtime.protocol import asyncapi
 
     reason = asyncapi.server_event_schema("resync_required")["properties"]["data"]["properties"]["reason"]
     assert set(reason["enum"]) == {"too_old", "unknown_event_id", "too_many"}

@@ -1,4 +1,4 @@
-"""The protocol's one declaration (realtime.wire): the AsyncAPI document, the socket's parsing and
+"""The protocol's one declaration (realtime.protocol.wire): the AsyncAPI document, the socket's parsing and
 the REST serializer agree on every bound, and client messages are refused with today's codes.
 Plain unit tests: no socket, no database."""
 
@@ -14,8 +14,9 @@ import pytest
 from django.utils import translation
 
 from drivers.serializers import LocationSerializer
-from realtime import asyncapi, events, wire
-from realtime.wire import ClientMessageError, client_message, message_type
+from realtime.delivery import events
+from realtime.protocol import asyncapi, wire
+from realtime.protocol.wire import ClientMessageError, client_message, message_type
 from rides.matching import Assignment
 from rideshare.kernel import bounds
 
@@ -304,7 +305,7 @@ def test_a_malformed_ride_id_reads_as_an_unknown_ride(value):
 
 
 def test_ride_not_found_reads_the_same_from_wire_and_from_actions():
-    from realtime.actions import RideNotJoinable
+    from realtime.connections.actions import RideNotJoinable
 
     exc = RideNotJoinable()
     assert (exc.code, exc.detail, exc.extra) == (wire.RIDE_NOT_FOUND, wire.RIDE_NOT_FOUND_MESSAGE, {})

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from drivers.models import Driver
-from realtime import events
+from realtime.delivery import events
 from realtime.models import Event
 from rides import ratings, services
 from rides.models import RatedBy, Rating, RideStatus

@@ -1,5 +1,5 @@
 """The demo fleet wired to this project: accounts and tokens from the database, REST over HTTP,
-settings from DEMO_* (rideshare/settings/demo.py). Run inside the server by realtime.lifecycle when
+settings from DEMO_* (rideshare/settings/demo.py). Run inside the server by realtime.serving.lifecycle when
 DEMO_FLEET is on, or beside any server by `manage.py demo_fleet`."""
 
 import asyncio
@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from realtime.client import http_json
+from realtime.serving.client import http_json
 from rides.management.commands.seed_demo import CENTER, FLEET, seed_fleet_accounts
 from rideshare.accounts.models import User
 

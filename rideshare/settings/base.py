@@ -137,7 +137,7 @@ REDIS_URL = env.str("REDIS_URL", "")
 # --- Caches ---------------------------------------------------------------------------------
 # Three caches, so that one kind of entry cannot push another out: "throttles" (the REST throttles'
 # counters, rideshare/kernel/throttles.py), "acks" (the ids of applied socket messages,
-# realtime/acks.py) and "default" (anything else). With Redis all three are that one Redis
+# realtime/connections/acks.py) and "default" (anything else). With Redis all three are that one Redis
 # (CACHE_REDIS_URL, one key prefix, every key with a TTL), shared by every server process; it
 # keeps them as long as its maxmemory-policy evicts nothing (Redis's default, noeviction).
 # Embedded, each is this process's memory. LocMemCache's default size (300 entries, the least
@@ -352,7 +352,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "context": {"()": "rideshare.kernel.logs.ContextAndRedactionFilter"},
-        "cancelled_cleanup": {"()": "realtime.redis_layers.CancelledCleanupFilter"},
+        "cancelled_cleanup": {"()": "realtime.delivery.redis_layers.CancelledCleanupFilter"},
     },
     "formatters": {
         "plain": {"()": "rideshare.kernel.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
@@ -369,7 +369,7 @@ LOGGING = {
     # Django's own loggers propagate to root; daphne's access log is routed here by realtime.server.
     "loggers": {
         "django": {"handlers": [], "propagate": True},
-        # A stopping server's sockets are not failures (realtime.redis_layers).
+        # A stopping server's sockets are not failures (realtime.delivery.redis_layers).
         "channels_redis.pubsub": {"filters": ["cancelled_cleanup"]},
     },
 }

@@ -27,10 +27,10 @@ if REDIS_URL:
         "default": {
             # Pub/sub: no per-message list keys and no blocking pops, so no socket timeout that
             # kills idle consumers; delivery is at-most-once like the core layer's, and the event
-            # log covers what matters (see README "Reliability"). realtime.redis_layers: the
+            # log covers what matters (see README "Reliability"). realtime.delivery.redis_layers: the
             # channels_redis classes with publishes pipelined (RedisPubSubLayer) or group sends in
             # two round trips and receives batched (RedisLayer); the stock class names work too.
-            "BACKEND": env.str("CHANNEL_LAYER_BACKEND", "realtime.redis_layers.RedisPubSubLayer"),
+            "BACKEND": env.str("CHANNEL_LAYER_BACKEND", "realtime.delivery.redis_layers.RedisPubSubLayer"),
             "CONFIG": {
                 # Core layer: every consumer of a process shares one Redis queue, and stock's
                 # capacity (100) is for that whole queue: a 100 ms stall at 1,000 positions/s and
@@ -54,9 +54,9 @@ if REDIS_URL:
         }
     }
 else:
-    # One process, no Redis: realtime.layers, not channels' InMemoryChannelLayer, which scans every
+    # One process, no Redis: realtime.delivery.layers, not channels' InMemoryChannelLayer, which scans every
     # channel and group on each receive and group_send and collapses at a few thousand sockets.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.delivery.layers.InProcessChannelLayer"}}
 
 # --- Realtime -------------------------------------------------------------------------------
 # Browser origins allowed to open the WebSocket; native apps send no Origin and are accepted.
@@ -64,7 +64,7 @@ WS_ALLOWED_ORIGINS = env.csv(
     "WS_ALLOWED_ORIGINS",
     ["http://localhost:8000", "http://127.0.0.1:8000"] if DEBUG else [],
 )
-# The handshake's cache of users seen recently (realtime.known_users).
+# The handshake's cache of users seen recently (realtime.presence.known_users).
 WS_USER_CACHE_SECONDS = env.float("WS_USER_CACHE_SECONDS", 30.0)
 WS_USER_CACHE_SIZE = env.int("WS_USER_CACHE_SIZE", 20000)
 # Redis mode: a process's presence lives this long without a heartbeat; a crashed process's
@@ -75,11 +75,11 @@ PRESENCE_REFRESH_SECONDS = env.int("PRESENCE_REFRESH_SECONDS", 20)
 PRESENCE_SYNC_SECONDS = env.float("PRESENCE_SYNC_SECONDS", 1.0)
 # Positions sent over the socket are written to the database in batches this often.
 LOCATION_FLUSH_SECONDS = env.float("LOCATION_FLUSH_SECONDS", 1.0)
-# Staff consoles that sent watch_fleet get the fleet's changes this often (realtime.fleet).
+# Staff consoles that sent watch_fleet get the fleet's changes this often (realtime.connections.fleet).
 FLEET_UPDATE_SECONDS = env.float("FLEET_UPDATE_SECONDS", 1.0)
 # ...except a connection's first position, and the first after this long, written at once.
 LOCATION_WRITE_THROUGH_SECONDS = env.float("LOCATION_WRITE_THROUGH_SECONDS", 30.0)
-# POST /api/v1/drivers/me/location/ served on the event loop in front of Django (realtime/rest.py);
+# POST /api/v1/drivers/me/location/ served on the event loop in front of Django (realtime/serving/rest.py);
 # off: every request goes through the DRF view.
 REST_LOCATION_FAST_PATH = env.bool("REST_LOCATION_FAST_PATH", True)
 # Reliable events are kept this long for resume; older resumes get `resync_required`.
@@ -114,7 +114,7 @@ WS_RATE_LIMITS = {
 # This many rate-limited messages within WS_ABUSE_WINDOW_SECONDS closes the connection (4008).
 WS_ABUSE_REJECTIONS = env.int("WS_ABUSE_REJECTIONS", 50)
 WS_ABUSE_WINDOW_SECONDS = env.float("WS_ABUSE_WINDOW_SECONDS", 10.0)
-# A client message's `id` is remembered this long for its user (realtime.acks): a resend within
+# A client message's `id` is remembered this long for its user (realtime.connections.acks): a resend within
 # it is acknowledged, not applied again. In the "acks" cache (Redis with REDIS_URL; see Caches).
 WS_ACK_ID_TTL_SECONDS = env.int("WS_ACK_ID_TTL_SECONDS", 600)
 # A position's `recorded_at` up to this far ahead of the server's clock reads as now; further, refused.

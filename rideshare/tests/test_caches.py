@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.cache import caches
 
-from realtime import acks
+from realtime.connections import acks
 from rideshare.tests.factories import UserFactory, api_client_for
 
 TOKEN = "/api/v1/auth/token/"
@@ -23,7 +23,7 @@ def wrong_password(user):
 
 
 async def apply_once(user_id, message_type, request_id):
-    """What realtime.acks does for a message with an id: claim it, apply, mark it done."""
+    """What realtime.connections.acks does for a message with an id: claim it, apply, mark it done."""
     key = acks.applied_ids.key(user_id, message_type, request_id)
     assert await acks.applied_ids.claim(key) is None
     await acks.applied_ids.done(key)

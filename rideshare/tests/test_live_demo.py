@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from realtime.client import http_json
+from realtime.serving.client import http_json
 from realtime.tests.live_client import recv, recv_type, ws_uri
 from realtime.tests.servers import REPO_ROOT, LiveDatabase, ServerProcess, free_port
 

@@ -5,7 +5,7 @@ Embedded, presence lives in the one server process's memory: there is nothing to
 
 from django.conf import settings
 
-from realtime import presence
+from realtime.presence import presence
 from rideshare.accounts.models import User
 from rideshare.kernel.cli import DatabaseCommand
 
@@ -13,7 +13,7 @@ from rideshare.kernel.cli import DatabaseCommand
 class Command(DatabaseCommand):
     help = (
         "Remove the WebSocket connections of server processes silent for PRESENCE_TTL_SECONDS and mark "
-        "their drivers offline (realtime.presence.sweep(); Redis mode)."
+        "their drivers offline (realtime.presence.presence.sweep(); Redis mode)."
     )
 
     def handle(self, *args, **options):

@@ -3,7 +3,7 @@ at least every RIDE_DISPATCH_INTERVAL_SECONDS, until interrupted; or once with -
 
 The production way to dispatch (the embedded default does it inside the server). The rules are
 rides.dispatching's; the command lives in realtime because the waves it sends are published from
-a loop of its own process (realtime.lifecycle.publishing_loop), as a server publishes. Any number of
+a loop of its own process (realtime.serving.lifecycle.publishing_loop), as a server publishes. Any number of
 these may run at once: each due ride is claimed with a row lock that the others skip (PostgreSQL's
 SKIP LOCKED), and a process killed mid-wave loses nothing (its transaction rolls back; the ride
 stays due for the next tick of another).
@@ -14,7 +14,7 @@ import argparse
 from django.conf import settings
 from django.db import DatabaseError
 
-from realtime.lifecycle import publishing_loop
+from realtime.serving.lifecycle import publishing_loop
 from rides.dispatching import run_due, seconds_until_due
 from rideshare.kernel.cli import DatabaseCommand, duration, human_duration, repeat
 

@@ -3,12 +3,12 @@ than EVENT_RETENTION_SECONDS. Apps resuming from before them get `resync_require
 
 from django.conf import settings
 
-from realtime import eventlog
+from realtime.delivery import eventlog
 from rideshare.kernel.cli import DatabaseCommand, human_duration
 
 
 class Command(DatabaseCommand):
-    help = "Delete logged events older than EVENT_RETENTION_SECONDS (realtime.eventlog.purge_expired())."
+    help = "Delete logged events older than EVENT_RETENTION_SECONDS (realtime.delivery.eventlog.purge_expired())."
 
     def handle(self, *args, **options):
         deleted = eventlog.purge_expired()

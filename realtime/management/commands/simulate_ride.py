@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.core.management.base import BaseCommand, CommandError
 
-from realtime.client import http_json
+from realtime.serving.client import http_json
 
 DEMO_PASSWORD = "demo-pass-2026"  # rides/management/commands/seed_demo.py
 DEMO_PASSENGERS = ["+237670000001", "+237670000002"]

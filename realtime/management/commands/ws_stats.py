@@ -1,4 +1,4 @@
-"""The figures of GET /api/v1/ws/stats (realtime.presence.stats()): in the Redis mode from Redis
+"""The figures of GET /api/v1/ws/stats (realtime.presence.presence.stats()): in the Redis mode from Redis
 and the database, true across every server process without going through HTTP or needing a staff
 token. Embedded, connections are counted in the server process's memory, which this command
 cannot see: its connection figures are 0 (ask GET /api/v1/ws/stats)."""
@@ -8,7 +8,7 @@ import json as json_module
 
 from django.utils import timezone
 
-from realtime import presence
+from realtime.presence import presence
 from rideshare.kernel.cli import DatabaseCommand, duration, human_duration, repeat
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 
-from realtime import shared_presence
+from realtime.presence import shared_presence
 from realtime.push import devices
 from realtime.push.models import PushDelivery
 from realtime.push.webpush import check_vapid_settings, public_key_of

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from realtime import asyncapi, wire
 from realtime.models import Event
+from realtime.protocol import asyncapi, wire
 from realtime.push import devices, outbox
 from realtime.push.models import PushDelivery
 from rides import services as ride_services

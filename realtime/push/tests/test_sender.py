@@ -277,5 +277,5 @@ async def test_when_presence_cannot_be_read_everyone_is_pushed_to(push_services,
     async def presence_down(user_ids):
         raise ConnectionError("Redis is away")
 
-    monkeypatch.setattr("realtime.presence.connected", presence_down)
+    monkeypatch.setattr("realtime.presence.presence.connected", presence_down)
     assert await sender.run_round() == {"sent": 1}

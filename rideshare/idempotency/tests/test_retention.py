@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from realtime import lifecycle
+from realtime.serving import lifecycle
 from realtime.tests.helpers import db as in_thread
 from rideshare.idempotency import store
 from rideshare.idempotency.models import IdempotencyKey

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import DatabaseError
 
-from realtime import presence
+from realtime.presence import presence
 from realtime.push import sender
 from rideshare.kernel.cli import DatabaseCommand, duration, human_duration, repeat
 

@@ -1,4 +1,4 @@
-"""Who reports a position over REST (realtime/rest.py): the user of a verified access token, their
+"""Who reports a position over REST (realtime/serving/rest.py): the user of a verified access token, their
 driver row and the ride their positions go to in one query, and their write policy."""
 
 import time
@@ -15,10 +15,9 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from drivers.models import Driver, shown_rating
+from realtime.connections import positions
 from rides.matching import ASSIGNMENT_FIELDS, assignment_from
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride
-
-from . import positions
 
 # What the view's answer shows of the driver, besides the position and the user's name.
 DRIVER_COLUMNS = ("vehicle_type", "vehicle_plate", "vehicle_color", "average_rating", "is_online")

@@ -1,7 +1,7 @@
 from channels.security.websocket import WebsocketDenier
 from django.urls import re_path
 
-from .consumers import RealtimeConsumer
+from realtime.connections.consumers import RealtimeConsumer
 
 websocket_urlpatterns = [
     re_path(r"^api/v1/ws/connect/?$", RealtimeConsumer.as_asgi()),

@@ -3,8 +3,8 @@ checks every emitted event against. Described from the server's side: it `send`s
 `receive`s client messages.
 
 Nothing is described here field by field: every schema is derived from the Structs of
-`realtime.wire` (msgspec's JSON Schema, inlined so each one stands alone), every example from its
-schema (`realtime.examples`), and who receives each event from its registration (`x-audience`), and
+`realtime.protocol.wire` (msgspec's JSON Schema, inlined so each one stands alone), every example from its
+schema (`realtime.protocol.examples`), and who receives each event from its registration (`x-audience`), and
 whether it is also pushed to devices (`x-push`).
 """
 
@@ -13,8 +13,7 @@ import functools
 import msgspec
 from django.conf import settings
 
-from . import examples, wire
-from .auth import (
+from realtime.connections.auth import (
     CLOSE_ACCOUNT_DISABLED,
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL_ERROR,
@@ -24,6 +23,8 @@ from .auth import (
     CLOSE_SLOW_CONSUMER,
     CLOSE_TOKEN_EXPIRED,
 )
+
+from . import examples, wire
 
 
 def _inline(node, components):

@@ -31,9 +31,10 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy
 
+from realtime.delivery import events
+from realtime.protocol import wire
 from rideshare.kernel.errors import Conflict
 
-from . import events, wire
 from .connection import SocketGone
 
 logger = logging.getLogger(__name__)

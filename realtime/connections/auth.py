@@ -10,10 +10,9 @@ from django.core.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from realtime.delivery.batching import Batched
+from realtime.presence.known_users import known
 from rideshare.kernel.logs import bind
-
-from .batching import Batched
-from .known_users import known
 
 # Close codes (the README's table).
 CLOSE_GOING_AWAY = 1001  # server shutting down: reconnect (elsewhere) and resume
@@ -54,7 +53,7 @@ _active_user = Batched(_active_users)
 
 
 async def active_user(user_id):
-    """A user seen recently comes from realtime.known_users; the others from one query shared by
+    """A user seen recently comes from realtime.presence.known_users; the others from one query shared by
     every handshake in flight."""
     user = known.get(user_id)
     if user is None:

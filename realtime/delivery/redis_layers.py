@@ -115,7 +115,7 @@ class CancelledCleanupFilter(logging.Filter):
     it logs "Unexpected exception while cleaning-up channel" with a traceback for each socket.
     Nothing went wrong (the process is exiting and Redis drops its subscriptions with the
     connection), so those records are dropped. So is Redis being unreachable (stock's receive
-    loop logs it with a traceback every second while it is): realtime.outages says it once.
+    loop logs it with a traceback every second while it is): realtime.delivery.outages says it once.
     Any other failure is still logged."""
 
     def filter(self, record):

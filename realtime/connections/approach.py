@@ -6,15 +6,14 @@ Whether a position is that close is decided in memory from the connection's (or 
 request's) `rides.matching.Assignment`; only then is the database asked, once:
 `rides.services.claim_approach_announcement` is one conditional UPDATE, so of every socket,
 process and REST request reporting the same approach exactly one logs the event. The event is
-reliable (realtime.eventlog), logged in the transaction that claims it.
+reliable (realtime.delivery.eventlog), logged in the transaction that claims it.
 """
 
 from django.db import transaction
 
+from realtime.delivery import eventlog, events
+from realtime.delivery.db import db_call
 from rides.services import claim_approach_announcement
-
-from . import eventlog, events
-from .db import db_call
 
 
 def announce_once(driver_id, assignment, distance_m, latitude, longitude):

@@ -5,14 +5,14 @@ waits in one queue for one thread. Socket work (connects, disconnects, resumes, 
 is independent per call, so it runs on the thread pool instead; each thread has its own database
 connection, closed or returned to the pool after each call as under CONN_MAX_AGE=0.
 
-`kept_connection_call` is for the one call made per REST position (realtime/rest.py), and the
+`kept_connection_call` is for the one call made per REST position (realtime/serving/rest.py), and the
 outbox's published marks; `dispatcher_call` for the in-server dispatcher's rounds (one after the
 other, each wave due may be a round of its own). Opening a
 connection per call cost more than the query itself (SQLite: ~0.3 ms of connect and function
 registration per request, a third of the server's time at a few hundred requests/s; PostgreSQL:
 a new session, or a pool checkout and its set-up). Its few threads keep their connection between
 calls, close it when it failed and is no longer usable, and close it for good when the server
-stops (realtime.lifecycle calls `close_kept_connections`).
+stops (realtime.serving.lifecycle calls `close_kept_connections`).
 """
 
 import asyncio

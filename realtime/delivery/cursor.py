@@ -43,7 +43,7 @@ class DeliveryCursor:
         return Decision.SEND
 
     def decide(self, message):
-        """For a message from realtime.dispatch: latest-wins (no id) unless stale; an id
+        """For a message from realtime.delivery.dispatch: latest-wins (no id) unless stale; an id
         without `prev` was heard as an observer; with `prev`, it is on the user's own stream."""
         event_id = message.get("id")
         if event_id is None:

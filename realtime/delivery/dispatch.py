@@ -1,9 +1,9 @@
 """The only code that talks to the channel layer: which groups a connection listens to, and
 every send.
 
-Three kinds of message, one verb each, and where each lands in `realtime.consumers.RealtimeConsumer`:
+Three kinds of message, one verb each, and where each lands in `realtime.connections.consumers.RealtimeConsumer`:
 
-- `send_reliable`: a logged event (realtime.eventlog) to each recipient's user group, with the
+- `send_reliable`: a logged event (realtime.delivery.eventlog) to each recipient's user group, with the
   recipient's previous event id (`prev`), and to the ride's observer group (staff who joined it,
   live only). Lands in `realtime_event`, which delivers each id once per connection.
 - `send_position`: a driver's position, latest-wins (never logged, merged for a slow reader).
@@ -11,16 +11,16 @@ Three kinds of message, one verb each, and where each lands in `realtime.consume
 - `send_control`: a message for the consumers themselves, never forwarded to the app: the
   driver's active ride changed (`realtime_assignment`), or the account was disabled or deleted
   (`realtime_disconnect`). `close_replaced` is its one-connection form: a user's newer
-  connection replaced this one (`realtime_replaced`, realtime.cap).
+  connection replaced this one (`realtime_replaced`, realtime.presence.cap).
 - `send_to_processes`: a message for every server process itself (its inbox, which
-  realtime.lifecycle runs through `read_inbox`): forget a user the handshake cache knows
-  (`realtime.forget_user`, realtime.known_users).
+  realtime.serving.lifecycle runs through `read_inbox`): forget a user the handshake cache knows
+  (`realtime.forget_user`, realtime.presence.known_users).
 
 Async code awaits the verbs. Sync code (an on-commit hook, in whatever thread committed) calls
 `soon(verb, ...)`, which hands the send to the server's event loop and returns at once: a
 database thread never waits on the loop, so a loop that is stopping (SIGTERM) cannot hang it.
 What is handed over after the loop stopped is dropped; for reliable events the outbox relay
-(realtime.eventlog) sends them again from the log. In a process without a server loop (a
+(realtime.delivery.eventlog) sends them again from the log. In a process without a server loop (a
 management command, the shell, a test that runs no server) `soon` sends before it returns when the
 channel layer is shared (Redis): a server process's consumers hear it. With an in-process layer
 (the embedded default) nothing in such a process can hear it, so nothing is sent: reliable events
@@ -115,7 +115,7 @@ def position_groups(ride_id, passenger_id):
 
 
 def position_key(driver_id):
-    """What a driver's positions are merged and ordered by (realtime.server, realtime.delivery)."""
+    """What a driver's positions are merged and ordered by (realtime.server, realtime.delivery.cursor)."""
     return f"driver_location:{driver_id}"
 
 
@@ -136,7 +136,7 @@ async def send_position(driver_id, assignment, *, latitude, longitude, heading, 
         for group in groups:
             await _group_send(group, layer_message, "latest_wins")
         return
-    # Redis: both sends in flight at once (one pipeline on realtime.redis_layers.RedisPubSubLayer).
+    # Redis: both sends in flight at once (one pipeline on realtime.delivery.redis_layers.RedisPubSubLayer).
     # The driver's consumer handles its next position only after this returns, so one round trip
     # instead of two per position is what keeps a driver sending every 30 ms from queueing up.
     await asyncio.gather(*(_group_send(group, layer_message, "latest_wins") for group in groups))
@@ -148,7 +148,7 @@ async def send_control(user_id, message):
 
 async def close_replaced(channel_name):
     """Close one connection, in whatever process holds it: a newer connection of its user took
-    its place (WS_MAX_CONNECTIONS_PER_USER, realtime.cap). Best effort, like every send."""
+    its place (WS_MAX_CONNECTIONS_PER_USER, realtime.presence.cap). Best effort, like every send."""
     try:
         await get_channel_layer().send(channel_name, {"type": REPLACED})
         return True
@@ -164,7 +164,7 @@ async def send_to_processes(message):
 
 async def read_inbox(handle):
     """This process's inbox: join the group every server process is in and hand each message
-    to `handle` until cancelled (realtime.lifecycle owns the task)."""
+    to `handle` until cancelled (realtime.serving.lifecycle owns the task)."""
     layer = get_channel_layer()
     # The consumers' own prefix: the core Redis layer reads each prefix's process channel under
     # one lock, so a reader parked on another prefix's channel would starve every consumer.
@@ -292,17 +292,17 @@ def soon(job, *args, **kwargs):
 
 
 def serving():
-    """Whether this process runs a server loop (realtime.lifecycle started it)."""
+    """Whether this process runs a server loop (realtime.serving.lifecycle started it)."""
     return _handoff.accepting
 
 
 def start():
-    """Called by realtime.lifecycle on the server's loop at start-up."""
+    """Called by realtime.serving.lifecycle on the server's loop at start-up."""
     _handoff.start()
 
 
 async def stop(timeout=2.0):
-    """Called by realtime.lifecycle at shutdown: what is handed over after this is dropped."""
+    """Called by realtime.serving.lifecycle at shutdown: what is handed over after this is dropped."""
     await _handoff.stop(timeout)
 
 

@@ -1,4 +1,4 @@
-"""/api/docs/websocket/: the AsyncAPI document (`realtime.asyncapi`) as a page a person reads.
+"""/api/docs/websocket/: the AsyncAPI document (`realtime.protocol.asyncapi`) as a page a person reads.
 
 Everything shown is read from the document, so the page says what the JSON says: the connect
 URL and its query parameters, the close codes, then each client message and each server event

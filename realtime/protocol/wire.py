@@ -4,7 +4,7 @@
   frame-level checks, `client_message` the field-level ones; both raise `ClientMessageError`.
 - Server events: the Struct of each event's `data`, registered in `SERVER_EVENTS` with its summary
   (the docstring's first line), who receives it, whether it carries `metadata.ride_id` and whether
-  it is reliable (carries `id`). `realtime.events` builds every payload through these, and `realtime.asyncapi`
+  it is reliable (carries `id`). `realtime.delivery.events` builds every payload through these, and `realtime.protocol.asyncapi`
   derives the whole AsyncAPI document (and the JSON Schemas the contract tests check) from them.
 
 Bounds come from `rideshare.kernel.bounds`, like the REST serializers' do.
@@ -60,14 +60,14 @@ EventCursor = Annotated[int, Meta(ge=bounds.EVENT_CURSOR_MIN)]
 RideType = Literal[tuple(VehicleType.values)]
 CancelledByValue = Literal[tuple(CancelledBy.values)]
 
-# A malformed ride id gets the answer an unknown ride gets (realtime.actions.RideNotJoinable).
+# A malformed ride id gets the answer an unknown ride gets (realtime.connections.actions.RideNotJoinable).
 RIDE_NOT_FOUND, RIDE_NOT_FOUND_MESSAGE = "ride_not_found", _("Ride not found.")
 
 # A resume id that is not one (see `event_id`): resuming from it gives resync_required.
 UNKNOWN_EVENT_ID = -1
 
 REQUEST_ID_MAX_LENGTH = 64
-# Messages whose effect outlives the connection: applied once per `id` for a user (realtime.acks),
+# Messages whose effect outlives the connection: applied once per `id` for a user (realtime.connections.acks),
 # across reconnects and server processes. The others only concern the connection they arrive
 # on (a reply, a replay, what it follows) and change nothing when applied again: a resend is
 # applied again, which a new connection needs (a staff console re-joining its rides).

@@ -10,7 +10,7 @@ bound while a child restarts.
 The parent only supervises: it forwards SIGTERM/SIGINT to the children (each closes its sockets
 with 1001 and exits), waits for them, restarts a child that dies unexpectedly (after a backoff,
 logged), and exits non-zero if a child cannot start. Each child is a whole server process: its
-own background work (realtime.lifecycle), its own presence, its own /metrics.
+own background work (realtime.serving.lifecycle), its own presence, its own /metrics.
 """
 
 import ctypes
@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-logger = logging.getLogger("realtime.workers")
+logger = logging.getLogger("realtime.serving.workers")
 
 # Set by the parent in each child's environment: the inherited listening socket, and a pipe the
 # child writes one byte to once it listens (`ready`), so a child that cannot start is told apart
@@ -38,7 +38,7 @@ STABLE_SECONDS = 30.0  # a child that ran this long before dying restarts after 
 SHUTDOWN_TIMEOUT = 30.0  # after SIGTERM: children still running then are SIGKILLed
 POLL_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1
-IN_PROCESS_LAYERS = ("realtime.layers.InProcessChannelLayer", "channels.layers.InMemoryChannelLayer")
+IN_PROCESS_LAYERS = ("realtime.delivery.layers.InProcessChannelLayer", "channels.layers.InMemoryChannelLayer")
 
 
 class WorkersError(Exception):

@@ -18,11 +18,12 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from realtime.models import Event, EventLogState, EventRecipient
+from realtime.push import outbox as push_outbox
+
 from . import dispatch, events
 from .db import db_call, kept_connection_call
 from .groups import ride_group_name
-from .models import Event, EventLogState, EventRecipient
-from .push import outbox as push_outbox
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def _serialize_id_assignment():
 
 
 def record(message, *, user_ids, ride_id=None, observers=False):
-    """Log `message` (an envelope from realtime.events) for `user_ids` and publish it on commit.
+    """Log `message` (an envelope from realtime.delivery.events) for `user_ids` and publish it on commit.
 
     With `observers`, staff who joined the ride's group hear it too (live only, never replayed).
     """
@@ -119,7 +120,7 @@ def mark_published(event_ids):
 
 class PublishedMarks:
     """Events sent on the server's loop, marked published by one UPDATE for all those sent while
-    the previous UPDATE ran. Touched only on the loop; `flush` at shutdown (realtime.lifecycle)."""
+    the previous UPDATE ran. Touched only on the loop; `flush` at shutdown (realtime.serving.lifecycle)."""
 
     def __init__(self):
         self.pending = []
@@ -173,7 +174,7 @@ def unpublished(*, older_than_seconds=None, limit=500):
 
 
 async def relay_once(**kwargs):
-    """One round of the outbox relay, on the loop (realtime.lifecycle runs it periodically).
+    """One round of the outbox relay, on the loop (realtime.serving.lifecycle runs it periodically).
     Several processes may republish the same event; every connection delivers an id once.
     What was sent is marked published in one UPDATE at the end of the round."""
     sent = []

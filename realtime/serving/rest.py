@@ -5,8 +5,8 @@ handler costs a new thread and several hops between it and the loop (ThreadSensi
 sync middleware chain, the sync view) before any work is done: on daphne here that caps even an
 empty async view (`/healthz`) near 200 requests/s, while daphne itself answers an ASGI route at
 thousands. So the common case of this one endpoint is served here, by the socket path's own
-parts: the token checked by simplejwt, the body by the socket's bounds (`realtime.wire`), the
-driver and the ride their positions go to in one query (`realtime.reporters`), the position stored as
+parts: the token checked by simplejwt, the body by the socket's bounds (`realtime.protocol.wire`), the
+driver and the ride their positions go to in one query (`realtime.serving.reporters`), the position stored as
 `positions.WriteThrough` decides (at once, or in the next batch) and relayed through
 `dispatch.send_position`, the answer rendered by the DRF view's serializer and renderer and sent
 out through the same middleware response hooks as Django's.
@@ -40,11 +40,14 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from drivers.serializers import DriverSerializer
 from drivers.views import DriverLocationView
+from realtime.connections import approach, positions
+from realtime.delivery import dispatch
+from realtime.delivery.db import kept_connection_call
+from realtime.protocol import wire
 from rideshare.kernel import bounds
 from rideshare.kernel.middleware import ERRORS
 
-from . import approach, dispatch, lifecycle, positions, reporters, wire
-from .db import kept_connection_call
+from . import lifecycle, reporters
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ LOCATION_FLUSH_SECONDS in one transaction (queryset updates: no signals, so no s
 Matching and stats read the database, which is at most that far behind; a connection's first
 position (or the first after LOCATION_WRITE_THROUGH_SECONDS) is written at once, so a driver who
 just came online can be matched straight away. Positions sent over REST take the same way when
-realtime/rest.py answers them (one policy per driver); those the DRF view answers are saved at once.
+realtime/serving/rest.py answers them (one policy per driver); those the DRF view answers are saved at once.
 
 A position carries the time it was recorded: the app's `recorded_at` when it sent one (a position
 queued while offline), else the time it arrived. Newest wins everywhere: the write is conditional
@@ -26,8 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from drivers.models import Driver
-
-from .db import db_call
+from realtime.delivery.db import db_call
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ def write(batch):
 
 def stamp(location):
     """A position from the app (a `wire.LocationUpdate` or the REST body), stamped with its
-    `recorded_at` (the socket's, checked by realtime.wire) or else now."""
+    `recorded_at` (the socket's, checked by realtime.protocol.wire) or else now."""
     recorded_at = getattr(location, "recorded_at", None)
     return {"latitude": location.latitude, "longitude": location.longitude, "heading": location.heading,
             "speed": location.speed, "recorded_at": timezone.now() if recorded_at is None else recorded_at}
@@ -160,7 +159,7 @@ async def store(driver_id, policy, position):
 
 
 async def flush():
-    """Write the buffered positions (realtime.lifecycle runs this every LOCATION_FLUSH_SECONDS)."""
+    """Write the buffered positions (realtime.serving.lifecycle runs this every LOCATION_FLUSH_SECONDS)."""
     batch = buffer.take()
     if not batch:
         return

@@ -11,7 +11,7 @@ every way it can end.
   Each step runs even if one before it failed.
 - `send_text` is the one way out to the app; a failed send raises `SocketGone`, which handlers
   let through (there is nobody left to answer).
-- Redis unreachable (realtime.outages) is not a bug: a socket that meets it closes with 1011 like
+- Redis unreachable (realtime.delivery.outages) is not a bug: a socket that meets it closes with 1011 like
   any failure (its channel's receive failing included), logged once per outage instead of once
   per socket with a traceback. A handshake meets it before any handler runs, when channels makes
   the connection's channel: with the channel layer away nothing could reach the socket, so it is
@@ -27,9 +27,11 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import translation
 
+from realtime.delivery import dispatch, events, metrics, outages
+from realtime.presence import presence
 from rideshare.kernel.translation import language_for
 
-from . import auth, dispatch, events, metrics, outages, presence
+from . import auth
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
         """channels' AsyncConsumer.dispatch without its `aclose_old_connections()`: that is a hop
         to the thread-sensitive executor thread and back for every frame and every channel-layer
         message (two per relayed position), and closes nothing here: no handler touches the ORM on
-        the loop; every query goes through realtime.db.db_call, which closes its connection on the
+        the loop; every query goes through realtime.delivery.db.db_call, which closes its connection on the
         way in and out of its own thread."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -210,7 +212,7 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
         await self.send_text(events.encode(message), message["type"])
 
     async def send_error(self, code, message, *, request_id=None, **extra):
-        if request_id is not None:  # the refused message's `id` (realtime.acks)
+        if request_id is not None:  # the refused message's `id` (realtime.connections.acks)
             extra["request_id"] = request_id
         with translation.override(self.language):
             message = str(message)  # a lazy message is worded here, in the connection's language

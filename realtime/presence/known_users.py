@@ -5,7 +5,7 @@ not, driver id), for WS_USER_CACHE_SECONDS at most, WS_USER_CACHE_SIZE users at 
 go first). Inactive and unknown users are never kept: their handshakes always ask the database,
 so 4001 and 4003 mean what they meant. An entry is forgotten in every server process when the
 user or their driver profile is saved or deleted (realtime.signals broadcasts it through
-realtime.dispatch to every process's inbox, realtime.lifecycle); a change made where no server
+realtime.delivery.dispatch to every process's inbox, realtime.serving.lifecycle); a change made where no server
 process hears it (a command with the embedded in-process layer) is seen within the TTL.
 
 Entries are read and written on the event loop; `forget` may be called from any thread (one

@@ -1,8 +1,8 @@
 """The one WebSocket per app: routing plus connection state. What a message does lives elsewhere:
-the socket's life (every send, every failure, the clean-up run once) in realtime.connection,
-validation in realtime.wire, what it does in realtime.actions, the delivery cursor in
-realtime.delivery, the position write policy in realtime.positions, acknowledgements (a message's
-`id`) in realtime.acks, the channel layer behind realtime.dispatch, payloads in realtime.events."""
+the socket's life (every send, every failure, the clean-up run once) in realtime.connections.connection,
+validation in realtime.protocol.wire, what it does in realtime.connections.actions, the delivery cursor in
+realtime.delivery.cursor, the position write policy in realtime.connections.positions, acknowledgements (a message's
+`id`) in realtime.connections.acks, the channel layer behind realtime.delivery.dispatch, payloads in realtime.delivery.events."""
 
 import asyncio
 import logging
@@ -11,11 +11,14 @@ from functools import cached_property
 from django.conf import settings
 from django.utils.translation import gettext_lazy
 
+from realtime.delivery import dispatch, events, metrics
+from realtime.delivery.cursor import Decision, DeliveryCursor
+from realtime.presence import presence
+from realtime.protocol import wire
 from rideshare.kernel.errors import DomainError
 
-from . import acks, actions, approach, auth, dispatch, events, fleet, metrics, positions, presence, wire
+from . import acks, actions, approach, auth, fleet, positions
 from .connection import ConnectionBase, SocketGone
-from .delivery import Decision, DeliveryCursor
 from .limits import ConnectionLimiter
 
 logger = logging.getLogger(__name__)
@@ -121,7 +124,7 @@ class RealtimeConsumer(ConnectionBase):
         except DomainError as exc:
             await self.send_error(exc.code, exc.detail, request_type=message_type, request_id=request_id, **exc.extra)
         except SocketGone:
-            raise  # nobody to answer: realtime.connection closes and cleans up
+            raise  # nobody to answer: realtime.connections.connection closes and cleans up
         except Exception:
             logger.exception("handler for %s failed (user %s)", message_type, self.user.pk)
             await self.send_error("internal_error", INTERNAL_ERROR, request_id=request_id)
@@ -170,7 +173,7 @@ class RealtimeConsumer(ConnectionBase):
         Relayed first: the passenger's view never waits on a database commit (a write-through
         waits for PostgreSQL's WAL flush, tens of milliseconds on a busy machine). Distance and
         ETA come from the connection's assignment, in memory; so does the approach check, which
-        asks the database once per ride (realtime.approach). A position older than the newest this
+        asks the database once per ride (realtime.connections.approach). A position older than the newest this
         connection knows (one queued while offline) is dropped: neither relayed nor stored."""
         position = positions.stamp(message)
         if not self.latest_position.is_newer(position["recorded_at"]):
@@ -201,11 +204,11 @@ class RealtimeConsumer(ConnectionBase):
         await self.send_error("rate_limited", RATE_LIMITED, request_type=message_type,
                               request_id=request_id)
 
-    # --- from realtime.dispatch -------------------------------------------------------------
+    # --- from realtime.delivery.dispatch -------------------------------------------------------------
 
     async def realtime_event(self, message):
         """An event already encoded once for all its recipients: latest-wins (no id), observed
-        (an id, no `prev`) or on the user's own stream (`id` and `prev`: see realtime.delivery)."""
+        (an id, no `prev`) or on the user's own stream (`id` and `prev`: see realtime.delivery.cursor)."""
         decision = self.cursor.decide(message)
         if decision is Decision.CATCH_UP:
             return await self._send_logged(await actions.events_after(self.user, self.cursor.position))
@@ -220,7 +223,7 @@ class RealtimeConsumer(ConnectionBase):
         self.assignment = dispatch.assignment_in(message)
 
     async def realtime_replaced(self, message):
-        """A newer connection of this user took this one's place (realtime.cap)."""
+        """A newer connection of this user took this one's place (realtime.presence.cap)."""
         # Clean up first: it no longer counts (row, metric, groups) by the time the app sees 4010.
         await self.clean_up()
         await self.close(code=auth.CLOSE_REPLACED, reason="replaced by a newer connection")

@@ -1,10 +1,10 @@
 """WS_MAX_CONNECTIONS_PER_USER: a user's newest connections are kept, the oldest closed (4010).
 
-Which sockets count, whatever process holds them: this process's own (realtime.presence.local)
+Which sockets count, whatever process holds them: this process's own (realtime.presence.presence.local)
 plus, in the Redis mode, those other live processes wrote to Redis. A driver's socket is written
 at once, so the cap holds across processes at the connect; a passenger's is written with the next
 batch (PRESENCE_SYNC_SECONDS), and the cap across processes is applied then. Oldest means the
-earliest opening time. The chosen sockets are told through `realtime.dispatch.close_replaced`, in
+earliest opening time. The chosen sockets are told through `realtime.delivery.dispatch.close_replaced`, in
 whichever process they are; two connections opening at the same moment in two processes may pick
 the same oldest socket, leaving one socket over the cap until the user's next connection.
 """

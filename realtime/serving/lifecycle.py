@@ -1,16 +1,16 @@
 """The one owner of a server process's background work: started with the server, stopped with it.
 
 What runs (each on the event loop, its database work in threads):
-- the dispatcher's hand-off queue (realtime.dispatch): sends handed over by on-commit hooks;
+- the dispatcher's hand-off queue (realtime.delivery.dispatch): sends handed over by on-commit hooks;
 - `positions`: the batched write of socket positions, every LOCATION_FLUSH_SECONDS;
 - `presence-sync`: the batched passenger presence entries (Redis mode), every PRESENCE_SYNC_SECONDS;
 - `presence`: this process's heartbeat and the sweep of dead processes' sockets, every
   PRESENCE_REFRESH_SECONDS;
-- `inbox`: messages to every server process (realtime.dispatch.read_inbox): forget a user the
+- `inbox`: messages to every server process (realtime.delivery.dispatch.read_inbox): forget a user the
   handshake cache knows;
-- `relay`: the outbox relay (realtime.eventlog.relay_once), every EVENT_RELAY_INTERVAL_SECONDS;
+- `relay`: the outbox relay (realtime.delivery.eventlog.relay_once), every EVENT_RELAY_INTERVAL_SECONDS;
 - `retention`: the event log's purge and the idempotency keys' (rideshare.idempotency), every 10 minutes;
-- `fleet`: what changed in the fleet, to this process's staff consoles (realtime.fleet), every
+- `fleet`: what changed in the fleet, to this process's staff consoles (realtime.connections.fleet), every
   FLEET_UPDATE_SECONDS (no query while nobody watches);
 - `push`: ride events to the devices of users with no open socket (realtime.push.sender), every
   PUSH_INTERVAL_SECONDS, when PUSH_IN_SERVER (the default; `manage.py send_push` otherwise); its
@@ -35,13 +35,14 @@ import threading
 
 from django.conf import settings
 
+from realtime.connections import fleet, positions
+from realtime.delivery import dispatch, eventlog
+from realtime.delivery.db import close_kept_connections, db_call, dispatcher_call
+from realtime.presence import presence
+from realtime.presence.known_users import known
+from realtime.push import sender as push_sender
 from rides import dispatching
 from rideshare.idempotency import store as idempotency_keys
-
-from . import dispatch, eventlog, fleet, positions, presence
-from .db import close_kept_connections, db_call, dispatcher_call
-from .known_users import known
-from .push import sender as push_sender
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class _Background:
 
     async def stop(self):
         """Cancel the periodic jobs, write the last positions, send what is queued, close the
-        database connections the REST position path keeps (realtime.db)."""
+        database connections the REST position path keeps (realtime.delivery.db)."""
         if not self.running:
             return
         self.running = False
@@ -189,7 +190,7 @@ stop = background.stop
 def publishing_loop():
     """For a long-running management command (`manage.py dispatch`) with a shared channel layer: a
     loop of this process, in a thread of its own, that committed events are handed to and sent
-    from, as the server's loop does (realtime.dispatch.soon), and that sends what is left when the
+    from, as the server's loop does (realtime.delivery.dispatch.soon), and that sends what is left when the
     command stops. Without it each event went out through a blocking call that made an event loop
     and a Redis connection of its own and marked the event published by a write of its own: a
     wave's five offers cost the dispatcher more than the wave (second waves 1.2 s late, p50).

@@ -1,7 +1,7 @@
 """What a connection and its client messages do: async functions the consumer awaits.
 
 Each one's database work is a plain sync function below it, run in a database thread
-(`realtime.db.db_call`); presence bookkeeping happens on the loop. They raise `DomainError`s,
+(`realtime.delivery.db.db_call`); presence bookkeeping happens on the loop. They raise `DomainError`s,
 which the consumer turns into `error` events.
 """
 
@@ -12,14 +12,14 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy
 
 from drivers import services as driver_services
+from realtime.delivery import eventlog, events
+from realtime.delivery.batching import Batched
+from realtime.delivery.db import db_call
+from realtime.protocol import wire
 from rides import dispatching
 from rides.matching import Assignment, active_assignments, active_rides_of_passengers
 from rides.models import Ride
 from rideshare.kernel.errors import Forbidden, NotFound
-
-from . import eventlog, events, wire
-from .batching import Batched
-from .db import db_call
 
 
 class RideNotJoinable(NotFound):
@@ -118,7 +118,7 @@ def _load_connection_states(requests):
     for (user, _, _), outcome in zip(requests, outcomes):
         if outcome and not outcome.problem and (ride := rides.get(user.pk)) and ride.driver.has_position:
             outcome.driver_position = events.driver_location_update_from(ride.driver, ride)
-            # The phone's time, as on the live positions this one is weighed against (realtime.delivery).
+            # The phone's time, as on the live positions this one is weighed against (realtime.delivery.cursor).
             recorded_at = ride.driver.location_recorded_at or ride.driver.location_updated_at
             outcome.driver_position_at = recorded_at.timestamp() if recorded_at is not None else None
     return [

@@ -1,7 +1,7 @@
-"""An example of every wire message, made from its JSON Schema (`realtime.asyncapi`).
+"""An example of every wire message, made from its JSON Schema (`realtime.protocol.asyncapi`).
 
 The shape is the schema's (required members, `const` and `enum` values, bounds), so an example
-cannot drift from the declaration in `realtime.wire`; only the values are picked here, by member
+cannot drift from the declaration in `realtime.protocol.wire`; only the values are picked here, by member
 name, to read like a ride in Yaoundé rather than like `"string"` and `0`.
 """
 

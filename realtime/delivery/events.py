@@ -2,7 +2,7 @@
 
 Envelope: {"type", "data", "timestamp"} (+ "metadata" where the guide shows it). Timestamps are
 ISO 8601 UTC with "Z"; ids are UUID strings; fares are integers; `driver_id` is the driver's user id.
-Every `data` is built through its Struct in `realtime.wire`: a builder cannot emit a field the
+Every `data` is built through its Struct in `realtime.protocol.wire`: a builder cannot emit a field the
 protocol does not declare.
 """
 
@@ -11,10 +11,9 @@ from datetime import timezone as dt_timezone
 
 from django.utils import timezone
 
+from realtime.protocol import wire
 from rides import eta
 from rides.matching import assignment_of
-
-from . import wire
 
 
 def iso(dt):
@@ -72,7 +71,7 @@ def pong(client_timestamp=None):
 
 
 def ack(request_id, message_type):
-    """A client message with an `id` was applied (realtime.acks)."""
+    """A client message with an `id` was applied (realtime.connections.acks)."""
     return envelope("ack", wire.AckData(id=request_id, type=message_type))
 
 

@@ -2,7 +2,7 @@
 
 Each server process keeps its own sockets in memory (`LocalSockets`, touched only on the event
 loop). Embedded (no REDIS_URL: one server process) that is all there is. With Redis, every
-process also writes its sockets to Redis with TTLs (realtime.shared_presence): drivers' at once
+process also writes its sockets to Redis with TTLs (realtime.presence.shared_presence): drivers' at once
 (whether a driver is still connected anywhere decides whether they stay online), passengers' in
 batches every PRESENCE_SYNC_SECONDS (a reconnect storm of thousands of sockets costs a few
 pipelined writes); a heartbeat every PRESENCE_REFRESH_SECONDS keeps them alive, and a process
@@ -25,12 +25,13 @@ from rest_framework import status
 
 from drivers.models import Driver
 from drivers.services import set_online
+from realtime.delivery import dispatch, outages
+from realtime.delivery.batching import Batched
+from realtime.delivery.db import db_call
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
 from rideshare.kernel.errors import DomainError
 
-from . import cap, dispatch, outages, shared_presence
-from .batching import Batched
-from .db import db_call
+from . import cap, shared_presence
 from .known_users import known
 
 logger = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ _add_at_once = Batched(_add_many)
 
 async def opened(channel_name, user):
     """Count a new socket; returns the channel names of the user's sockets to close because
-    they are over WS_MAX_CONNECTIONS_PER_USER (realtime.cap), oldest first."""
+    they are over WS_MAX_CONNECTIONS_PER_USER (realtime.presence.cap), oldest first."""
     at_once = written_at_once(user.is_driver)
     opened_at = local.add(channel_name, user, batched=shared() and not at_once)
     elsewhere = []
@@ -226,7 +227,7 @@ def sweep():
 
 
 class PresenceUnavailable(DomainError):
-    """Redis mode: the figures live in Redis, and Redis does not answer (realtime.outages)."""
+    """Redis mode: the figures live in Redis, and Redis does not answer (realtime.delivery.outages)."""
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "presence_unavailable"
@@ -263,7 +264,7 @@ def stats():
     }
 
 
-# --- on the loop: what realtime.lifecycle runs periodically ------------------------------------
+# --- on the loop: what realtime.serving.lifecycle runs periodically ------------------------------------
 
 
 async def sync_now():
