@@ -12,17 +12,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from realtime.delivery.batching import Batched
 from realtime.presence.known_users import known
+from realtime.protocol.close_codes import CLOSE_INVALID_TOKEN, CLOSE_TOKEN_EXPIRED
 from rideshare.kernel.logs import bind
-
-# Close codes (the README's table).
-CLOSE_GOING_AWAY = 1001  # server shutting down: reconnect (elsewhere) and resume
-CLOSE_INVALID_TOKEN = 4001  # log in again
-CLOSE_TOKEN_EXPIRED = 4002  # refresh the token, reconnect with last_event_id
-CLOSE_ACCOUNT_DISABLED = 4003  # the account was deactivated or deleted
-CLOSE_RATE_LIMITED = 4008  # sustained flooding
-CLOSE_SLOW_CONSUMER = 4009  # not reading; reconnect and resume
-CLOSE_REPLACED = 4010  # WS_MAX_CONNECTIONS_PER_USER: a newer connection of the user took its place
-CLOSE_INTERNAL_ERROR = 1011  # the server failed handling this connection; reconnect and resume
 
 
 def seconds_until_expiry(scope):

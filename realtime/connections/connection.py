@@ -29,6 +29,7 @@ from django.utils import translation
 
 from realtime.delivery import dispatch, events, metrics, outages
 from realtime.presence import presence
+from realtime.protocol import close_codes
 from rideshare.kernel.translation import language_for
 
 from . import auth
@@ -118,7 +119,7 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
 
     async def _close_after_failure(self):
         try:
-            await self.close(code=auth.CLOSE_INTERNAL_ERROR)
+            await self.close(code=close_codes.CLOSE_INTERNAL_ERROR)
             return
         except Exception:
             pass

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 from realtime.delivery import dispatch, events, metrics
 from realtime.delivery.cursor import Decision, DeliveryCursor
 from realtime.presence import presence
-from realtime.protocol import wire
+from realtime.protocol import close_codes, wire
 from rideshare.kernel.errors import DomainError
 
 from . import acks, actions, approach, auth, fleet, positions
@@ -42,7 +42,7 @@ class RealtimeConsumer(ConnectionBase):
         await self.accept()
         if self.user is None:
             # Accept-then-close: browsers cannot read a refused handshake's status, only this code.
-            await self.close(code=self.scope.get("auth_close_code") or auth.CLOSE_INVALID_TOKEN)
+            await self.close(code=self.scope.get("auth_close_code") or close_codes.CLOSE_INVALID_TOKEN)
             return
         # Listen first: whatever commits from now on is queued for this connection, so the replay
         # below and the live stream meet without a gap (duplicates are dropped by id).
@@ -77,7 +77,7 @@ class RealtimeConsumer(ConnectionBase):
 
     async def _close_for_expired_token(self):
         await self.send_error("token_expired", TOKEN_EXPIRED)
-        await self.close(code=auth.CLOSE_TOKEN_EXPIRED)
+        await self.close(code=close_codes.CLOSE_TOKEN_EXPIRED)
 
     async def resume(self, requested):
         """Replay the user's reliable events after `requested`, then the current driver position."""
@@ -200,7 +200,7 @@ class RealtimeConsumer(ConnectionBase):
         if self.limiter.rejected():
             await self.send_error("rate_limited", RATE_LIMITED_CLOSING, request_type=message_type,
                                   request_id=request_id)
-            return await self.close(code=auth.CLOSE_RATE_LIMITED)
+            return await self.close(code=close_codes.CLOSE_RATE_LIMITED)
         await self.send_error("rate_limited", RATE_LIMITED, request_type=message_type,
                               request_id=request_id)
 
@@ -226,8 +226,8 @@ class RealtimeConsumer(ConnectionBase):
         """A newer connection of this user took this one's place (realtime.presence.cap)."""
         # Clean up first: it no longer counts (row, metric, groups) by the time the app sees 4010.
         await self.clean_up()
-        await self.close(code=auth.CLOSE_REPLACED, reason="replaced by a newer connection")
+        await self.close(code=close_codes.CLOSE_REPLACED, reason="replaced by a newer connection")
 
     async def realtime_disconnect(self, message):
         await self.send_error(message.get("reason", "account_disabled"), ACCOUNT_DISABLED)
-        await self.close(code=auth.CLOSE_ACCOUNT_DISABLED)
+        await self.close(code=close_codes.CLOSE_ACCOUNT_DISABLED)

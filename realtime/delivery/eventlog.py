@@ -16,16 +16,21 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
+from django.dispatch import Signal
 from django.utils import timezone
 
 from realtime.models import Event, EventLogState, EventRecipient
-from realtime.push import outbox as push_outbox
 
 from . import dispatch, events
 from .db import db_call, kept_connection_call
 from .groups import ride_group_name
 
 logger = logging.getLogger(__name__)
+
+# Sent by record_each inside the transaction that logs the events: `events` (realtime.models.Event)
+# and `recipients`, the user ids of each. What a receiver writes commits or rolls back with them
+# (realtime.push fills its outbox so); a receiver that raises fails the change, as a failed log does.
+events_recorded = Signal()
 
 _ID_LOCK_KEY = 0x52494445  # any constant shared by all processes
 
@@ -76,8 +81,7 @@ def record_each(messages, *, ride_id=None, observers=False):
                 previous[u] = event.id  # a user's next event in this batch follows this one
             published.append((event, deliveries))
         EventRecipient.objects.bulk_create(recipients)
-        # Pushes to the recipients' devices, for whoever has no socket open when they are sent.
-        push_outbox.enqueue(logged, [user_ids for _, user_ids in messages])
+        events_recorded.send(sender=Event, events=logged, recipients=[user_ids for _, user_ids in messages])
     groups = [ride_group_name(ride_id)] if observers and ride_id else []
 
     def publish_committed_event():  # a named function: robust on_commit logs its __qualname__

@@ -13,7 +13,8 @@ import functools
 import msgspec
 from django.conf import settings
 
-from realtime.connections.auth import (
+from . import examples, wire
+from .close_codes import (
     CLOSE_ACCOUNT_DISABLED,
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL_ERROR,
@@ -23,8 +24,6 @@ from realtime.connections.auth import (
     CLOSE_SLOW_CONSUMER,
     CLOSE_TOKEN_EXPIRED,
 )
-
-from . import examples, wire
 
 
 def _inline(node, components):

@@ -1,6 +1,7 @@
 """The push outbox: `PushDelivery` rows, one reliable event for one device of a recipient.
 
-- `enqueue`, in the transaction that logs the events (realtime.delivery.eventlog.record_each): nothing is
+- `enqueue`, in the transaction that logs the events (realtime.delivery.eventlog.record_each sends
+  `events_recorded`, which `enqueue_recorded` receives): nothing is
   pushed for a change that rolls back, and every committed pushed event is, even if the process
   dies right after the commit.
 - `claim_due`, by a sender: due rows locked (`SKIP LOCKED` on PostgreSQL: senders in several
@@ -58,6 +59,12 @@ def ttl_seconds(event_type):
     if event_type == "ride_requested":
         return settings.RIDE_OFFER_TIMEOUT_SECONDS
     return settings.PUSH_TTL_SECONDS
+
+
+def enqueue_recorded(sender, *, events, recipients, **kwargs):
+    """Pushes to the recipients' devices, for whoever has no socket open when they are sent: a
+    receiver of realtime.delivery.eventlog.events_recorded (connected in apps.PushConfig.ready)."""
+    enqueue(events, recipients)
 
 
 def enqueue(events, recipients, *, now=None):

@@ -43,14 +43,13 @@ from twisted.internet import defer, reactor
 from twisted.web import http
 from twisted.web.http_headers import Headers
 
+from realtime.protocol.close_codes import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_SLOW_CONSUMER
 from rideshare.kernel import proxies
 
 from . import workers
 
-CLOSE_GOING_AWAY = 1001
 # Valid for a server to send, refused by autobahn's sendClose(): these go through the frame-level call.
-FRAME_LEVEL_CLOSE_CODES = {1001, 1011}
-CLOSE_SLOW_CONSUMER = 4009
+FRAME_LEVEL_CLOSE_CODES = {CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR}
 DRAIN_CHECK_SECONDS = 0.25
 SHUTDOWN_GRACE_SECONDS = 1.0
 PING_INTERVAL_SECONDS = 35
