@@ -26,6 +26,7 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from realtime.delivery import dispatch, events, metrics, outages
 from realtime.presence import presence
@@ -35,6 +36,10 @@ from rideshare.kernel.translation import language_for
 from . import auth
 
 logger = logging.getLogger(__name__)
+
+# Worded in the connection's language (send_error).
+TOKEN_EXPIRED = gettext_lazy("The access token expired: refresh it and reconnect.")
+ACCOUNT_DISABLED = gettext_lazy("This account can no longer connect.")
 
 
 class SocketGone(Exception):
@@ -184,6 +189,43 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
             metrics.open_connections.dec()
             self.counted = False
         return presence.forget(self.channel_name) if self.user is not None else None
+
+    async def observe(self, ride_id):
+        """Join the ride's group (staff observing a ride); left at the clean-up."""
+        if ride_id not in self.observed_rides:
+            await dispatch.observe_ride(self.channel_name, ride_id)
+            self.observed_rides = self.observed_rides | {ride_id}
+
+    async def stop_observing(self, ride_id):
+        if ride_id in self.observed_rides:
+            await dispatch.stop_observing(self.channel_name, ride_id)
+            self.observed_rides = self.observed_rides - {ride_id}
+
+    # --- the other ways it ends: the token expires, a newer socket replaces it, the account goes
+
+    def _close_when_token_expires(self):
+        # A timer, not a sleeping task: a few hundred bytes per socket instead of a few KB.
+        seconds = auth.seconds_until_expiry(self.scope)
+        if seconds is not None:
+            self.expiry_timer = asyncio.get_running_loop().call_later(seconds, self._token_expired)
+
+    def _token_expired(self):
+        self.expiry_task = asyncio.create_task(self.guarded("token expiry", self._close_for_expired_token()))
+
+    async def _close_for_expired_token(self):
+        await self.send_error("token_expired", TOKEN_EXPIRED)
+        await self.close(code=close_codes.CLOSE_TOKEN_EXPIRED)
+
+    async def realtime_replaced(self, message):
+        """A newer connection of this user took this one's place (realtime.presence.cap)."""
+        # Clean up first: it no longer counts (row, metric, groups) by the time the app sees 4010.
+        await self.clean_up()
+        await self.close(code=close_codes.CLOSE_REPLACED, reason="replaced by a newer connection")
+
+    async def realtime_disconnect(self, message):
+        """The account was deactivated or deleted (realtime.signals, the presence heartbeat)."""
+        await self.send_error(message.get("reason", "account_disabled"), ACCOUNT_DISABLED)
+        await self.close(code=close_codes.CLOSE_ACCOUNT_DISABLED)
 
     async def guarded(self, during, coroutine):
         """Run a background coroutine of this connection under the same failure path."""

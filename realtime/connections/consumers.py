@@ -1,10 +1,11 @@
 """The one WebSocket per app: routing plus connection state. What a message does lives elsewhere:
-the socket's life (every send, every failure, the clean-up run once) in realtime.connections.connection,
-validation in realtime.protocol.wire, what it does in realtime.connections.actions, the delivery cursor in
-realtime.delivery.cursor, the position write policy in realtime.connections.positions, acknowledgements (a message's
-`id`) in realtime.connections.acks, the channel layer behind realtime.delivery.dispatch, payloads in realtime.delivery.events."""
+the socket's life (every send, every failure, every way it ends, the clean-up run once) in
+realtime.connections.connection, validation in realtime.protocol.wire, what it does in
+realtime.connections.actions, a position's relay, store and approach in realtime.connections.positions,
+acknowledgements (a message's `id`) in realtime.connections.acks, the delivery cursor in
+realtime.delivery.cursor, the channel layer behind realtime.delivery.dispatch, payloads in
+realtime.delivery.events."""
 
-import asyncio
 import logging
 from functools import cached_property
 
@@ -17,19 +18,17 @@ from realtime.presence import presence
 from realtime.protocol import close_codes, wire
 from rideshare.kernel.errors import DomainError
 
-from . import acks, actions, approach, auth, fleet, positions
+from . import acks, actions, auth, fleet, positions
 from .connection import ConnectionBase, SocketGone
 from .limits import ConnectionLimiter
 
 logger = logging.getLogger(__name__)
 
 # What the socket itself says in `error` messages, worded in the connection's language (send_error).
-TOKEN_EXPIRED = gettext_lazy("The access token expired: refresh it and reconnect.")
 BINARY_NOT_SUPPORTED = gettext_lazy("Send JSON text frames, not binary.")
 INTERNAL_ERROR = gettext_lazy("The server could not handle this message.")
 RATE_LIMITED_CLOSING = gettext_lazy("Too many messages; closing.")
 RATE_LIMITED = gettext_lazy("Too many messages of this type; slow down.")
-ACCOUNT_DISABLED = gettext_lazy("This account can no longer connect.")
 
 
 class RealtimeConsumer(ConnectionBase):
@@ -65,19 +64,6 @@ class RealtimeConsumer(ConnectionBase):
     @cached_property
     def limiter(self):  # made on the first message: most sockets of a fleet only listen
         return ConnectionLimiter(settings.WS_RATE_LIMITS, settings.WS_ABUSE_REJECTIONS, settings.WS_ABUSE_WINDOW_SECONDS)
-
-    def _close_when_token_expires(self):
-        # A timer, not a sleeping task: a few hundred bytes per socket instead of a few KB.
-        seconds = auth.seconds_until_expiry(self.scope)
-        if seconds is not None:
-            self.expiry_timer = asyncio.get_running_loop().call_later(seconds, self._token_expired)
-
-    def _token_expired(self):
-        self.expiry_task = asyncio.create_task(self.guarded("token expiry", self._close_for_expired_token()))
-
-    async def _close_for_expired_token(self):
-        await self.send_error("token_expired", TOKEN_EXPIRED)
-        await self.close(code=close_codes.CLOSE_TOKEN_EXPIRED)
 
     async def resume(self, requested):
         """Replay the user's reliable events after `requested`, then the current driver position."""
@@ -139,15 +125,12 @@ class RealtimeConsumer(ConnectionBase):
                 ride_id, is_participant = await actions.ride_access(self.user, raw_ride_id)
                 # Participants already hear their rides through their user group; only observers
                 # (staff) join the ride group, so every event reaches every connection once.
-                if not is_participant and ride_id not in self.observed_rides:
-                    await dispatch.observe_ride(self.channel_name, ride_id)
-                    self.observed_rides = self.observed_rides | {ride_id}
+                if not is_participant:
+                    await self.observe(ride_id)
                 await self.send_event(events.ride_joined(ride_id))
             case wire.LeaveRide(ride_id=raw_ride_id):
                 ride_id, _ = await actions.ride_access(self.user, raw_ride_id)
-                if ride_id in self.observed_rides:
-                    await dispatch.stop_observing(self.channel_name, ride_id)
-                    self.observed_rides = self.observed_rides - {ride_id}
+                await self.stop_observing(ride_id)
                 await self.send_event(events.ride_left(ride_id))
             case wire.DriverOnline() | wire.DriverOffline():
                 driver = await actions.set_driver_online(self.user, isinstance(message, wire.DriverOnline))
@@ -168,24 +151,16 @@ class RealtimeConsumer(ConnectionBase):
         await super().clean_up()
 
     async def location_update(self, message):
-        """The hot path (every few seconds per driver): relayed to the passenger of the active
-        ride at once, written to the database at once or in the next batch (positions.WriteThrough).
-        Relayed first: the passenger's view never waits on a database commit (a write-through
-        waits for PostgreSQL's WAL flush, tens of milliseconds on a busy machine). Distance and
-        ETA come from the connection's assignment, in memory; so does the approach check, which
-        asks the database once per ride (realtime.connections.approach). A position older than the newest this
-        connection knows (one queued while offline) is dropped: neither relayed nor stored."""
+        """Relayed, stored and checked for the approach by positions.report. A position older than
+        the newest this connection knows (one queued while offline) is dropped: neither relayed
+        nor stored."""
         position = positions.stamp(message)
         if not self.latest_position.is_newer(position["recorded_at"]):
             return
         assignment = self.assignment
-        if assignment is not None:
-            await dispatch.send_position(self.user.pk, assignment, **position)
-        await positions.store(self.user.pk, self.position_policy, position)
-        if assignment is not None and assignment.approach_unannounced:
-            announced = await approach.announce_if_close(self.user.pk, assignment, position)
-            if announced is not assignment and self.assignment is assignment:
-                self.assignment = announced  # decided (by us or before): no more queries for it
+        announced = await positions.report(self.user.pk, assignment, self.position_policy, position)
+        if announced is not assignment and self.assignment is assignment:
+            self.assignment = announced  # decided (by us or before): no more queries for it
         self.latest_position.took(position["recorded_at"])
 
     async def _refused(self, exc, bucket):
@@ -221,13 +196,3 @@ class RealtimeConsumer(ConnectionBase):
     async def realtime_assignment(self, message):
         """The driver's active ride changed (accepted, arrived, started, completed, cancelled)."""
         self.assignment = dispatch.assignment_in(message)
-
-    async def realtime_replaced(self, message):
-        """A newer connection of this user took this one's place (realtime.presence.cap)."""
-        # Clean up first: it no longer counts (row, metric, groups) by the time the app sees 4010.
-        await self.clean_up()
-        await self.close(code=close_codes.CLOSE_REPLACED, reason="replaced by a newer connection")
-
-    async def realtime_disconnect(self, message):
-        await self.send_error(message.get("reason", "account_disabled"), ACCOUNT_DISABLED)
-        await self.close(code=close_codes.CLOSE_ACCOUNT_DISABLED)

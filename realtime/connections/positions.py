@@ -26,7 +26,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from drivers.models import Driver
+from realtime.delivery import dispatch
 from realtime.delivery.db import db_call
+
+from . import approach
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +159,22 @@ async def store(driver_id, policy, position):
         await db_call(write)({driver_id: tuple(position.values())})
     else:
         buffer.put(driver_id, **position)
+
+
+async def report(driver_id, assignment, policy, position):
+    """The socket's hot path (every few seconds per driver), for a stamped position newer than the
+    connection's last: relayed to the passenger of the active ride at once, stored (`store`), then
+    the approach checked (realtime.connections.approach, one query per ride). Relayed first: the
+    passenger's view never waits on a database commit (a write-through waits for PostgreSQL's WAL
+    flush, tens of milliseconds on a busy machine). Distance and ETA come from `assignment` (the
+    connection's, in memory). Returns the assignment to keep: `assignment`, or the one the
+    approach check decided."""
+    if assignment is not None:
+        await dispatch.send_position(driver_id, assignment, **position)
+    await store(driver_id, policy, position)
+    if assignment is not None and assignment.approach_unannounced:
+        return await approach.announce_if_close(driver_id, assignment, position)
+    return assignment
 
 
 async def flush():
