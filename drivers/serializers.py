@@ -1,9 +1,12 @@
 
+from django.db import transaction
 from rest_framework import serializers
 
+from rideshare.accounts import serializers as accounts
 from rideshare.kernel import bounds
 from rideshare.kernel.fields import FiniteFloatField, latitude_field, longitude_field
 
+from . import services
 from .models import Driver, VehicleType
 
 
@@ -42,6 +45,32 @@ class DriverProfileInputSerializer(serializers.Serializer):
     vehicle_type = serializers.ChoiceField(choices=VehicleType.choices)
     vehicle_plate = serializers.CharField(max_length=20)
     vehicle_color = serializers.CharField(max_length=30)
+
+
+# What auth/register/ and auth/me/ answer: the account with its driver profile (None for a
+# passenger). No docstrings on these two: the OpenAPI document would carry them.
+class UserSerializer(accounts.UserSerializer):
+    driver = serializers.SerializerMethodField()
+
+    class Meta(accounts.UserSerializer.Meta):
+        fields = ["user_id", "phone_number", "full_name", "is_driver", "driver", "date_joined"]
+        read_only_fields = fields
+
+    def get_driver(self, user) -> dict | None:
+        return DriverSerializer(user.driver).data if user.is_driver else None
+
+
+# A passenger account, or a driver account with `driver` (the vehicle), in one transaction.
+class RegisterSerializer(accounts.RegisterSerializer):
+    driver = DriverProfileInputSerializer(required=False)
+
+    @transaction.atomic
+    def create(self, validated_data):
+        driver = validated_data.pop("driver", None)
+        user = super().create(validated_data)
+        if driver:
+            services.create_driver_profile(user=user, **driver)
+        return user
 
 
 class LocationSerializer(serializers.Serializer):

@@ -2,8 +2,6 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from realtime.protocol import page as protocol_page
-
 from . import health
 
 # "View site" in the admin leads to the web console, served at "/".
@@ -19,7 +17,7 @@ api_v1 = [
 
 urlpatterns = [
     # The web console (ops map, passenger, driver): static pages over the API and socket.
-    path("", include("rideshare.console.urls")),
+    path("", include("clients.console.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
@@ -28,5 +26,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="docs/redoc.html"), name="redoc"),
-    path("api/docs/websocket/", protocol_page.view, name="websocket-docs"),
+    path("api/docs/websocket/", include("realtime.protocol.urls")),
 ]

@@ -19,7 +19,8 @@ What runs (each on the event loop, its database work in threads):
 - `dispatch`: offer waves and request timeouts (rides.dispatching.run_due), as each wave falls
   due and at least every RIDE_DISPATCH_INTERVAL_SECONDS, when RIDE_DISPATCH_IN_SERVER (the
   embedded default; with Redis, `manage.py dispatch` runs it in its own processes);
-- `demo-fleet`: the demo fleet's drivers (rideshare/demo), when DEMO_FLEET (`make run`).
+- what other apps run inside the server (`run_in_server`): the demo fleet's drivers, `demo-fleet`
+  (clients/demo), when DEMO_FLEET (`make run`).
 
 How it is tied to the server: `ServerLifecycle` wraps the ASGI application. Servers that speak the
 ASGI lifespan protocol (uvicorn, hypercorn) start and stop it through lifespan events; daphne does
@@ -91,15 +92,24 @@ def _jobs():
     return jobs
 
 
+# Loops of apps above realtime, each a function returning {name: (coroutine function, *args)}
+# for where it runs (asked at every start): clients.demo's fleet, say.
+_loops_of_apps = []
+
+
+def run_in_server(loops):
+    """Called from an app's ready(): the server also runs the loops that `loops()` returns."""
+    if loops not in _loops_of_apps:
+        _loops_of_apps.append(loops)
+
+
 def _loops():
     """name -> coroutine function that runs until cancelled (restarted if it fails)."""
     loops = {"inbox": (dispatch.read_inbox, _inbox_message)}
     if settings.RIDE_DISPATCH_IN_SERVER:
         loops["dispatch"] = (_dispatch_due_rides,)
-    if settings.DEMO_FLEET:
-        from rideshare.demo.runner import run_fleet  # only where the demo runs
-
-        loops["demo-fleet"] = (run_fleet,)
+    for more in _loops_of_apps:
+        loops.update(more())
     return loops
 
 

@@ -7,9 +7,6 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from drivers.serializers import DriverProfileInputSerializer, DriverSerializer
-from drivers.services import create_driver_profile
-
 from .models import User
 from .phone import InvalidPhoneNumber, normalize_phone_number
 
@@ -22,28 +19,27 @@ class PhoneNumberField(serializers.CharField):
             raise serializers.ValidationError(str(exc), code="invalid_phone_number") from exc
 
 
+# The account; the API answers with drivers.serializers.UserSerializer, which adds the driver
+# profile (no docstring: the OpenAPI document would carry it).
 class UserSerializer(serializers.ModelSerializer):
     user_id = serializers.UUIDField(source="id", read_only=True)
     is_driver = serializers.BooleanField(read_only=True)
-    driver = serializers.SerializerMethodField()
 
     class Meta:
         model = User
-        fields = ["user_id", "phone_number", "full_name", "is_driver", "driver", "date_joined"]
+        fields = ["user_id", "phone_number", "full_name", "is_driver", "date_joined"]
         read_only_fields = fields
-
-    def get_driver(self, user) -> dict | None:
-        return DriverSerializer(user.driver).data if user.is_driver else None
 
 
 PHONE_NUMBER_TAKEN = _("This phone number is already registered.")
 
 
+# A new account; the API registers with drivers.serializers.RegisterSerializer, which takes an
+# optional driver profile too.
 class RegisterSerializer(serializers.Serializer):
     phone_number = PhoneNumberField(max_length=32)
     password = serializers.CharField(write_only=True, min_length=8, max_length=128, trim_whitespace=False)
     full_name = serializers.CharField(max_length=150)
-    driver = DriverProfileInputSerializer(required=False)
 
     def validate_phone_number(self, value):
         if User.objects.filter(phone_number=value).exists():
@@ -60,7 +56,6 @@ class RegisterSerializer(serializers.Serializer):
 
     @transaction.atomic
     def create(self, validated_data):
-        driver = validated_data.pop("driver", None)
         try:
             with transaction.atomic():
                 user = User.objects.create_user(**validated_data)
@@ -69,8 +64,6 @@ class RegisterSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"phone_number": [PHONE_NUMBER_TAKEN]}, code="phone_number_taken"
             ) from None
-        if driver:
-            create_driver_profile(user=user, **driver)
         return user
 
 

@@ -3,8 +3,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("auth/register/", views.RegisterView.as_view(), name="auth-register"),
     path("auth/token/", views.PhoneTokenObtainPairView.as_view(), name="auth-token"),
     path("auth/token/refresh/", views.RefreshView.as_view(), name="auth-token-refresh"),
-    path("auth/me/", views.MeView.as_view(), name="auth-me"),
 ]

@@ -49,7 +49,8 @@ INSTALLED_APPS = [
     "rides",
     "realtime",
     "realtime.push",
-    "rideshare.console",
+    "clients.console",
+    "clients.demo",
 ]
 
 # Django's usual stack, each one a subclass of Django's own (rideshare/kernel/middleware.py): under

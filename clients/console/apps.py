@@ -4,5 +4,5 @@ from django.apps import AppConfig
 class ConsoleConfig(AppConfig):
     """The web console at /: an ops map, a passenger and a driver, in the browser."""
 
-    name = "rideshare.console"
+    name = "clients.console"
     label = "console"
