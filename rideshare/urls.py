@@ -17,7 +17,7 @@ api_v1 = [
 
 urlpatterns = [
     # The web console (ops map, passenger, driver): static pages over the API and socket.
-    path("", include("clients.console.urls")),
+    path("", include("realtime.clients.console.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -20,7 +20,7 @@ What runs (each on the event loop, its database work in threads):
   due and at least every RIDE_DISPATCH_INTERVAL_SECONDS, when RIDE_DISPATCH_IN_SERVER (the
   embedded default; with Redis, `manage.py dispatch` runs it in its own processes);
 - what other apps run inside the server (`run_in_server`): the demo fleet's drivers, `demo-fleet`
-  (clients/demo), when DEMO_FLEET (`make run`).
+  (realtime/clients/demo), when DEMO_FLEET (`make run`).
 
 How it is tied to the server: `ServerLifecycle` wraps the ASGI application. Servers that speak the
 ASGI lifespan protocol (uvicorn, hypercorn) start and stop it through lifespan events; daphne does
@@ -93,7 +93,7 @@ def _jobs():
 
 
 # Loops of apps above realtime, each a function returning {name: (coroutine function, *args)}
-# for where it runs (asked at every start): clients.demo's fleet, say.
+# for where it runs (asked at every start): realtime.clients.demo's fleet, say.
 _loops_of_apps = []
 
 

@@ -48,7 +48,7 @@ def test_seed_demo_is_idempotent_and_places_extra_drivers_around_a_point():
     for driver in Driver.objects.exclude(pk__in=fleet.values("pk")):
         assert driver.is_online and timezone.now() - driver.location_updated_at < timedelta(minutes=1)
         assert haversine_km(4.05, 9.7, driver.latitude, driver.longitude) < 3.5
-    # The fleet's drivers come online over their own sockets when the fleet runs (clients/demo).
+    # The fleet's drivers come online over their own sockets when the fleet runs (realtime/clients/demo).
     assert {d.vehicle_type for d in fleet} == {VehicleType.MOTO, VehicleType.CAR}
 
 

@@ -49,8 +49,8 @@ INSTALLED_APPS = [
     "rides",
     "realtime",
     "realtime.push",
-    "clients.console",
-    "clients.demo",
+    "realtime.clients.console",
+    "realtime.clients.demo",
 ]
 
 # Django's usual stack, each one a subclass of Django's own (rideshare/kernel/middleware.py): under

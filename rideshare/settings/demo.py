@@ -1,11 +1,11 @@
-"""The demo fleet (clients/demo) and the web console (clients/console)."""
+"""The demo fleet (realtime/clients/demo) and the web console (realtime/clients/console)."""
 
 import importlib.util
 from pathlib import Path
 
 from .environment import env
 
-# --- Demo fleet (clients/demo) ------------------------------------------------------------
+# --- Demo fleet (realtime/clients/demo) ------------------------------------------------------------
 # Drivers that behave like driver apps, run inside the server when DEMO_FLEET is on (`make run`
 # turns it on) or beside any server with `manage.py demo_fleet`.
 DEMO_FLEET = env.bool("DEMO_FLEET", False)
@@ -21,7 +21,7 @@ DEMO_FLEET_SPEED_KMH = env.float("DEMO_FLEET_SPEED_KMH", 40.0)
 # Rides of these passengers are left to people (the README's walk-through, the console's driver pane).
 DEMO_FLEET_SPARED_PASSENGERS = env.csv("DEMO_FLEET_SPARED_PASSENGERS", ["+237670000001"])
 
-# --- Web console (clients/console) ----------------------------------------------------------
+# --- Web console (realtime/clients/console) ----------------------------------------------------------
 # Leaflet as django-leaflet bundles it (static/leaflet/leaflet.js, .css), its static files only:
 # the package is not an installed app, since the admin would then import its GeoDjango widgets
 # (which need the GDAL library).

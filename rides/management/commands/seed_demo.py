@@ -1,5 +1,5 @@
 """Demo data around Yaoundé: a staff user, two passengers, moto and car drivers online nearby, and
-the demo fleet's drivers (offline until the fleet brings them online: clients/demo).
+the demo fleet's drivers (offline until the fleet brings them online: realtime/clients/demo).
 
 Idempotent: running it again resets the demo accounts' passwords, profiles and positions (not their
 ratings: a driver's rating is what passengers gave them).
@@ -36,7 +36,7 @@ DRIVERS = [
     ("+237690000005", "Samuel Abega", VehicleType.CAR, "CE-202-CR", "Blue", -1.2, -0.9),
 ]
 
-# The demo fleet (clients/demo/fleet.py): driven by the server under `make run`, not by people.
+# The demo fleet (realtime/clients/demo/fleet.py): driven by the server under `make run`, not by people.
 # Two motos for every car, as on Yaoundé's streets.
 FLEET = [
     ("+237692000001", "Jean-Pierre Mballa", VehicleType.MOTO, "LT-301-MT", "Red"),

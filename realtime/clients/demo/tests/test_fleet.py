@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from clients.demo.fleet import Account, FleetConfig, FleetDriver, WaveBook, waits_for_second_wave
-from clients.demo.routes import step_towards
+from realtime.clients.demo.fleet import Account, FleetConfig, FleetDriver, WaveBook, waits_for_second_wave
+from realtime.clients.demo.routes import step_towards
 from rideshare.kernel.geo import haversine_km
 
 YAOUNDE = (3.848, 11.502)

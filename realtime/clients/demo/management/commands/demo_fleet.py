@@ -1,4 +1,4 @@
-"""Run the demo fleet (clients/demo) against a server started otherwise, until Ctrl-C.
+"""Run the demo fleet (realtime/clients/demo) against a server started otherwise, until Ctrl-C.
 
 `make run` runs the same fleet inside the server (DEMO_FLEET). This command reads the fleet's
 accounts from the database the server uses (same settings) and talks to the server only through
@@ -10,7 +10,7 @@ import asyncio
 
 from django.conf import settings
 
-from clients.demo.runner import run_fleet
+from realtime.clients.demo.runner import run_fleet
 from rideshare.kernel.cli import DatabaseCommand
 
 

@@ -5,7 +5,7 @@ from django.conf import settings
 class DemoConfig(AppConfig):
     """The demo fleet: inside the server when DEMO_FLEET is on (`make run`), or `manage.py demo_fleet`."""
 
-    name = "clients.demo"
+    name = "realtime.clients.demo"
     label = "demo"
 
     def ready(self):

@@ -4,5 +4,5 @@ from django.apps import AppConfig
 class ConsoleConfig(AppConfig):
     """The web console at /: an ops map, a passenger and a driver, in the browser."""
 
-    name = "clients.console"
+    name = "realtime.clients.console"
     label = "console"
