@@ -20,8 +20,13 @@ run: install
 	DEMO_FLEET=$${DEMO_FLEET:-1} DEMO_AUTO_ACCEPT=$${DEMO_AUTO_ACCEPT:-1} \
 	  $(BIN)/python -m realtime.server -b 127.0.0.1 -p 8000 rideshare.asgi:application
 
+# On both cores (pytest-xdist): live tests mostly wait on their server processes. --dist loadfile
+# keeps a module on one worker, so its module-scoped servers start once; the modules go out in
+# the order conftest.py gives them (live ones first), not by test count (xdist's default, which
+# left the few-test, slow live modules for last). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The French catalogue (locale/fr/LC_MESSAGES): after marking or changing a message, extract, fill
 # in the new entries of django.po, then run it again to compile. Commit the .po and the .mo: a

@@ -57,7 +57,10 @@ def seconds_until_dropped(connection, opened_at, trickle=b""):
                 return time.monotonic() - opened_at
         except TimeoutError:
             if trickle:
-                connection.sendall(trickle[:1])
+                try:
+                    connection.sendall(trickle[:1])
+                except (ConnectionResetError, BrokenPipeError):  # dropped as this byte went out
+                    return time.monotonic() - opened_at
                 trickle = trickle[1:]
         except ConnectionResetError:
             return time.monotonic() - opened_at
