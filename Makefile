@@ -23,8 +23,11 @@ run: install
 # On both cores (pytest-xdist): live tests mostly wait on their server processes. --dist loadfile
 # keeps a module on one worker, so its module-scoped servers start once; the modules go out in
 # the order conftest.py gives them (live ones first), not by test count (xdist's default, which
-# left the few-test, slow live modules for last). PYTEST_WORKERS=0: one process.
-PYTEST_WORKERS ?= 2
+# left the few-test, slow live modules for last). `make test PYTEST_WORKERS=2` runs on both cores
+# (pass 1: 11:25 -> 7:54 here); one process stays the default until the race a busy machine shows
+# in test_live_multiprocess (a driver who moves to another server process is taken offline by the
+# first one's late check) is fixed: two workers make it likelier.
+PYTEST_WORKERS ?= 0
 test: install
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
