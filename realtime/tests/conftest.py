@@ -1,6 +1,5 @@
 import copy
 import inspect
-import os
 import secrets
 
 import pytest
@@ -12,7 +11,7 @@ from realtime.presence import presence, shared_presence
 from realtime.presence.known_users import known
 from realtime.serving import lifecycle
 
-from .servers import LiveDatabase, ServerProcess
+from .servers import running_server
 
 # --- in-process tests: a fresh channel layer per test ---------------------------------------------
 
@@ -65,15 +64,5 @@ async def server_loop_owns_the_sends(request, fresh_channel_layer_and_fast_hashe
 def daphne_server(tmp_path_factory):
     """`python -m daphne` serving rideshare.asgi:application on its own fresh database (named
     daphne_server: pytest-django already has a `live_server`)."""
-    workdir = tmp_path_factory.mktemp("live")
-    database = LiveDatabase(workdir)
-    env = dict(os.environ, **database.env, CHANNEL_LAYER_PREFIX=f"rideshare-live-{secrets.token_hex(6)}")
-    server = None
-    try:
-        database.migrate(env)
-        server = ServerProcess(env, workdir, module="daphne").start()
+    with running_server(tmp_path_factory.mktemp("live"), "rideshare-live", module="daphne") as server:
         yield server
-    finally:
-        if server is not None:
-            server.stop()
-        database.drop()

@@ -1,6 +1,7 @@
 """Real server processes for live tests: the ASGI server on a free port with its own database,
 and (for Redis failure tests) a private redis-server."""
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -158,6 +159,27 @@ class ServerProcess:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@contextlib.contextmanager
+def running_server(workdir, prefix, *, module="realtime.server", prepare=None, **settings):
+    """A server process on its own fresh database, its channel layer under a prefix of its own,
+    the environment's other settings plus `settings`; `prepare(env)` runs after the migration
+    (e.g. a seed). Stopped and its database dropped on leaving."""
+    database = LiveDatabase(workdir)
+    env = dict(os.environ, **database.env, CHANNEL_LAYER_PREFIX=f"{prefix}-{secrets.token_hex(6)}", **settings)
+    server = None
+    try:
+        database.migrate(env)
+        if prepare is not None:
+            prepare(env)
+        server = ServerProcess(env, workdir, module=module).start()
+        server.database = database
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        database.drop()
 
 
 class RedisProcess:

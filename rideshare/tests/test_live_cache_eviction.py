@@ -5,7 +5,6 @@ or the ids of applied socket messages (issue 20, item 3: on the embedded default
 
 import asyncio
 import json
-import os
 import secrets
 import uuid
 from contextlib import AsyncExitStack
@@ -16,7 +15,7 @@ import pytest
 import websockets
 
 from realtime.tests.live_client import HTTP_WAIT, PASSWORD, http, recv, unique_phone_number, ws_uri
-from realtime.tests.servers import LiveDatabase, ServerProcess
+from realtime.tests.servers import running_server
 
 pytestmark = pytest.mark.live
 
@@ -30,22 +29,12 @@ LOGIN_RATE = 10  # a minute, per address: the production default
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("caches")
-    database = LiveDatabase(workdir)
-    env = dict(
-        os.environ, **database.env, CHANNEL_LAYER_PREFIX=f"caches-{secrets.token_hex(6)}",
+    with running_server(
+        tmp_path_factory.mktemp("caches"), "caches",
         CACHE_KEY_PREFIX=f"caches-{secrets.token_hex(6)}",  # on Redis: no counter from another run
         THROTTLE_LOGIN_RATE=f"{LOGIN_RATE}/min", WS_MAX_CONNECTIONS_PER_USER=str(SOCKETS_PER_DRIVER + 1),
-    )
-    server = None
-    try:
-        database.migrate(env)
-        server = ServerProcess(env, workdir).start()
+    ) as server:
         yield server
-    finally:
-        if server is not None:
-            server.stop()
-        database.drop()
 
 
 def random_address():

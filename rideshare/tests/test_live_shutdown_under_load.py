@@ -3,23 +3,23 @@ middleware ran on the event loop, the outermost sync middleware left threads wai
 stopped loop (asgiref's AsyncToSync) and the process never exited: kill -9 was the only way."""
 
 import asyncio
-import os
 import signal
 import subprocess
 import time
-import uuid
 
 import pytest
 
-from realtime.tests.servers import LiveDatabase, ServerProcess
+from realtime.tests.servers import running_server
 
 pytestmark = pytest.mark.live
 
 CLIENTS = 32
+WAIT = 20
 
 
-async def keep_asking(port, path, stop):
-    """One keep-alive client sending GET `path` until `stop` is set or the server goes away."""
+async def keep_asking(port, path, stop, answered):
+    """One keep-alive client sending GET `path` until `stop` is set or the server goes away;
+    `answered` counts the answers of all clients (a one-element list)."""
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
     except OSError:
@@ -32,6 +32,7 @@ async def keep_asking(port, path, stop):
             length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                            if line.lower().startswith(b"content-length:")), 0)
             await reader.readexactly(length)
+            answered[0] += 1
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         return
     finally:
@@ -39,27 +40,22 @@ async def keep_asking(port, path, stop):
 
 
 async def test_sigterm_with_api_requests_in_flight_exits_promptly(tmp_path):
-    database = LiveDatabase(tmp_path)
-    env = dict(os.environ, **database.env, CHANNEL_LAYER_PREFIX=f"live-{uuid.uuid4().hex[:8]}")
-    server = None
-    try:
-        database.migrate(env)
-        server = ServerProcess(env, tmp_path).start()
-        stop = asyncio.Event()
-        clients = [asyncio.create_task(keep_asking(server.port, "/api/v1/rides/not-a-ride/", stop))
+    with running_server(tmp_path, "shutdown") as server:
+        stop, answered = asyncio.Event(), [0]
+        clients = [asyncio.create_task(keep_asking(server.port, "/api/v1/rides/not-a-ride/", stop, answered))
                    for _ in range(CLIENTS)]
-        await asyncio.sleep(1.5)  # requests in flight all the time from here on
+        deadline = time.monotonic() + WAIT
+        while answered[0] < 5 * CLIENTS:  # every client busy: requests in flight from here on
+            assert time.monotonic() < deadline, f"{answered[0]} answers:\n{server.log()[-3000:]}"
+            await asyncio.sleep(0.05)
 
         server.signal(signal.SIGTERM)
         signalled = time.monotonic()
         try:
-            await asyncio.to_thread(server.process.wait, 20)
+            await asyncio.to_thread(server.process.wait, WAIT)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"the server still runs 20 s after SIGTERM:\n{server.log()[-3000:]}")
+            server.kill()
+            pytest.fail(f"the server still runs {WAIT} s after SIGTERM:\n{server.log()[-3000:]}")
         stop.set()
         await asyncio.gather(*clients)
         assert time.monotonic() - signalled < 10
-    finally:
-        if server is not None:
-            server.kill()
-        database.drop()

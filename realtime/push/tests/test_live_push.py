@@ -3,19 +3,16 @@ closed app of a passenger who registered a browser subscription over REST, and p
 to them while their socket is open."""
 
 import asyncio
-import contextlib
 import json
-import os
 import signal
 import time
-import uuid
 
 import pytest
 import websockets
 
 from realtime.push.management.commands.generate_vapid_keys import new_key_pair
 from realtime.tests.live_client import Api, recv_type, ws_uri
-from realtime.tests.servers import LiveDatabase, ServerProcess
+from realtime.tests.servers import running_server
 
 from .fakes import WAIT, BrowserSubscription, FakeService, SlowService
 
@@ -29,24 +26,11 @@ def push_service():
     service.stop()
 
 
-@contextlib.contextmanager
 def push_server(tmp_path, **settings):
-    database = LiveDatabase(tmp_path)
     private, public = new_key_pair()
-    env = dict(os.environ, **database.env, CHANNEL_LAYER_PREFIX=f"live-{uuid.uuid4().hex[:8]}",
-               WEBPUSH_VAPID_PRIVATE_KEY=private, WEBPUSH_VAPID_PUBLIC_KEY=public,
-               WEBPUSH_VAPID_SUBJECT="mailto:ops@example.cm", WEBPUSH_ENDPOINT_HOSTS="127.0.0.1",
-               PUSH_INTERVAL_SECONDS="0.2", **settings)
-    process = None
-    try:
-        database.migrate(env)
-        process = ServerProcess(env, tmp_path).start()
-        process.database = database
-        yield process
-    finally:
-        if process is not None:
-            process.stop()
-        database.drop()
+    return running_server(tmp_path, "push", WEBPUSH_VAPID_PRIVATE_KEY=private, WEBPUSH_VAPID_PUBLIC_KEY=public,
+                       WEBPUSH_VAPID_SUBJECT="mailto:ops@example.cm", WEBPUSH_ENDPOINT_HOSTS="127.0.0.1",
+                       PUSH_INTERVAL_SECONDS="0.2", **settings)
 
 
 @pytest.fixture

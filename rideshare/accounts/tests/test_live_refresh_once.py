@@ -1,15 +1,13 @@
 """Against a real server: one refresh token sent by ten clients at once is used once (issue 20,
 item 4: 8 of 10 were answered with new, valid refresh tokens)."""
 
-import os
-import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from realtime.tests.live_client import PASSWORD, http, unique_phone_number
-from realtime.tests.servers import LiveDatabase, ServerProcess
+from realtime.tests.servers import running_server
 
 pytestmark = pytest.mark.live
 
@@ -18,18 +16,8 @@ CONCURRENT = 10
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("refresh")
-    database = LiveDatabase(workdir)
-    env = dict(os.environ, **database.env, CHANNEL_LAYER_PREFIX=f"refresh-{secrets.token_hex(6)}")
-    server = None
-    try:
-        database.migrate(env)
-        server = ServerProcess(env, workdir).start()
+    with running_server(tmp_path_factory.mktemp("refresh"), "refresh") as server:
         yield server
-    finally:
-        if server is not None:
-            server.stop()
-        database.drop()
 
 
 def call(server, method, path, body=None, token=None):
