@@ -1,6 +1,7 @@
 """Bearer authentication for the drivers' hot async views: the user with their driver profile."""
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.drainage import set_override
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
@@ -27,3 +28,7 @@ class DriverJWTAuthentication(JWTAuthenticationWithLogContext):
             user = await super().get_user_async(validated_token)
             known.put(user)
         return user
+
+
+# OpenAPI: the same Bearer scheme (`jwtAuth`) as the project's other views, not a second one.
+set_override(DriverJWTAuthentication, "suppress_collision_warning", True)

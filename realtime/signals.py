@@ -84,8 +84,10 @@ def _log_for_offered(message, ride, *, exclude=None):
 
 def _assign_on_commit(driver_id, assignment):
     """Tell the driver's connections where their positions go, and what they are measured
-    against, from now on (a rides.matching.Assignment, or None)."""
+    against, from now on (a rides.matching.Assignment, or None); and every server process's
+    REST positions (realtime.connections.positions.rest_assignments) to ask again."""
     _on_commit(dispatch.send_control, driver_id, dispatch.assignment(assignment))
+    _on_commit(dispatch.send_to_processes, dispatch.forget_user(driver_id))
 
 
 # A save of only these leaves the cached profile (drivers.known_users) as good as it was: an async

@@ -22,6 +22,7 @@ phone's: a phone whose clock runs slow is still matched.
 import logging
 import time
 
+from cachetools import TTLCache
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -221,15 +222,63 @@ class AtOnce:
         return True
 
 
+class RestAssignments:
+    """The active ride's Assignment (or None) of each driver reporting over REST in this process,
+    as a socket connection keeps its own: a driver reports every few seconds and the ride changes
+    a few times per trip. Forgotten in every server process when one of the driver's rides
+    transitions (realtime.signals, through the process inbox, like drivers.known_users); kept at
+    most WS_USER_CACHE_SECONDS, for a change no server process heard (a command on the embedded
+    layer). A load begun before a forget is not kept: it may have read the ride before the change."""
+
+    def __init__(self, maxsize=50_000):
+        self.maxsize = maxsize
+        self.cache = None
+        self.generation = 0
+
+    def _entries(self):
+        if self.cache is None:
+            self.cache = TTLCache(self.maxsize, settings.WS_USER_CACHE_SECONDS)
+        return self.cache
+
+    async def get(self, driver_id):
+        entries = self._entries()
+        if str(driver_id) in entries:
+            return entries[str(driver_id)]
+        generation = self.generation
+        assignment = await request_call(active_assignment)(driver_id)
+        self.keep(driver_id, assignment, generation)
+        return assignment
+
+    def keep(self, driver_id, assignment, generation):
+        if generation == self.generation:
+            self._entries()[str(driver_id)] = assignment
+
+    def forget(self, driver_id):
+        """On the loop only (the process inbox)."""
+        self.generation += 1
+        self._entries().pop(str(driver_id), None)
+
+    def clear(self):
+        self.generation += 1
+        self.cache = None
+
+
 rest_policies = DriverPolicies()
+rest_assignments = RestAssignments()
 
 
 async def report_from_rest(sender, driver, position, **kwargs):
     """drivers.signals.position_reported (connected in realtime.apps): a position sent over REST
-    takes the socket's way (`report`), measured against the driver's active ride (one query)."""
-    assignment = await request_call(active_assignment)(driver.pk)
-    policy = rest_policies.get(driver.pk) if kernel_db.serving else AtOnce()
-    await report(driver.pk, assignment, policy, position)
+    takes the socket's way (`report`), measured against the driver's active ride."""
+    if not kernel_db.serving:  # no inbox to hear of a transition: asked each time, on the request's connection
+        assignment = await request_call(active_assignment)(driver.pk)
+        await report(driver.pk, assignment, AtOnce(), position)
+        return
+    generation = rest_assignments.generation
+    assignment = await rest_assignments.get(driver.pk)
+    kept = await report(driver.pk, assignment, rest_policies.get(driver.pk), position)
+    if kept is not assignment:  # the approach was decided: not asked again
+        rest_assignments.keep(driver.pk, kept, generation)
 
 
 async def flush():

@@ -58,6 +58,7 @@ async def _sync_presence():
 def _inbox_message(message):
     if message.get("type") == dispatch.FORGET_USER:
         known.forget(message["user_id"])
+        positions.rest_assignments.forget(message["user_id"])
 
 
 async def _purge_expired():

@@ -19,12 +19,13 @@ from realtime.connections import positions
 from realtime.serving import lifecycle
 from rides.models import RideStatus
 from rides.selectors import nearby_idle_drivers
+from rides.services import accept_ride, complete_ride
 from rideshare.accounts import authentication
 from rideshare.asgi import application
 from rideshare.kernel.db import KEPT_CONNECTION_THREADS, close_kept_connections, kept_connection_call
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for, ride_in_status
 
-from .helpers import assert_nothing_more, db, receive, socket
+from .helpers import assert_nothing_more, db, eventually_true, receive, receive_type, socket
 
 LOCATION = "/api/v1/drivers/me/location/"
 POSITION = {"latitude": 3.851, "longitude": 11.503, "heading": 90.4, "speed": 25}
@@ -258,6 +259,43 @@ async def test_a_driver_without_an_active_ride_relays_nothing():
     async with socket(ride.passenger) as passenger:
         assert (await post(token))[0] == 200
         await assert_nothing_more(passenger)
+
+
+async def test_a_reporting_driver_follows_the_rides_transitions():
+    """The ride a REST position goes to is kept per driver (positions.rest_assignments), and asked
+    again after each transition: through every server process's inbox."""
+    await lifecycle.stop()
+    await lifecycle.start(only={"positions", "inbox"})
+    ride = await db(ride_in_status)(RideStatus.STARTED)
+    token = await db(access_token_for)(ride.driver.user)
+    async with socket(ride.passenger) as passenger:
+        assert (await post(token))[0] == 200  # kept from now on
+        assert (await receive(passenger))["type"] == "driver_location_update"
+        assert str(ride.driver.pk) in positions.rest_assignments.cache
+        await db(complete_ride)(ride_id=ride.pk, user=ride.driver.user)
+        await eventually_true(lambda: str(ride.driver.pk) not in positions.rest_assignments.cache)
+        await receive_type(passenger, "ride_completed")
+        assert (await post(token))[0] == 200
+        await assert_nothing_more(passenger)  # the next position goes nowhere: the ride is over
+
+    next_ride = await db(ride_in_status)(RideStatus.REQUESTED, ride_type=ride.driver.vehicle_type)
+    assert (await post(token))[0] == 200  # kept: no active ride
+    await db(accept_ride)(ride_id=next_ride.pk, user=ride.driver.user)
+    async with socket(next_ride.passenger) as next_passenger:
+        await eventually_true(lambda: str(ride.driver.pk) not in positions.rest_assignments.cache)
+        assert (await post(token))[0] == 200
+        event = await receive_type(next_passenger, "driver_location_update")
+        assert event["data"]["ride_id"] == str(next_ride.pk)
+
+
+def test_a_load_begun_before_a_forget_is_not_kept():
+    assignments = positions.RestAssignments()
+    generation = assignments.generation
+    assignments.forget("driver")  # a transition heard while the load ran
+    assignments.keep("driver", None, generation)
+    assert "driver" not in assignments._entries()
+    assignments.keep("driver", None, assignments.generation)
+    assert "driver" in assignments._entries()
 
 
 # --- bounded state ---------------------------------------------------------------------------------------
