@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rideshare.kernel.errors import Forbidden
 
 from .models import Driver
+from .signals import position_reported
 
 
 def get_driver_profile(user):
@@ -31,8 +32,22 @@ def set_online(*, user, online):
     return driver
 
 
+async def report_position(driver, *, latitude, longitude, heading=None, speed=None):
+    """A position from the driver's app over REST, recorded now. Announced to the position
+    service (drivers.signals.position_reported), which relays, stores and checks the approach as
+    for a position sent over the socket. Returns the driver, showing the position."""
+    driver.latitude, driver.longitude, driver.heading, driver.speed = latitude, longitude, heading, speed
+    driver.location_updated_at = driver.location_recorded_at = timezone.now()
+    position = {"latitude": latitude, "longitude": longitude, "heading": heading, "speed": speed,
+                "recorded_at": driver.location_recorded_at}
+    await position_reported.asend(sender=Driver, driver=driver, position=position)
+    return driver
+
+
 @transaction.atomic
 def update_location(*, user, latitude, longitude, heading=None, speed=None):
+    """A position saved at once (the admin, the demo fleet, a shell): the save announces it
+    (realtime.signals.driver_saved)."""
     driver = get_driver_profile(user)
     driver.latitude = latitude
     driver.longitude = longitude

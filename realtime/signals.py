@@ -17,10 +17,10 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from drivers.known_users import known
 from drivers.models import Driver
 from realtime.connections import approach
 from realtime.delivery import dispatch, eventlog, events
-from realtime.presence.known_users import known
 from rides.matching import active_assignment, assignment_of
 from rides.models import OfferStatus, RideOffer, RideStatus
 from rides.signals import account_deactivated, offers_expired, offers_made, ride_transitioned
@@ -85,12 +85,18 @@ def _assign_on_commit(driver_id, assignment):
     _on_commit(dispatch.send_control, driver_id, dispatch.assignment(assignment))
 
 
+# A save of only these leaves the cached profile (drivers.known_users) as good as it was: an async
+# REST view shows the position it was sent, not the cached one.
+POSITION_FIELDS = {"latitude", "longitude", "heading", "speed", "location_updated_at", "location_recorded_at"}
+
+
 @receiver(post_save, sender=Driver, dispatch_uid="realtime.driver_saved")
 def driver_saved(sender, instance, created, raw=False, **kwargs):
     if raw:
         return
-    if created:
-        _forget_everywhere(instance.pk)  # the user is a driver now
+    update_fields = kwargs.get("update_fields")
+    if not (update_fields and set(update_fields) <= POSITION_FIELDS):
+        _forget_everywhere(instance.pk)  # the user is a driver now, or the cached profile is stale
     tracker = instance.tracker
     if instance.is_online if created else tracker.has_changed("is_online"):
         eventlog.record(events.driver_availability_changed(instance), user_ids=[instance.pk])
@@ -133,7 +139,7 @@ def user_deleted(sender, instance, **kwargs):
 
 
 def _forget_everywhere(user_id):
-    """After commit, every server process's handshake cache forgets the user (realtime.presence.known_users):
+    """After commit, every server process's handshake cache forgets the user (drivers.known_users):
     this one at once, the others through their inbox."""
 
     def forget_changed_user():

@@ -1,7 +1,7 @@
 """What a connection and its client messages do: async functions the consumer awaits.
 
 Each one's database work is a plain sync function below it, run in a database thread
-(`realtime.delivery.db.db_call`); presence bookkeeping happens on the loop. They raise `DomainError`s,
+(`rideshare.kernel.db.db_call`); presence bookkeeping happens on the loop. They raise `DomainError`s,
 which the consumer turns into `error` events.
 """
 
@@ -14,11 +14,11 @@ from django.utils.translation import gettext_lazy
 from drivers import services as driver_services
 from realtime.delivery import eventlog, events
 from realtime.delivery.batching import Batched
-from realtime.delivery.db import db_call
 from realtime.protocol import wire
 from rides import dispatching
 from rides.matching import Assignment, active_assignments, active_rides_of_passengers
 from rides.models import Ride
+from rideshare.kernel.db import db_call
 from rideshare.kernel.errors import Forbidden, NotFound
 
 

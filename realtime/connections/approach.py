@@ -12,8 +12,8 @@ reliable (realtime.delivery.eventlog), logged in the transaction that claims it.
 from django.db import transaction
 
 from realtime.delivery import eventlog, events
-from realtime.delivery.db import db_call
 from rides.services import claim_approach_announcement
+from rideshare.kernel.db import db_call
 
 
 def announce_once(driver_id, assignment, distance_m, latitude, longitude):

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from drivers.known_users import known
 from realtime.delivery.batching import Batched
-from realtime.presence.known_users import known
 from realtime.protocol.close_codes import CLOSE_INVALID_TOKEN, CLOSE_TOKEN_EXPIRED
 from rideshare.kernel.logs import bind
 
@@ -44,7 +44,7 @@ _active_user = Batched(_active_users)
 
 
 async def active_user(user_id):
-    """A user seen recently comes from realtime.presence.known_users; the others from one query shared by
+    """A user seen recently comes from drivers.known_users; the others from one query shared by
     every handshake in flight."""
     user = known.get(user_id)
     if user is None:

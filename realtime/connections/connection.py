@@ -100,7 +100,7 @@ class ConnectionBase(AsyncJsonWebsocketConsumer):
         """channels' AsyncConsumer.dispatch without its `aclose_old_connections()`: that is a hop
         to the thread-sensitive executor thread and back for every frame and every channel-layer
         message (two per relayed position), and closes nothing here: no handler touches the ORM on
-        the loop; every query goes through realtime.delivery.db.db_call, which closes its connection on the
+        the loop; every query goes through rideshare.kernel.db.db_call, which closes its connection on the
         way in and out of its own thread."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:

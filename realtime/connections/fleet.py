@@ -19,10 +19,10 @@ import weakref
 from django.contrib.auth import get_user_model
 
 from realtime.delivery import events
-from realtime.delivery.db import db_call
 from realtime.protocol import wire
 from rides import selectors
 from rides.models import DRIVER_ACTIVE_STATUSES
+from rideshare.kernel.db import db_call
 from rideshare.kernel.errors import Forbidden
 
 from .actions import ONLY_STAFF

@@ -6,8 +6,9 @@ here each process keeps the newest position per driver and writes them all every
 LOCATION_FLUSH_SECONDS in one transaction (queryset updates: no signals, so no second event).
 Matching and stats read the database, which is at most that far behind; a connection's first
 position (or the first after LOCATION_WRITE_THROUGH_SECONDS) is written at once, so a driver who
-just came online can be matched straight away. Positions sent over REST take the same way when
-realtime/serving/rest.py answers them (one policy per driver); those the DRF view answers are saved at once.
+just came online can be matched straight away. Positions sent over REST take the same way
+(`report_from_rest`, one policy per driver); those saved by other code (the admin, the demo fleet)
+are relayed and checked by `report_saved`.
 
 A position carries the time it was recorded: the app's `recorded_at` when it sent one (a position
 queued while offline), else the time it arrived. Newest wins everywhere: the write is conditional
@@ -27,7 +28,9 @@ from django.utils import timezone
 
 from drivers.models import Driver
 from realtime.delivery import dispatch
-from realtime.delivery.db import db_call
+from rides.matching import active_assignment
+from rideshare.kernel import db as kernel_db
+from rideshare.kernel.db import db_call, request_call
 
 from . import approach
 
@@ -38,6 +41,8 @@ class WriteThrough:
     """A connection's write policy: its first position, and the first after
     LOCATION_WRITE_THROUGH_SECONDS, is written at once (the driver may be matched right now);
     the others go in the next batch. `clock` is injectable for tests."""
+
+    call = staticmethod(db_call)  # how a write at once reaches the database
 
     def __init__(self, interval_seconds=None, clock=time.monotonic):
         self.interval = settings.LOCATION_WRITE_THROUGH_SECONDS if interval_seconds is None else interval_seconds
@@ -156,7 +161,7 @@ async def store(driver_id, policy, position):
     the next flush (a newer one for the same driver replaces it)."""
     if policy.due():
         buffer.discard(driver_id, older_than=position["recorded_at"])
-        await db_call(write)({driver_id: tuple(position.values())})
+        await policy.call(write)({driver_id: tuple(position.values())})
     else:
         buffer.put(driver_id, **position)
 
@@ -175,6 +180,56 @@ async def report(driver_id, assignment, policy, position):
     if assignment is not None and assignment.approach_unannounced:
         return await approach.announce_if_close(driver_id, assignment, position)
     return assignment
+
+
+class DriverPolicies:
+    """One `WriteThrough` per driver reporting over REST in this process (the socket keeps one
+    per connection). Bounded: past `limit` drivers, those whose next position would be written at
+    once anyway are forgotten, then the oldest half."""
+
+    def __init__(self, limit=50_000):
+        self.limit = limit
+        self.policies = {}
+
+    def get(self, driver_id):
+        policy = self.policies.get(driver_id)
+        if policy is None:
+            if len(self.policies) >= self.limit:
+                self._forget_due()
+            policy = self.policies[driver_id] = WriteThrough()
+        return policy
+
+    def _forget_due(self):
+        now = None
+        for driver_id, policy in list(self.policies.items()):
+            now = policy.clock() if now is None else now
+            if policy.written_at is None or now - policy.written_at > policy.interval:
+                del self.policies[driver_id]
+        if len(self.policies) >= self.limit:  # all recent: drop the oldest half
+            for driver_id in sorted(self.policies, key=lambda d: self.policies[d].written_at)[: self.limit // 2]:
+                del self.policies[driver_id]
+
+
+class AtOnce:
+    """The policy where nothing in this process flushes the batch (no server lifecycle: Django's
+    test client, a WSGI server, uvicorn --lifespan off): every position is written at once, on
+    the request's own connection (rideshare.kernel.db.request_call)."""
+
+    call = staticmethod(request_call)
+
+    def due(self):
+        return True
+
+
+rest_policies = DriverPolicies()
+
+
+async def report_from_rest(sender, driver, position, **kwargs):
+    """drivers.signals.position_reported (connected in realtime.apps): a position sent over REST
+    takes the socket's way (`report`), measured against the driver's active ride (one query)."""
+    assignment = await request_call(active_assignment)(driver.pk)
+    policy = rest_policies.get(driver.pk) if kernel_db.serving else AtOnce()
+    await report(driver.pk, assignment, policy, position)
 
 
 async def flush():

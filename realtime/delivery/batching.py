@@ -8,7 +8,7 @@ ran, so a burst of N handshakes costs a few thread hops and a few `IN (...)` que
 
 import asyncio
 
-from .db import db_call
+from rideshare.kernel.db import db_call
 
 MAX_BATCH = 500  # also keeps `IN (...)` lists under SQLite's parameter limit
 

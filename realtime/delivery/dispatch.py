@@ -14,7 +14,7 @@ Three kinds of message, one verb each, and where each lands in `realtime.connect
   connection replaced this one (`realtime_replaced`, realtime.presence.cap).
 - `send_to_processes`: a message for every server process itself (its inbox, which
   realtime.serving.lifecycle runs through `read_inbox`): forget a user the handshake cache knows
-  (`realtime.forget_user`, realtime.presence.known_users).
+  (`realtime.forget_user`, drivers.known_users).
 
 Async code awaits the verbs. Sync code (an on-commit hook, in whatever thread committed) calls
 `soon(verb, ...)`, which hands the send to the server's event loop and returns at once: a

@@ -20,9 +20,9 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from realtime.models import Event, EventLogState, EventRecipient
+from rideshare.kernel.db import db_call, kept_connection_call
 
 from . import dispatch, events
-from .db import db_call, kept_connection_call
 from .groups import ride_group_name
 
 logger = logging.getLogger(__name__)

@@ -23,16 +23,16 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy
 from rest_framework import status
 
+from drivers.known_users import known
 from drivers.models import Driver
 from drivers.services import set_online
 from realtime.delivery import dispatch, outages
 from realtime.delivery.batching import Batched
-from realtime.delivery.db import db_call
 from rides.models import DRIVER_ACTIVE_STATUSES, Ride, RideStatus
+from rideshare.kernel.db import db_call
 from rideshare.kernel.errors import DomainError
 
 from . import cap, shared_presence
-from .known_users import known
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from collections import Counter
 import aiohttp
 from django.conf import settings
 
-from realtime.delivery.db import db_call
 from realtime.presence import presence
+from rideshare.kernel.db import db_call
 
 from . import endpoints, fcm, outbox, outcomes, webpush
 from .models import DeviceKind

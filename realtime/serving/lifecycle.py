@@ -36,14 +36,15 @@ import threading
 
 from django.conf import settings
 
+from drivers.known_users import known
 from realtime.connections import fleet, positions
 from realtime.delivery import dispatch, eventlog
-from realtime.delivery.db import close_kept_connections, db_call, dispatcher_call
 from realtime.presence import presence
-from realtime.presence.known_users import known
 from realtime.push import sender as push_sender
 from rides import dispatching
 from rideshare.idempotency import store as idempotency_keys
+from rideshare.kernel import db as kernel_db
+from rideshare.kernel.db import close_kept_connections, db_call, dispatcher_call
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,7 @@ class _Background:
         if self.running:
             return
         self.running = True
+        kernel_db.serving = True  # async views' queries on kept connections from now on
         dispatch.start()
         loop = asyncio.get_running_loop()
         for name, (seconds, job) in _jobs().items():
@@ -163,7 +165,7 @@ class _Background:
 
     async def stop(self):
         """Cancel the periodic jobs, write the last positions, send what is queued, close the
-        database connections the REST position path keeps (realtime.delivery.db)."""
+        database connections the REST position path keeps (rideshare.kernel.db)."""
         if not self.running:
             return
         self.running = False
@@ -188,6 +190,7 @@ class _Background:
             await asyncio.wait_for(eventlog.published_marks.flush(), timeout=2)
         except Exception:
             logger.exception("marking the last events published at shutdown failed")
+        kernel_db.serving = False
         await close_kept_connections()
 
 

@@ -5,10 +5,10 @@ import secrets
 import pytest
 from channels.layers import channel_layers
 
+from drivers.known_users import known
 from realtime.connections import fleet
 from realtime.delivery import dispatch
 from realtime.presence import presence, shared_presence
-from realtime.presence.known_users import known
 from realtime.serving import lifecycle
 
 from .servers import running_server

@@ -4,9 +4,9 @@ of accounts deactivated or deleted meanwhile, and the handshake cache forgets th
 
 import pytest
 
+from drivers.known_users import KnownUsers, known
 from realtime import signals
 from realtime.presence import presence
-from realtime.presence.known_users import KnownUsers, known
 from rideshare.accounts.models import User
 from rideshare.tests.factories import UserFactory
 

@@ -194,9 +194,7 @@ async def post_position(token, latitude):
     return response["status"]
 
 
-@pytest.mark.parametrize("fast_path", [True, False], ids=["fast_path", "drf_view"])
-async def test_positions_over_rest_carry_the_eta_and_announce_the_approach_once(settings, fast_path):
-    settings.REST_LOCATION_FAST_PATH = fast_path
+async def test_positions_over_rest_carry_the_eta_and_announce_the_approach_once():
     ride = await db(ride_in_status)(RideStatus.ACCEPTED)
     token = await db(access_token_for)(ride.driver.user)
     async with socket(ride.passenger) as passenger, socket(ride.driver.user) as driver:

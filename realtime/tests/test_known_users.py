@@ -1,15 +1,15 @@
-"""The handshake's cache of users seen recently (realtime.presence.known_users) and the database reads
+"""The handshake's cache of users seen recently (drivers.known_users) and the database reads
 shared by the handshakes in flight (realtime.delivery.batching)."""
 
 import asyncio
 
 import pytest
 
+from drivers.known_users import KnownUsers, known
 from drivers.models import Driver
 from realtime.connections import auth
 from realtime.delivery import dispatch
 from realtime.delivery.batching import Batched
-from realtime.presence.known_users import KnownUsers, known
 from realtime.serving import lifecycle
 from rideshare.accounts.models import User
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for

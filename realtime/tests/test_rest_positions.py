@@ -1,25 +1,27 @@
-"""POST /api/v1/drivers/me/location/ through the ASGI application: the fast path in front of
-Django (realtime/serving/rest.py) answers exactly as the DRF view does, stores and relays like the socket
-path, and leaves every other request to Django."""
+"""POST /api/v1/drivers/me/location/ through the ASGI application: an async DRF view served on the
+event loop (drivers.views.DriverLocationView on rideshare.kernel.async_views) that answers every
+request, stores and relays like the socket path (realtime.connections.positions.report)."""
 
 import gc
 import json
+import threading
 from datetime import timedelta
 
 import pytest
 from channels.testing import HttpCommunicator
 from django.db import connection
 from django.test import AsyncClient, override_settings
-from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.tokens import AccessToken
 
 from drivers.models import Driver
 from realtime.connections import positions
-from realtime.delivery.db import KEPT_CONNECTION_THREADS, close_kept_connections, kept_connection_call
-from realtime.serving import lifecycle, reporters, rest
+from realtime.serving import lifecycle
 from rides.models import RideStatus
 from rides.selectors import nearby_idle_drivers
+from rideshare.accounts import authentication
 from rideshare.asgi import application
+from rideshare.kernel.db import KEPT_CONNECTION_THREADS, close_kept_connections, kept_connection_call
 from rideshare.tests.factories import DriverFactory, UserFactory, access_token_for, ride_in_status
 
 from .helpers import assert_nothing_more, db, receive, socket
@@ -32,9 +34,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def connections_of_finished_requests_closed():
-    """Django serves each request the fast path leaves to it in a thread of its own, which ends
-    with the request; the connection it opened there is closed when it is collected. Collected
-    here, so that none is still open when the test database is dropped (PostgreSQL refuses)."""
+    """Connections opened in threads that ended are closed when collected: collected here, so
+    that none is still open when the test database is dropped (PostgreSQL refuses)."""
     yield
     gc.collect()
 
@@ -57,82 +58,64 @@ async def post(token=None, body=POSITION, *, path=LOCATION, method="POST", heade
     return response["status"], header_map, decoded
 
 
-def count_fast_answers(monkeypatch):
-    """How many requests the fast path answered itself (the rest went to Django)."""
-    answered = []
-    apply = rest._apply
-
-    async def counting_apply(*args):
-        answered.append(args)
-        return await apply(*args)
-
-    monkeypatch.setattr(rest, "_apply", counting_apply)
-    return answered
-
-
-async def both_ways(settings, token, body=POSITION, **kwargs):
-    """The same request with the fast path on, then off (the DRF view)."""
-    fast = await post(token, body, **kwargs)
-    settings.REST_LOCATION_FAST_PATH = False
-    slow = await post(token, body, **kwargs)
-    settings.REST_LOCATION_FAST_PATH = True
-    return fast, slow
-
-
-def without_stamp(answer):
-    status, headers, body = answer
-    if isinstance(body, dict):
-        body = {k: v for k, v in body.items() if k != "location_updated_at"}
-    return status, headers, body
-
-
-# --- the answer is the DRF view's ------------------------------------------------------------------
+# --- the answer ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
-async def test_the_fast_answer_is_the_views_answer_status_headers_and_body(settings, monkeypatch, debug):
+async def test_the_answer_is_the_driver_at_the_new_position(settings, debug):
     settings.DEBUG = debug
-    answered = count_fast_answers(monkeypatch)
     driver = await db(DriverFactory)()
     token = await db(access_token_for)(driver.user)
-    fast, slow = await both_ways(settings, token)
-    assert len(answered) == 1
-    assert fast[0] == 200
-    assert without_stamp(fast) == without_stamp(slow)
-    assert fast[2]["heading"] == 90 and fast[2]["latitude"] == 3.851 and fast[2]["full_name"] == driver.user.full_name
-    assert fast[2]["location_updated_at"].endswith("Z")
+    status, headers, body = await post(token)
+    assert status == 200 and headers["content-type"] == "application/json"
+    assert (body["latitude"], body["longitude"], body["heading"], body["speed"]) == (3.851, 11.503, 90, 25)
+    assert body["full_name"] == driver.user.full_name and body["vehicle_plate"] == driver.vehicle_plate
+    assert body["location_updated_at"].endswith("Z")
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
 
 
-async def test_a_french_speaking_app_gets_the_views_language_headers(settings, monkeypatch):
-    answered = count_fast_answers(monkeypatch)
-    driver = await db(DriverFactory)()
-    token = await db(access_token_for)(driver.user)
-    fast, slow = await both_ways(settings, token, headers=[(b"accept-language", b"fr-CM,fr;q=0.9")])
-    assert len(answered) == 1
-    assert without_stamp(fast) == without_stamp(slow)
-    assert fast[1]["content-language"] == "fr" and "Accept-Language" in fast[1]["vary"]
+async def test_a_french_speaking_app_gets_french_headers_and_errors():
+    passenger = await db(UserFactory)()
+    token = await db(access_token_for)(passenger)
+    status, headers, body = await post(token, headers=[(b"accept-language", b"fr-CM,fr;q=0.9")])
+    assert (status, body["code"]) == (403, "not_a_driver")
+    assert headers["content-language"] == "fr" and "Accept-Language" in headers["vary"]
+    assert body["detail"] != "This action needs a driver account."
 
 
 @override_settings(SECURE_HSTS_SECONDS=3600, SECURE_HSTS_PRELOAD=True,
                    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"))
-async def test_a_secure_request_gets_the_same_security_headers(monkeypatch):
-    answered = count_fast_answers(monkeypatch)
+async def test_a_secure_request_gets_the_security_headers():
     driver = await db(DriverFactory)()
     token = await db(access_token_for)(driver.user)
-    fast = await post(token, headers=[(b"x-forwarded-proto", b"https")])
-    assert len(answered) == 1
-    # The application's Django handler read its middleware settings at import; a fresh one here.
-    slow = await AsyncClient().post(LOCATION, POSITION, content_type="application/json",
-                                    headers={"authorization": f"Bearer {token}", "x-forwarded-proto": "https"})
-    assert fast[1]["strict-transport-security"] == "max-age=3600; preload"
-    assert fast[1] == {name.lower(): value for name, value in slow.headers.items()}
+    # The application's Django handler read its middleware settings at import: a fresh one here.
+    response = await AsyncClient().post(LOCATION, POSITION, content_type="application/json",
+                                        headers={"authorization": f"Bearer {token}", "x-forwarded-proto": "https"})
+    assert response.status_code == 200 and response.headers["strict-transport-security"] == "max-age=3600; preload"
 
 
-# --- everything but the common case goes to Django, answered as before ---------------------------------
+async def test_the_view_runs_on_the_event_loop(monkeypatch):
+    """No hop to a thread for the view: its handler runs on the loop's thread."""
+    from drivers import views
+
+    ran_on = []
+    handler = views.DriverLocationView.post
+
+    async def recording_post(self, request):
+        ran_on.append(threading.current_thread())
+        return await handler(self, request)
+
+    monkeypatch.setattr(views.DriverLocationView, "post", recording_post)
+    driver = await db(DriverFactory)()
+    token = await db(access_token_for)(driver.user)
+    assert (await post(token))[0] == 200
+    assert ran_on == [threading.current_thread()]
 
 
-async def test_errors_are_the_views_errors(settings, monkeypatch):
-    answered = count_fast_answers(monkeypatch)
+# --- every bad request gets a clear error -------------------------------------------------------------
+
+
+async def test_errors_say_what_is_wrong():
     driver = await db(DriverFactory)()
     passenger = await db(UserFactory)()
     inactive = await db(DriverFactory)(user__is_active=False)
@@ -144,98 +127,69 @@ async def test_errors_are_the_views_errors(settings, monkeypatch):
         (None, POSITION, 401, "not_authenticated"),
         ("not-a-token", POSITION, 401, "token_not_valid"),
         (passenger_token, POSITION, 403, "not_a_driver"),
-        (inactive_token, POSITION, 401, None),
+        (inactive_token, POSITION, 401, "authentication_failed"),
         (token, {**POSITION, "latitude": 90.5}, 400, "validation_error"),
         (token, {"longitude": 11.5}, 400, "validation_error"),
         (token, {**POSITION, "speed": True}, 400, "validation_error"),
     ]
     for sent_token, body, status, code in cases:
-        fast, slow = await both_ways(settings, sent_token, body)
-        assert fast == slow, (body, fast)
-        assert fast[0] == status and (code is None or fast[2]["code"] == code), fast
-    assert answered == []
+        answer = await post(sent_token, body)
+        assert answer[0] == status and answer[2]["code"] == code, (body, answer)
+        if status == 401:
+            assert answer[1]["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_deleted_user_is_refused():
+    driver = await db(DriverFactory)()
+    token = await db(access_token_for)(driver.user)
+    assert (await post(token))[0] == 200
+    await db(driver.user.delete)()
+    status, _, body = await post(token)  # the token's signature is remembered; the user is not
+    assert (status, body["code"], body["detail"]) == (401, "authentication_failed", "User not found")
 
 
 @pytest.mark.parametrize("raw", [
     b'{"latitude": 3.9, "longitude": 1e400}',
-    b'{"latitude": "3.85", "longitude": "11.5"}',
     b'{"latitude": 3.9, "longitude": 11.6, "note": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}',
     b'{"latitude": 3.9, "longitude": 11.6, "x": "\\ud800"}',
     b'{"latitude": 3.9, "longitude": NaN}',
     b'[1, 2]',
-], ids=["overflow", "numeric_strings", "deep", "surrogate", "nan", "array"])
-async def test_bodies_the_socket_rules_do_not_decide_alike_go_to_the_view(settings, monkeypatch, raw):
-    answered = count_fast_answers(monkeypatch)
+    b'{"latitude": 3.9,',
+], ids=["overflow", "deep", "surrogate", "nan", "array", "truncated"])
+async def test_odd_bodies_get_a_400_with_a_code(raw):
     driver = await db(DriverFactory)()
     token = await db(access_token_for)(driver.user)
-    fast, slow = await both_ways(settings, token, raw=raw)
-    assert without_stamp(fast) == without_stamp(slow)
-    assert answered == []
+    status, _, body = await post(token, raw=raw)
+    assert status == 400 and body["code"] and body["detail"], body
+    assert (await db(Driver.objects.get)(pk=driver.pk)).latitude == driver.latitude
 
 
-async def test_a_repeated_key_counts_once_its_last_value_as_in_the_view(settings):
+async def test_numeric_strings_and_a_repeated_key_are_read_as_the_serializer_reads_them():
     driver = await db(DriverFactory)()
     token = await db(access_token_for)(driver.user)
-    fast, slow = await both_ways(settings, token, raw=b'{"latitude": 3.9, "longitude": 11.6, "latitude": 4.0}')
-    assert without_stamp(fast) == without_stamp(slow)
-    assert fast[2]["latitude"] == 4.0
+    status, _, body = await post(token, raw=b'{"latitude": "3.85", "longitude": "11.5"}')
+    assert (status, body["latitude"]) == (200, 3.85)
+    status, _, body = await post(token, raw=b'{"latitude": 3.9, "longitude": 11.6, "latitude": 4.0}')
+    assert (status, body["latitude"]) == (200, 4.0)
 
 
-@pytest.mark.parametrize("change", [
-    {"path": LOCATION + "?format=json"},
-    {"headers": [(b"accept", b"text/html")]},
-    {"headers": [(b"accept", b"application/json; indent=4")]},
-    {"method": "PUT"},
-])
-async def test_other_requests_to_the_path_go_to_the_view(settings, monkeypatch, change):
-    answered = count_fast_answers(monkeypatch)
-    driver = await db(DriverFactory)()
-    token = await db(access_token_for)(driver.user)
-    fast, slow = await both_ways(settings, token, **change)
-    assert (fast[0], fast[1]["content-type"]) == (slow[0], slow[1]["content-type"])  # HTML pages differ in their CSRF token
-    assert answered == []
-
-
-async def test_a_form_body_is_left_to_the_view(settings, monkeypatch):
-    answered = count_fast_answers(monkeypatch)
+async def test_a_form_body_and_a_query_string_are_served_too():
     driver = await db(DriverFactory)()
     token = await db(access_token_for)(driver.user)
     status, _, body = await post(token, raw=b"latitude=3.9&longitude=11.6",
                                  headers=[(b"content-type", b"application/x-www-form-urlencoded")])
     assert status == 200 and body["latitude"] == 3.9
-    assert answered == []
+    assert (await post(token, path=LOCATION + "?format=json"))[0] == 200
+    assert (await post(token, method="PUT"))[0] == 405
 
 
-async def test_a_host_not_allowed_and_plain_http_under_ssl_redirect_are_left_to_django(settings, monkeypatch):
-    answered = count_fast_answers(monkeypatch)
+async def test_a_host_not_allowed_is_refused(settings):
     driver = await db(DriverFactory)()
     token = await db(access_token_for)(driver.user)
     settings.ALLOWED_HOSTS = ["api.example.cm"]
     status, _, body = await post(token)
     assert (status, body["code"]) == (400, "bad_request")
-    settings.SECURE_SSL_REDIRECT = True  # (the application's Django handler read it at import: no redirect)
-    await post(token, headers=[(b"host", b"api.example.cm")])
-    assert answered == []
-    settings.SECURE_SSL_REDIRECT = False
     assert (await post(token, headers=[(b"host", b"api.example.cm")]))[0] == 200
-    assert len(answered) == 1
-
-
-async def test_a_throttle_a_permission_or_another_middleware_turns_the_fast_path_off(settings, monkeypatch):
-    answered = count_fast_answers(monkeypatch)
-    driver = await db(DriverFactory)()
-    token = await db(access_token_for)(driver.user)
-    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
-    assert (await post(token))[0] == 200
-    settings.MIDDLEWARE = settings.MIDDLEWARE[:-1]
-    for attribute in ("throttle_classes", "permission_classes"):
-        with monkeypatch.context() as patch:
-            patch.setattr(rest.DriverLocationView, attribute, [object])
-            rest.enabled.cache_clear()
-            assert not rest.enabled()
-        rest.enabled.cache_clear()
-        assert rest.enabled()
-    assert answered == []
 
 
 # --- effects: stored, relayed, matched ---------------------------------------------------------------
@@ -244,7 +198,7 @@ async def test_a_throttle_a_permission_or_another_middleware_turns_the_fast_path
 async def test_the_first_position_is_written_at_once_and_the_next_in_the_batch(settings):
     driver = await db(DriverFactory)(latitude=None, longitude=None, heading=None, speed=None, location_updated_at=None)
     token = await db(access_token_for)(driver.user)
-    reporters.policies.policies.pop(driver.pk, None)
+    positions.rest_policies.policies.pop(driver.pk, None)
     assert (await post(token))[0] == 200
     stored = await db(Driver.objects.get)(pk=driver.pk)
     assert (stored.latitude, stored.longitude, stored.heading, stored.speed) == (3.851, 11.503, 90, 25)
@@ -311,7 +265,7 @@ async def test_a_driver_without_an_active_ride_relays_nothing():
 
 def test_driver_policies_stay_bounded():
     clock = [0.0]
-    policies = reporters.DriverPolicies(limit=4)
+    policies = positions.DriverPolicies(limit=4)
     for driver_id in range(4):
         policy = policies.get(driver_id)
         policy.clock = lambda: clock[0]
@@ -324,32 +278,24 @@ def test_driver_policies_stay_bounded():
     assert len(policies.policies) <= 4
 
 
-def test_a_verified_token_is_checked_again_only_once_it_expired(monkeypatch):
-    clock = [0.0]
-    tokens = reporters.VerifiedTokens(clock=lambda: clock[0])
+async def test_a_token_signature_is_checked_once_until_it_expires(monkeypatch):
     checks = []
-    check = reporters.authentication.get_validated_token
-    monkeypatch.setattr(reporters.authentication, "get_validated_token", lambda raw: checks.append(raw) or check(raw))
-    user = UserFactory.build()
-    access = AccessToken.for_user(user)
-    raw = str(access).encode()
-    leeway = access.get_token_backend().get_leeway().total_seconds()
-    clock[0] = access["exp"] + leeway - 1
-    assert tokens.user_id(raw) == tokens.user_id(raw) == str(user.pk)
+    check = JWTAuthentication.get_validated_token
+    monkeypatch.setattr(JWTAuthentication, "get_validated_token", lambda self, raw: checks.append(raw) or check(self, raw))
+    driver = await db(DriverFactory)()
+    token = await db(access_token_for)(driver.user)
+    for _ in range(3):
+        assert (await post(token))[0] == 200
     assert len(checks) == 1
-    clock[0] = access["exp"] + leeway
-    assert tokens.user_id(raw) == str(user.pk)  # simplejwt itself, on the real clock, says yes
-    assert len(checks) == 2
-    with pytest.raises(InvalidToken):
-        tokens.user_id(b"not-a-token")
-    assert b"not-a-token" not in tokens.entries
+    access = AccessToken(token)
+    leeway = access.get_token_backend().get_leeway().total_seconds()
+    assert authentication.verified_tokens.ttu(None, access, 0) == access["exp"] + leeway
+    assert (await post("not-a-token"))[0] == 401
+    assert b"not-a-token" not in authentication.verified_tokens
 
 
 def test_verified_tokens_stay_bounded():
-    tokens = reporters.VerifiedTokens(limit=2)
-    for user in UserFactory.build_batch(5):
-        tokens.user_id(str(AccessToken.for_user(user)).encode())
-    assert len(tokens.entries) <= 2
+    assert authentication.verified_tokens.maxsize == 20_000
 
 
 @pytest.mark.postgres_only  # SQLite's in-memory test database is never closed by Django

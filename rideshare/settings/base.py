@@ -128,6 +128,10 @@ elif _engine == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", Fa
         "timeout": env.float("DATABASE_POOL_TIMEOUT", 10.0),
     }
 
+# Threads kept for the sync part of HTTP requests (rideshare/kernel/asgi_handler.py): about the
+# requests a process serves at once; each may keep a database connection (CONN_MAX_AGE).
+REQUEST_THREADS = env.int("REQUEST_THREADS", 32)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

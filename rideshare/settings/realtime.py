@@ -64,7 +64,7 @@ WS_ALLOWED_ORIGINS = env.csv(
     "WS_ALLOWED_ORIGINS",
     ["http://localhost:8000", "http://127.0.0.1:8000"] if DEBUG else [],
 )
-# The handshake's cache of users seen recently (realtime.presence.known_users).
+# The handshake's cache of users seen recently (drivers.known_users).
 WS_USER_CACHE_SECONDS = env.float("WS_USER_CACHE_SECONDS", 30.0)
 WS_USER_CACHE_SIZE = env.int("WS_USER_CACHE_SIZE", 20000)
 # Redis mode: a process's presence lives this long without a heartbeat; a crashed process's
@@ -79,9 +79,6 @@ LOCATION_FLUSH_SECONDS = env.float("LOCATION_FLUSH_SECONDS", 1.0)
 FLEET_UPDATE_SECONDS = env.float("FLEET_UPDATE_SECONDS", 1.0)
 # ...except a connection's first position, and the first after this long, written at once.
 LOCATION_WRITE_THROUGH_SECONDS = env.float("LOCATION_WRITE_THROUGH_SECONDS", 30.0)
-# POST /api/v1/drivers/me/location/ served on the event loop in front of Django (realtime/serving/rest.py);
-# off: every request goes through the DRF view.
-REST_LOCATION_FAST_PATH = env.bool("REST_LOCATION_FAST_PATH", True)
 # Reliable events are kept this long for resume; older resumes get `resync_required`.
 EVENT_RETENTION_SECONDS = env.int("EVENT_RETENTION_SECONDS", 24 * 3600)
 # The outbox relay republishes events whose own publish did not happen within this grace.

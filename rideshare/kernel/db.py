@@ -5,14 +5,14 @@ waits in one queue for one thread. Socket work (connects, disconnects, resumes, 
 is independent per call, so it runs on the thread pool instead; each thread has its own database
 connection, closed or returned to the pool after each call as under CONN_MAX_AGE=0.
 
-`kept_connection_call` is for the one call made per REST position (realtime/serving/rest.py), and the
-outbox's published marks; `dispatcher_call` for the in-server dispatcher's rounds (one after the
-other, each wave due may be a round of its own). Opening a
-connection per call cost more than the query itself (SQLite: ~0.3 ms of connect and function
-registration per request, a third of the server's time at a few hundred requests/s; PostgreSQL:
-a new session, or a pool checkout and its set-up). Its few threads keep their connection between
-calls, close it when it failed and is no longer usable, and close it for good when the server
-stops (realtime.serving.lifecycle calls `close_kept_connections`).
+`kept_connection_call` is for the hot calls of the async REST views (`request_call`: a driver's
+position, rideshare/kernel/async_views.py) and the outbox's published marks; `dispatcher_call` for
+the in-server dispatcher's rounds (one after the other, each wave due may be a round of its own).
+Opening a connection per call cost more than the query itself (SQLite: ~0.3 ms of connect and
+function registration per request, a third of the server's time at a few hundred requests/s;
+PostgreSQL: a new session, or a pool checkout and its set-up). Its few threads keep their
+connection between calls, close it when it failed and is no longer usable, and close it for good
+when the server stops (realtime.serving.lifecycle calls `close_kept_connections`).
 """
 
 import asyncio
@@ -85,6 +85,9 @@ class _KeptConnections:
 
 
 _kept = _KeptConnections(KEPT_CONNECTION_THREADS, "db-kept")
+# Set by the server's lifecycle while it runs (realtime.serving.lifecycle): kept connections are
+# then closed when it stops.
+serving = False
 _dispatcher = _KeptConnections(1, "db-dispatcher")
 kept_connection_call = _kept.call
 dispatcher_call = _dispatcher.call
@@ -92,3 +95,12 @@ dispatcher_call = _dispatcher.call
 
 async def close_kept_connections():
     await asyncio.gather(_kept.close(), _dispatcher.close())
+
+
+def request_call(fn):
+    """ORM code of an async view: in a server process on a kept connection; elsewhere (Django's
+    test client, a WSGI server, the shell) on the request's own thread, as Django's async ORM does,
+    so it sees that thread's transaction (a test's)."""
+    if serving:
+        return kept_connection_call(fn)
+    return sync_to_async(fn, thread_sensitive=True)
