@@ -1,11 +1,15 @@
-"""Saved rides, drivers and users announce themselves, and so do offers (rides.signals: bulk
-writes fire no model signals). Receivers run inside the saving transaction, so the reliable events
-they log commit or roll back with the change, and are published once it commits. The API, the
-admin, management commands, the dispatcher and the shell all announce their changes the same way.
+"""Rides announce their transitions and offers by name (rides.signals: `ride_transitioned`, sent by
+`Ride.transition`; `offers_made`, `offers_expired`, sent by rides.dispatching), and a deactivated
+account once its rides have ended (`account_deactivated`, sent by rides.receivers); saved drivers
+and users announce themselves (post_save). Receivers run inside the changing transaction, so the
+reliable events they log commit or roll back with the change, and are published once it commits.
+The API, the admin, management commands, the dispatcher and the shell all announce their changes
+the same way.
 
-Receivers only announce: what changed comes from the models' FieldTrackers, who is offered a ride
-from rides.dispatching (offers_made, offers_expired), the payloads from realtime.delivery.events, and every
-send goes through realtime.delivery.dispatch (reliable events by way of the log, realtime.delivery.eventlog).
+Receivers only announce: what changed comes from the domain signals' arguments (a ride's
+`previous` and `new` status) and the Driver's FieldTracker, the payloads from
+realtime.delivery.events, and every send goes through realtime.delivery.dispatch (reliable events by
+way of the log, realtime.delivery.eventlog).
 """
 
 from django.contrib.auth import get_user_model
@@ -18,17 +22,8 @@ from drivers.models import Driver
 from realtime.connections import approach
 from realtime.delivery import dispatch, eventlog, events
 from rides.matching import active_assignment, assignment_of
-from rides.models import OfferStatus, Ride, RideOffer, RideStatus
-from rides.signals import offers_expired, offers_made
-
-
-@receiver(post_save, sender=Ride, dispatch_uid="realtime.ride_saved")
-def ride_saved(sender, instance, created, raw=False, **kwargs):
-    if raw:
-        return
-    # A new request is announced by its offers (offers_made), not by its creation.
-    if not created and instance.tracker.has_changed("status"):
-        _announce_transition(instance, previous=instance.tracker.previous("status"))
+from rides.models import OfferStatus, RideOffer, RideStatus
+from rides.signals import account_deactivated, offers_expired, offers_made, ride_transitioned
 
 
 @receiver(offers_made, dispatch_uid="realtime.offers_made")
@@ -44,9 +39,11 @@ def announce_expired_offers(sender, ride, offers, **kwargs):
     )
 
 
-def _announce_transition(ride, *, previous):
+@receiver(ride_transitioned, dispatch_uid="realtime.ride_transitioned")
+def announce_transition(sender, ride, previous, new, **kwargs):
+    # A new request is no transition: its offers announce it (offers_made).
     participants = [ride.passenger_id] + ([ride.driver_id] if ride.driver_id else [])
-    match ride.status:
+    match new:
         case RideStatus.ACCEPTED:
             _assign_on_commit(ride.driver_id, assignment_of(ride))
             _log_for_ride(events.ride_accepted(ride), [ride.passenger_id], ride)
@@ -75,7 +72,7 @@ def _log_for_ride(message, user_ids, ride):
 
 def _log_for_offered(message, ride, *, exclude=None):
     """To the drivers whose offer stood when the ride left `requested` (but `exclude`): the services
-    withdraw them in the same transaction; one saved by other code is still `offered`. A driver who
+    withdraw them in the same transaction; a ride moved by `Ride.transition` alone (a shell) leaves them `offered`. A driver who
     declined, or whose offer expired (told then), hears nothing more."""
     standing = RideOffer.objects.filter(ride=ride, status__in=[OfferStatus.OFFERED, OfferStatus.WITHDRAWN])
     offered = standing.exclude(driver_id=exclude).values_list("driver_id", flat=True)
@@ -124,11 +121,17 @@ def driver_deleted(sender, instance, **kwargs):
 
 @receiver(post_save, sender=get_user_model(), dispatch_uid="realtime.user_saved")
 def user_saved(sender, instance, created, raw=False, **kwargs):
-    if raw or created:
+    # An inactive user's save is a deactivation: close_deactivated_account forgets it, after
+    # rides.receivers ended its rides.
+    if raw or created or not instance.is_active:
         return
     _forget_everywhere(instance.pk)
-    if not instance.is_active:
-        _on_commit(dispatch.send_control, instance.pk, dispatch.disconnect("account_disabled"))
+
+
+@receiver(account_deactivated, dispatch_uid="realtime.account_deactivated")
+def close_deactivated_account(sender, user, **kwargs):
+    _forget_everywhere(user.pk)
+    _on_commit(dispatch.send_control, user.pk, dispatch.disconnect("account_disabled"))
 
 
 @receiver(pre_delete, sender=get_user_model(), dispatch_uid="realtime.user_deleted")

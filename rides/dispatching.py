@@ -176,12 +176,12 @@ def decline_ride(*, ride_id, user, now=None):
 
 def offers_taken(ride, driver, now):
     """`driver` accepted: their offer (standing, expired or declined) is accepted, the others
-    standing are withdrawn; no more waves."""
+    standing are withdrawn (the transition that follows schedules no more waves)."""
     RideOffer.objects.filter(ride=ride, driver=driver).update(status=OfferStatus.ACCEPTED, responded_at=now)
     offers_withdrawn(ride, now)
 
 
 def offers_withdrawn(ride, now):
-    """The ride left `requested`: the offers still standing are withdrawn; no more waves."""
+    """The ride is leaving `requested`: the offers still standing are withdrawn (the transition
+    that follows schedules no more waves: `next_wave_at=None`)."""
     _standing(ride).update(status=OfferStatus.WITHDRAWN, responded_at=now)
-    ride.next_wave_at = None

@@ -2,11 +2,12 @@ import uuid
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
-from model_utils import FieldTracker
 
 from drivers.models import Driver, VehicleType
+
+from .signals import ride_transitioned
 
 
 class RideStatus(models.TextChoices):
@@ -76,10 +77,6 @@ class Ride(models.Model):
     offer_wave = models.PositiveSmallIntegerField(default=0)
     next_wave_at = models.DateTimeField(null=True, blank=True)
 
-    # What a save changed, for the signal receivers that announce transitions (whoever saved it:
-    # a service, the admin, a command).
-    tracker = FieldTracker(fields=["status"])
-
     class Meta:
         ordering = ["-requested_at"]
         constraints = [
@@ -106,6 +103,19 @@ class Ride(models.Model):
 
     def __str__(self):
         return f"Ride {self.id} ({self.status})"
+
+    def transition(self, new_status, **changes):
+        """Move the ride to `new_status` with the fields that change with it (`changes`: the
+        step's timestamp, the driver, the fare, ...), save those alone, and announce it. Every
+        status change goes through here (rides.services checks who may make it and from which
+        status); the save and the receivers' work commit together or not at all."""
+        previous = self.status
+        self.status = new_status
+        for field, value in changes.items():
+            setattr(self, field, value)
+        with transaction.atomic():
+            self.save(update_fields=["status", *changes])
+            ride_transitioned.send(sender=Ride, ride=self, previous=previous, new=new_status)
 
 
 class OfferStatus(models.TextChoices):

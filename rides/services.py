@@ -1,10 +1,10 @@
-"""Every ride state transition, each one short: lock the row, check the from-state, save.
+"""Every ride state transition, each one short: lock the row, check the from-state, transition.
 
 requested → accepted → driver_arrived → started → completed;
 cancelled from requested, accepted or driver_arrived; and, by an operator only
 (`end_ride_as_operator`), from any active status, `started` included. Nothing else.
-Events are not sent from here: realtime's signal receivers announce each saved transition once
-its transaction commits.
+Events are not sent from here: `Ride.transition` saves and sends `rides.signals.ride_transitioned`,
+which realtime's receiver announces once the transaction commits.
 """
 
 from django.core.exceptions import ValidationError
@@ -98,12 +98,13 @@ def require_status(ride, allowed, action):
         raise InvalidTransition(ride, action)
 
 
-def _save(ride, fields):
+def _transition(ride, new_status, **changes):
+    """`Ride.transition`, with a constraint the change broke (a concurrent one won) as a 409."""
     try:
-        with transaction.atomic():
-            ride.save(update_fields=fields)
+        ride.transition(new_status, **changes)
     except IntegrityError:
         raise Conflict(_("The ride changed concurrently; reload it."), code="concurrent_update") from None
+    return ride
 
 
 ACTIVE_RIDE_EXISTS = _("You already have an active ride.")
@@ -168,11 +169,9 @@ def accept_ride(*, ride_id, user):
             raise Conflict(_("Report your position before accepting rides."), code="driver_position_unknown")
         if Ride.objects.filter(driver=driver, status__in=DRIVER_ACTIVE_STATUSES).exists():
             raise Conflict(_("Finish your current ride first."), code="driver_busy")
-        ride.status = RideStatus.ACCEPTED
-        ride.driver = driver
-        ride.accepted_at = timezone.now()
-        dispatching.offers_taken(ride, driver, ride.accepted_at)
-        _save(ride, ["status", "driver", "accepted_at", "next_wave_at"])
+        accepted_at = timezone.now()
+        dispatching.offers_taken(ride, driver, accepted_at)
+        _transition(ride, RideStatus.ACCEPTED, driver=driver, accepted_at=accepted_at, next_wave_at=None)
     return ride
 
 
@@ -184,30 +183,22 @@ def _assigned_drivers_ride(ride_id, user, *, from_status, action):
     return ride
 
 
-def _move(ride, to_status, stamp, *also_saved):
-    ride.status = to_status
-    setattr(ride, stamp, timezone.now())
-    _save(ride, ["status", stamp, *also_saved])
-    return ride
-
-
 @transaction.atomic
 def mark_arrived(*, ride_id, user):
     ride = _assigned_drivers_ride(ride_id, user, from_status=RideStatus.ACCEPTED, action="mark arrival for")
-    return _move(ride, RideStatus.DRIVER_ARRIVED, "arrived_at")
+    return _transition(ride, RideStatus.DRIVER_ARRIVED, arrived_at=timezone.now())
 
 
 @transaction.atomic
 def start_ride(*, ride_id, user):
     ride = _assigned_drivers_ride(ride_id, user, from_status=RideStatus.DRIVER_ARRIVED, action="start")
-    return _move(ride, RideStatus.STARTED, "started_at")
+    return _transition(ride, RideStatus.STARTED, started_at=timezone.now())
 
 
 @transaction.atomic
 def complete_ride(*, ride_id, user):
     ride = _assigned_drivers_ride(ride_id, user, from_status=RideStatus.STARTED, action="complete")
-    ride.final_fare = ride.estimated_fare
-    return _move(ride, RideStatus.COMPLETED, "completed_at", "final_fare")
+    return _transition(ride, RideStatus.COMPLETED, completed_at=timezone.now(), final_fare=ride.estimated_fare)
 
 
 def _cancel(ride, *, by, reason):
@@ -216,13 +207,12 @@ def _cancel(ride, *, by, reason):
 
 
 def _end_cancelled(ride, *, by, reason):
-    ride.status = RideStatus.CANCELLED
-    ride.cancelled_at = timezone.now()
-    ride.cancelled_by = by
-    ride.cancel_reason = reason or ""
-    dispatching.offers_withdrawn(ride, ride.cancelled_at)
-    _save(ride, ["status", "cancelled_at", "cancelled_by", "cancel_reason", "next_wave_at"])
-    return ride
+    cancelled_at = timezone.now()
+    dispatching.offers_withdrawn(ride, cancelled_at)
+    return _transition(
+        ride, RideStatus.CANCELLED,
+        cancelled_at=cancelled_at, cancelled_by=by, cancel_reason=reason or "", next_wave_at=None,
+    )
 
 
 @transaction.atomic

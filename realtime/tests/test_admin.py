@@ -171,3 +171,22 @@ def test_the_ride_list_has_few_short_columns(admin_client):
 
 def test_view_site_leads_to_the_web_console(admin_client):
     assert '<a href="/">View site</a>' in admin_client.get(reverse("admin:index")).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_status_change_in_the_admin_announces_itself_once(client, monkeypatch):
+    """The end action moves a started ride through Ride.transition: `ride_cancelled` is logged once,
+    to both participants, and published on commit."""
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    ride, driver = accepted_ride()
+    services.mark_arrived(ride_id=ride.pk, user=driver.user)
+    services.start_ride(ride_id=ride.pk, user=driver.user)
+    handed = []
+    monkeypatch.setattr(dispatch, "soon", lambda verb, *args, **kwargs: handed.append(verb.__name__))
+
+    client.post(reverse(CHANGELIST), {"action": "end_rides", "_selected_action": [str(ride.pk)]}, follow=True)
+
+    event = Event.objects.get(ride=ride, type="ride_cancelled")
+    assert json.loads(event.text)["data"]["cancelled_by"] == "admin"
+    assert set(event.recipients.values_list("user_id", flat=True)) == {ride.passenger_id, driver.pk}
+    assert "send_control" in handed  # the driver's connections hear they have no ride any more

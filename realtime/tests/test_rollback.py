@@ -5,6 +5,8 @@ from django.db import transaction
 
 from drivers import services as driver_services
 from drivers.models import Driver
+from realtime.delivery import dispatch
+from realtime.models import Event
 from rides import services as ride_services
 from rides.models import Ride, RideOffer, RideStatus
 from rideshare.tests.factories import YAOUNDE, DriverFactory, UserFactory, ride_in_status
@@ -93,3 +95,19 @@ async def test_the_same_change_committed_does_send():
     async with socket(ride.passenger) as p:
         await db(ride_services.mark_arrived)(ride_id=ride.pk, user=ride.driver.user)
         await receive_type(p, "driver_arrived")
+
+
+def test_a_rolled_back_transition_logs_and_hands_over_nothing(monkeypatch):
+    """ride_transitioned is sent inside the transaction; what its receiver logs and hands to the
+    dispatcher on commit goes with the rollback."""
+    ride = ride_in_status(RideStatus.ACCEPTED)
+    handed = []
+    monkeypatch.setattr(dispatch, "soon", lambda verb, *args, **kwargs: handed.append(verb))
+    logged_before = Event.objects.count()
+
+    for step in (ride_services.mark_arrived, ride_services.cancel_ride):
+        rolled_back(step, ride_id=ride.pk, user=ride.driver.user)()
+
+    assert Event.objects.count() == logged_before
+    assert handed == []
+    assert Ride.objects.get(pk=ride.pk).status == RideStatus.ACCEPTED

@@ -41,7 +41,33 @@ def test_models_have_no_hand_written_change_tracking():
         tree = ast.parse(path.read_text())
         methods = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
         assert not methods & {"from_db", "save", "changed", "previous_status"}, path
-        assert "FieldTracker" in path.read_text(), path
+    # A ride's status changes in one method, which says what it changed; a driver's saves are tracked.
+    assert "ride_transitioned.send(" in (ROOT / "rides" / "models.py").read_text()
+    assert "FieldTracker" not in (ROOT / "rides" / "models.py").read_text()
+    assert "FieldTracker" in (ROOT / "drivers" / "models.py").read_text()
+
+
+def test_every_ride_status_change_goes_through_ride_transition():
+    """Outside rides/models.py no production code assigns a ride's `status` or updates it in bulk."""
+    offenders = []
+    for package in ("rides", "drivers", "realtime", "rideshare"):
+        for path in _production_modules(package):
+            if path == ROOT / "rides" / "models.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+                if any(isinstance(t, ast.Attribute) and t.attr == "status" and _names_a_ride(t.value)
+                       for t in targets):
+                    offenders.append(f"{path}:{node.lineno}")
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "update" and any(k.arg == "status" for k in node.keywords)
+                        and "Ride.objects" in ast.unparse(node.func.value)):
+                    offenders.append(f"{path}:{node.lineno}")
+    assert not offenders
+
+
+def _names_a_ride(node):
+    return isinstance(node, ast.Name) and "ride" in node.id.lower()
 
 
 def test_the_domain_never_imports_realtime():
