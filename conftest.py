@@ -25,6 +25,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     ("database table is locked"), where a file waits its turn (the `timeout` in settings). The
     server's threads do write concurrently (a position's write-through runs after its relay)."""
     database = django_settings.DATABASES["default"]
+    # In this process every request's connection is closed after it (Django's default): the test
+    # database can then be dropped at the end. Live servers (other processes) keep theirs, as in
+    # production.
+    database["CONN_MAX_AGE"] = 0
     if database["ENGINE"] == "rideshare.sqlite":
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
 

@@ -108,9 +108,14 @@ SQLITE_OPTIONS = {
 }
 DATABASE_URL = env.str("DATABASE_URL", "")
 if DATABASE_URL:
-    # CONN_MAX_AGE=0 under ASGI: persistent connections leak across the threads that
-    # sync_to_async uses, so each request opens and closes its own.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # Persistent connections: a server process's threads are few and kept (REQUEST_THREADS for
+    # requests, rideshare/kernel/asgi_handler.py; the kept and pooled threads of
+    # rideshare/kernel/db.py), so each keeps its session instead of opening one per request (on
+    # PostgreSQL a new backend process: the largest part of a short request's cost). Checked
+    # before reuse after an error or a restart of the database.
+    DATABASES = {"default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 300), conn_health_checks=True
+    )}
 else:
     DATABASES = {
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": env.str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))}
@@ -121,7 +126,9 @@ if _engine in ("django.db.backends.sqlite3", "rideshare.sqlite"):
     DATABASES["default"]["ENGINE"] = "rideshare.sqlite"
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 elif _engine == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", False):
-    # Opt-in psycopg pool: closing a connection returns it, so CONN_MAX_AGE=0 costs no reconnect.
+    # Opt-in psycopg pool: closing a connection returns it, so CONN_MAX_AGE=0 (which Django
+    # requires with a pool) costs no reconnect.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", 2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", 20),
