@@ -256,4 +256,7 @@ def report_listening():
             os.write(fd, b"1")
             os.close(fd)
         except OSError:
-            pass  # the parent is gone; PR_SET_PDEATHSIG ends this process
+            # The parent is gone. Its death signal (PR_SET_PDEATHSIG) came while this process was
+            # still starting, before the server could act on it: stop now, as it would have.
+            logger.warning("the supervising process is gone; stopping")
+            os.kill(os.getpid(), signal.SIGTERM)
