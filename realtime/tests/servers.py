@@ -72,7 +72,7 @@ class LiveDatabase:
         if self.base_url:
             self.name = f"rideshare_live_{secrets.token_hex(6)}"
             with _pg_connect(self.base_url) as conn:
-                conn.execute(f'CREATE DATABASE "{self.name}"')
+                _create_pg_database(conn, self.name)
             parts = urlsplit(self.base_url)
             self.env = {"DATABASE_URL": urlunsplit((parts.scheme, parts.netloc, f"/{self.name}", parts.query, ""))}
         else:
@@ -86,7 +86,7 @@ class LiveDatabase:
         if self.name:
             with _pg_connect(self.base_url) as conn:
                 conn.execute(f'DROP DATABASE "{self.name}"')
-                conn.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{template}"')
+                _create_pg_database(conn, self.name, template=template)
         else:
             with contextlib.closing(sqlite3.connect(template)) as source, \
                     contextlib.closing(sqlite3.connect(self.env["SQLITE_PATH"])) as copy:
@@ -113,7 +113,7 @@ def _template(base_url, env):
         if base_url:
             name = f"rideshare_live_template_{secrets.token_hex(6)}"
             with _pg_connect(base_url) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
+                _create_pg_database(conn, name)
             atexit.register(_drop_template, base_url, name)
             parts = urlsplit(base_url)
             migrate({**env, "DATABASE_URL": urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))})
@@ -123,6 +123,13 @@ def _template(base_url, env):
             migrate({**env, "SQLITE_PATH": str(path)})
             _templates[base_url] = str(path)
     return _templates[base_url]
+
+
+def _create_pg_database(conn, name, template=None):
+    """A database for live servers whose commits do not wait for the WAL's flush to disk (as the
+    tests' own, see conftest.py): nothing a test sees changes, PostgreSQL is never crashed."""
+    conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
 
 
 def _drop_template(base_url, name):
