@@ -260,7 +260,7 @@ def take_offline(driver_ids, still_connected=None):
     went_offline = []
     for driver in Driver.objects.filter(pk__in=driver_ids, is_online=True).select_related("user"):
         with transaction.atomic():
-            locked = Driver.objects.select_for_update().filter(pk=driver.pk, is_online=True).exists()
+            locked = Driver.objects.select_for_update(no_key=True).filter(pk=driver.pk, is_online=True).exists()
             if not locked or (still_connected is not None and still_connected(driver.pk)):
                 continue
             set_online(user=driver.user, online=False)
