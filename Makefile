@@ -20,14 +20,12 @@ run: install
 	DEMO_FLEET=$${DEMO_FLEET:-1} DEMO_AUTO_ACCEPT=$${DEMO_AUTO_ACCEPT:-1} \
 	  $(BIN)/python -m realtime.server -b 127.0.0.1 -p 8000 rideshare.asgi:application
 
-# On both cores (pytest-xdist): live tests mostly wait on their server processes. --dist loadfile
-# keeps a module on one worker, so its module-scoped servers start once; the modules go out in
-# the order conftest.py gives them (live ones first), not by test count (xdist's default, which
-# left the few-test, slow live modules for last). `make test PYTEST_WORKERS=2` runs on both cores
-# (pass 1: 11:25 -> 7:54 here); one process stays the default until the race a busy machine shows
-# in test_live_multiprocess (a driver who moves to another server process is taken offline by the
-# first one's late check) is fixed: two workers make it likelier.
-PYTEST_WORKERS ?= 0
+# On every core up to 4 (pytest-xdist; `make test PYTEST_WORKERS=0`: one process): live tests mostly
+# wait on their server processes. --dist loadfile keeps a module on one worker, so its
+# module-scoped servers start once; the modules go out in the order conftest.py gives them (live
+# ones first), not by test count (xdist's default, which left the few-test, slow live modules for
+# last). At most 4: each worker starts live servers of its own.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
 test: install
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 

@@ -31,6 +31,13 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     database["CONN_MAX_AGE"] = 0
     if database["ENGINE"] == "rideshare.sqlite":
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
+    elif "postgresql" in database["ENGINE"]:
+        # A commit does not wait for its WAL to reach the disk (~3 ms each where CI runs, thousands
+        # of them a run): what a test sees is the same; only a crash of PostgreSQL itself could
+        # lose the last commits, and no test crashes it. Live servers' databases get the same
+        # (realtime/tests/servers.py).
+        options = database.setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
 
 
 @pytest.fixture(autouse=True)

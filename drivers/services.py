@@ -25,7 +25,10 @@ def create_driver_profile(*, user, vehicle_type, vehicle_plate, vehicle_color):
 
 @transaction.atomic
 def set_online(*, user, online):
-    driver = Driver.objects.select_for_update().get(pk=get_driver_profile(user).pk)
+    # NO KEY: a ride being requested holds the event log's id lock (realtime.delivery.eventlog) and,
+    # at its commit, takes a key-share lock on the rows of the drivers it offered it to; a full
+    # FOR UPDATE here, then waiting for that id lock to record the change, would deadlock with it.
+    driver = Driver.objects.select_for_update(no_key=True).get(pk=get_driver_profile(user).pk)
     if driver.is_online != online:
         driver.is_online = online
         driver.save(update_fields=["is_online"])

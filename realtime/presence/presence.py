@@ -9,9 +9,16 @@ pipelined writes); a heartbeat every PRESENCE_REFRESH_SECONDS keeps them alive, 
 that stopped heartbeating for PRESENCE_TTL_SECONDS no longer counts and is swept by the others.
 
 A driver's availability for matching stays in the database (`Driver.is_online`): a driver whose
-last socket anywhere closed goes offline, and so do the drivers of a process that died.
+last socket anywhere closed goes offline, and so do the drivers of a process that died. Not at the
+close itself: an app that reconnects (a network change, a proxy that sends it to another server
+process) is back within seconds, and a check at the close could not see the new socket yet (with
+Redis it may be opening in another process at that very moment). The driver goes offline once
+DRIVER_OFFLINE_GRACE_SECONDS passed without a socket here or in any live process; and the check is
+made again under the driver's row lock, so a socket that opened after it (and the `driver_online`
+it may have sent) is never overruled by the late decision.
 """
 
+import asyncio
 import logging
 import os
 import socket
@@ -20,6 +27,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils.translation import gettext_lazy
 from rest_framework import status
 
@@ -38,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 SERVER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 ACCOUNT_CHECK_BATCH = 500
+clock = time.monotonic  # when a driver's grace ends (tests set a FakeClock)
 
 
 def shared():
@@ -55,7 +64,9 @@ class LocalSockets:
         self.driver_users = set()
         self.unsynced_adds = set()  # Redis mode: passenger sockets not written yet
         self.unsynced_removes = {}  # channel name -> user id: written, to remove with the next batch
-        self.unsettled_drivers = set()  # last socket gone, not yet checked whether they go offline
+        # Drivers whose last socket here closed -> when they go offline unless they reconnected
+        # (the close + DRIVER_OFFLINE_GRACE_SECONDS): not yet checked.
+        self.unsettled_drivers = {}
         self.counts = (0, 0, 0)
 
     def add(self, channel_name, user, batched):
@@ -64,6 +75,7 @@ class LocalSockets:
         self.by_user.setdefault(user.pk, {})[channel_name] = opened_at
         if user.is_driver:
             self.driver_users.add(user.pk)
+            self.unsettled_drivers.pop(user.pk, None)  # back before their grace ended
         if batched:
             self.unsynced_adds.add(channel_name)
         self._count()
@@ -81,7 +93,7 @@ class LocalSockets:
             self.by_user.pop(user_id, None)
             self.driver_users.discard(user_id)
             if is_driver:
-                self.unsettled_drivers.add(user_id)
+                self.unsettled_drivers[user_id] = clock() + settings.DRIVER_OFFLINE_GRACE_SECONDS
         self._count()
         if channel_name in self.unsynced_adds:
             self.unsynced_adds.discard(channel_name)  # never written: nothing to remove
@@ -147,27 +159,76 @@ def forget(channel_name):
 
 
 async def closed(channel_name, forgotten):
-    """The rest of a close: the shared entry removed, a driver whose last socket it was offline."""
+    """The rest of a close: the shared entry removed; a driver whose last socket it was goes
+    offline once their grace ends without a new one (at once with no grace, or when the server
+    is not serving: shutting down, no timer would run)."""
     user_id, is_driver, remove_now = forgotten
     if remove_now:
         await db_call(shared_presence.add)([], [(channel_name, user_id)], SERVER_ID)
-    if is_driver and user_id not in local.by_user:
-        await settle_drivers([user_id])
+    if is_driver and user_id in local.unsettled_drivers:
+        if settings.DRIVER_OFFLINE_GRACE_SECONDS <= 0 or not dispatch.serving():
+            await settle_drivers([user_id])
+        else:
+            _settle_at(local.unsettled_drivers[user_id])
+
+
+_settling = set()  # the tasks the grace timers started (a task nobody holds may be collected)
+
+
+def _settle_at(due):
+    """A timer on the loop: the drivers due by then are settled (settle_due) when it fires."""
+    loop = asyncio.get_running_loop()
+
+    def fire():
+        task = loop.create_task(_settle_due_logged())
+        _settling.add(task)
+        task.add_done_callback(_settling.discard)
+
+    loop.call_later(max(0.0, due - clock()), fire)
+
+
+async def _settle_due_logged():
+    try:
+        await settle_due()
+    except outages.UNREACHABLE as exc:
+        outages.redis.failed("settling drivers", exc)  # kept: the heartbeat settles them
+    except Exception:
+        logger.exception("settling drivers whose grace ended failed")
+
+
+async def settle_due(now=None):
+    """The drivers whose grace ended by `now` (the clock's time): offline unless connected again."""
+    now = clock() if now is None else now
+    due = [driver_id for driver_id, at in local.unsettled_drivers.items() if at <= now]
+    if due:
+        await settle_drivers(due)
 
 
 async def settle_drivers(driver_ids):
-    """Drivers whose last socket here closed: offline unless connected elsewhere (or again here)."""
-    local.unsettled_drivers.difference_update(driver_ids)
+    """Drivers whose last socket here closed: offline unless connected elsewhere (or again here).
+    The check is made again under each driver's row lock (take_offline): a socket that opened in
+    the meantime, in this process or another, keeps them online."""
+    for driver_id in driver_ids:
+        local.unsettled_drivers.pop(driver_id, None)
     candidates = [d for d in driver_ids if d not in local.by_user]
-    if shared() and candidates:
-        try:
+    try:
+        if shared() and candidates:
             elsewhere = await db_call(shared_presence.connected_elsewhere)(candidates, SERVER_ID)
-        except outages.UNREACHABLE:
-            local.unsettled_drivers.update(candidates)  # the heartbeat settles them once Redis answers
-            raise
-        candidates = [d for d in candidates if str(d) not in elsewhere]
-    if candidates:
-        await db_call(take_offline)(candidates)
+            candidates = [d for d in candidates if str(d) not in elsewhere]
+        if candidates:
+            await db_call(take_offline)(candidates, still_connected=connected_now)
+    except outages.UNREACHABLE:
+        # The heartbeat settles them once Redis answers.
+        local.unsettled_drivers.update({d: clock() for d in candidates if d not in local.by_user})
+        raise
+
+
+def connected_now(driver_id):
+    """In a worker thread, under the driver's row lock: whether they have a socket now, here or
+    (Redis mode) in any live process (this one writes its drivers' sockets at once)."""
+    if driver_id in local.by_user:
+        return True
+    return shared() and str(driver_id) in shared_presence.connected_elsewhere([driver_id], server_id=None)
 
 
 async def connected(user_ids):
@@ -190,13 +251,19 @@ def connected_anywhere(user_ids):
 # --- database side ------------------------------------------------------------------------------
 
 
-def take_offline(driver_ids):
+def take_offline(driver_ids, still_connected=None):
     """Drivers who lost their last connection stop being offered rides; returns who went offline.
     Each in its own transaction: holding one driver's row while waiting for the event log's id
-    lock (held by a transaction that waits for that row) would deadlock."""
+    lock (held by a transaction that waits for that row) would deadlock. `still_connected(driver
+    id)`, asked under the driver's row lock, keeps those who connected since they were checked
+    (a `driver_online` of theirs takes the same lock, after their socket was counted)."""
     went_offline = []
     for driver in Driver.objects.filter(pk__in=driver_ids, is_online=True).select_related("user"):
-        set_online(user=driver.user, online=False)
+        with transaction.atomic():
+            locked = Driver.objects.select_for_update(no_key=True).filter(pk=driver.pk, is_online=True).exists()
+            if not locked or (still_connected is not None and still_connected(driver.pk)):
+                continue
+            set_online(user=driver.user, online=False)
         went_offline.append(driver.pk)
     return went_offline
 
@@ -223,7 +290,7 @@ def sweep():
     if not shared():
         return 0, []
     removed, drivers = shared_presence.sweep(SERVER_ID)
-    return removed, take_offline(drivers) if drivers else []
+    return removed, take_offline(drivers, still_connected=connected_now) if drivers else []
 
 
 class PresenceUnavailable(DomainError):
@@ -301,8 +368,7 @@ async def heartbeat():
         known.forget(user_id)
         await dispatch.send_control(user_id, dispatch.disconnect(reason))
     try:
-        if local.unsettled_drivers:
-            await settle_drivers(list(local.unsettled_drivers))
+        await settle_due()
         if shared():
             await db_call(shared_presence.heartbeat)(dict(local.open), SERVER_ID)
             await db_call(sweep)()
@@ -313,6 +379,12 @@ async def heartbeat():
 
 
 async def leave():
-    """At shutdown (Redis mode): this process's sockets stop counting at once."""
+    """At shutdown: drivers still in their grace are settled now (no timer runs after this), and
+    (Redis mode) this process's sockets stop counting at once."""
+    if local.unsettled_drivers:
+        try:
+            await settle_drivers(list(local.unsettled_drivers))
+        except outages.UNREACHABLE as exc:
+            outages.redis.failed("settling drivers at shutdown", exc)
     if shared():
         await db_call(shared_presence.leave)(dict(local.open), SERVER_ID)

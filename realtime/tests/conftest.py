@@ -30,6 +30,9 @@ async def fresh_channel_layer_and_fast_hasher(settings):
     # Presence rows written at once, so tests can read them right after a connect; the batched
     # path (the production default) has its own test in test_presence_stats.py.
     settings.PRESENCE_SYNC_SECONDS = 0
+    # A driver whose last socket closed goes offline at once, so tests can read it right after the
+    # close; the grace (the production default) has its own tests in test_presence_stats.py.
+    settings.DRIVER_OFFLINE_GRACE_SECONDS = 0
     known.clear()  # no user cached by an earlier test (their rows are gone with its transaction)
     presence.local.__init__()
     fleet.watchers.__init__()  # no console watching from an earlier test

@@ -1,6 +1,7 @@
 """Real server processes for live tests: the ASGI server on a free port with its own database,
 and (for Redis failure tests) a private redis-server."""
 
+import atexit
 import contextlib
 import os
 import secrets
@@ -71,14 +72,25 @@ class LiveDatabase:
         if self.base_url:
             self.name = f"rideshare_live_{secrets.token_hex(6)}"
             with _pg_connect(self.base_url) as conn:
-                conn.execute(f'CREATE DATABASE "{self.name}"')
+                _create_pg_database(conn, self.name)
             parts = urlsplit(self.base_url)
             self.env = {"DATABASE_URL": urlunsplit((parts.scheme, parts.netloc, f"/{self.name}", parts.query, ""))}
         else:
             self.env = {"SQLITE_PATH": str(Path(workdir) / "live.sqlite3")}
 
     def migrate(self, env):
-        migrate(env)
+        """The schema `manage.py migrate` makes, with `env` (this database's settings among them):
+        migrated once per test process into a template database, copied from it after that (a
+        migration is a Django start and a few seconds of CPU; dozens of live databases a run)."""
+        template = _template(self.base_url, env)
+        if self.name:
+            with _pg_connect(self.base_url) as conn:
+                conn.execute(f'DROP DATABASE "{self.name}"')
+                _create_pg_database(conn, self.name, template=template)
+        else:
+            with contextlib.closing(sqlite3.connect(template)) as source, \
+                    contextlib.closing(sqlite3.connect(self.env["SQLITE_PATH"])) as copy:
+                source.backup(copy)
 
     def query(self, sql, params=()):
         """The rows of `sql` (placeholders `%s`) on this database, read from the test process
@@ -89,6 +101,40 @@ class LiveDatabase:
         if self.name:
             with _pg_connect(self.base_url) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+_templates = {}  # base DATABASE_URL (None: SQLite) -> a migrated database of this process to copy
+
+
+def _template(base_url, env):
+    """This process's migrated template: a PostgreSQL database beside `base_url`'s (dropped at
+    exit; nothing connects to it but its migration), or a SQLite file."""
+    if base_url not in _templates:
+        if base_url:
+            name = f"rideshare_live_template_{secrets.token_hex(6)}"
+            with _pg_connect(base_url) as conn:
+                _create_pg_database(conn, name)
+            atexit.register(_drop_template, base_url, name)
+            parts = urlsplit(base_url)
+            migrate({**env, "DATABASE_URL": urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))})
+            _templates[base_url] = name
+        else:
+            path = Path(tempfile.mkdtemp(prefix="live-template-")) / "template.sqlite3"
+            migrate({**env, "SQLITE_PATH": str(path)})
+            _templates[base_url] = str(path)
+    return _templates[base_url]
+
+
+def _create_pg_database(conn, name, template=None):
+    """A database for live servers whose commits do not wait for the WAL's flush to disk (as the
+    tests' own, see conftest.py): nothing a test sees changes, PostgreSQL is never crashed."""
+    conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+
+
+def _drop_template(base_url, name):
+    with contextlib.suppress(Exception), _pg_connect(base_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def query(env, sql, params=()):

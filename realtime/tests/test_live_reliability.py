@@ -46,8 +46,9 @@ def server_env(database, **extra):
 
 @pytest.fixture(scope="module")
 def server(database, workdir):
-    env = server_env(database)
-    # Short pings so a vanished client is noticed within seconds instead of 50.
+    # Short pings so a vanished client is noticed within seconds instead of 50, and a driver it
+    # dropped goes offline a second later instead of after the default grace (5 s).
+    env = server_env(database, DRIVER_OFFLINE_GRACE_SECONDS=1)
     process = ServerProcess(env, workdir, extra_args=["--ping-interval", "1", "--ping-timeout", "2"]).start()
     yield process
     process.stop()
@@ -287,7 +288,8 @@ def raw_socket_that_never_reads(port, token):
 
 async def test_a_client_that_stops_reading_is_closed_with_4009_and_others_are_not_slowed(database, workdir):
     env = server_env(
-        database, WS_MAX_BUFFERED_BYTES=8 * 1024, WS_LATEST_WINS_BUFFER_BYTES=2 * 1024, WS_SOCKET_SEND_BUFFER_BYTES=4096
+        database, WS_MAX_BUFFERED_BYTES=8 * 1024, WS_LATEST_WINS_BUFFER_BYTES=2 * 1024, WS_SOCKET_SEND_BUFFER_BYTES=4096,
+        DRIVER_OFFLINE_GRACE_SECONDS=0.5,  # the offers it counts are those before the clean-up, not the grace's
     )
     process = ServerProcess(env, workdir).start()
     try:
@@ -416,7 +418,8 @@ async def test_after_a_4009_close_the_next_send_ends_in_the_clean_up_and_leaves_
     """After the slow-reader close the consumer's next send raises ("Attempt to send on a closed
     protocol"): the connection's clean-up still runs, so the driver is not left online for offers."""
     env = server_env(
-        database, WS_MAX_BUFFERED_BYTES=8 * 1024, WS_LATEST_WINS_BUFFER_BYTES=2 * 1024, WS_SOCKET_SEND_BUFFER_BYTES=4096
+        database, WS_MAX_BUFFERED_BYTES=8 * 1024, WS_LATEST_WINS_BUFFER_BYTES=2 * 1024, WS_SOCKET_SEND_BUFFER_BYTES=4096,
+        DRIVER_OFFLINE_GRACE_SECONDS=0.5,  # the offers it counts are those before the clean-up, not the grace's
     )
     process = ServerProcess(env, workdir).start()
     try:

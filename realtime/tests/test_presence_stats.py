@@ -1,6 +1,7 @@
 """Presence (in memory, and shared through Redis with TTLs; drivers going offline) and the staff
 stats endpoint."""
 
+import asyncio
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from realtime.presence import presence, shared_presence
 from rides.models import RideStatus
 from rideshare.tests.factories import DriverFactory, RideFactory, UserFactory, api_client_for, ride_in_status
 
+from .clocks import FakeClock
 from .helpers import assert_envelope, assert_nothing_more, counted, db, open_socket, receive, socket
 
 STATS_URLS = ["/api/v1/ws/stats", "/api/v1/ws/stats/"]
@@ -166,6 +168,99 @@ async def test_a_driver_connected_through_another_live_process_stays_online_when
     comm = await open_socket(driver.user)
     await comm.disconnect()
     assert await _online(driver) is True
+
+
+# --- a driver's grace: an app that reconnects (to this process or another) stays online ----------
+
+
+@pytest.fixture
+def grace(settings, monkeypatch):
+    """The production default's grace (tests otherwise go offline at the close), on a clock the
+    test moves: `grace.advance(seconds)`, then `presence.settle_due()` as the grace's timer would."""
+    settings.DRIVER_OFFLINE_GRACE_SECONDS = 5
+    clock = FakeClock()
+    monkeypatch.setattr(presence, "clock", clock)
+    return clock
+
+
+def reconnect_elsewhere_now(driver):
+    """The driver's app opens a socket again: through another live process in the Redis mode (a
+    proxy sent it there), else in this process (the only one). Sync: callable from a worker thread."""
+    if presence.shared():
+        another_process("other", [(f"other.{driver.pk}", driver.user, True)])
+    else:
+        presence.local.add(f"specific.again!{driver.pk}", driver.user, batched=False)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_driver_whose_app_reconnects_within_the_grace_stays_online(grace):
+    """The race two server processes showed: the socket closed on one, the app reconnected through
+    the other, and the first one's check at the close, made before the new socket was written,
+    took the driver offline (the new socket then heard driver_availability_changed). Now the
+    check waits for the grace; the reconnection lands in it."""
+    driver = await db(DriverFactory)(is_online=True)
+    await (await open_socket(driver.user)).disconnect()
+    await presence.settle_due()
+    assert await _online(driver) is True  # the close itself decides nothing
+    grace.advance(4)
+    await db(reconnect_elsewhere_now)(driver)
+    grace.advance(2)  # the grace ended
+    await presence.settle_due()
+    assert await _online(driver) is True
+    assert not presence.local.unsettled_drivers
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_driver_who_does_not_come_back_within_the_grace_goes_offline_when_it_ends(grace):
+    driver = await db(DriverFactory)(is_online=True)
+    await (await open_socket(driver.user)).disconnect()
+    grace.advance(4.9)
+    await presence.settle_due()
+    assert await _online(driver) is True
+    grace.advance(0.1)
+    await presence.settle_due()
+    assert await _online(driver) is False
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_grace_ends_on_its_own_timer(settings):
+    settings.DRIVER_OFFLINE_GRACE_SECONDS = 0.2
+    driver = await db(DriverFactory)(is_online=True)
+    await (await open_socket(driver.user)).disconnect()
+    deadline = time.monotonic() + 10
+    while await _online(driver):
+        assert time.monotonic() < deadline, "the grace's timer never took the driver offline"
+        await asyncio.sleep(0.05)
+    assert not presence.local.unsettled_drivers
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_that_opens_between_the_check_and_the_write_keeps_the_driver_online(grace, monkeypatch):
+    """The same race one step later: the grace ended, the check found no socket anywhere, and the
+    app's new socket is counted (here, or in another process) before the write that takes the
+    driver offline. The write asks again under the driver's row lock and leaves them online."""
+    driver = await db(DriverFactory)(is_online=True)
+    take_offline = presence.take_offline
+
+    def reconnected_just_after_the_check(driver_ids, **kwargs):
+        reconnect_elsewhere_now(driver)
+        return take_offline(driver_ids, **kwargs)
+
+    monkeypatch.setattr(presence, "take_offline", reconnected_just_after_the_check)
+    await (await open_socket(driver.user)).disconnect()
+    grace.advance(5)
+    await presence.settle_due()
+    assert await _online(driver) is True
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_drivers_in_their_grace_are_settled_when_the_server_leaves(grace):
+    """At shutdown no timer runs any more: a driver still in their grace is settled then."""
+    driver = await db(DriverFactory)(is_online=True)
+    await (await open_socket(driver.user)).disconnect()
+    assert await _online(driver) is True
+    await presence.leave()
+    assert await _online(driver) is False
 
 
 def _crash_scene():

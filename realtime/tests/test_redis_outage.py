@@ -146,7 +146,7 @@ async def test_a_driver_whose_last_socket_closed_while_redis_was_away_goes_offli
     await db(presence.local.add)("specific.away!2", driver.user, batched=False)
     presence.forget("specific.away!2")  # closed; whether the driver is connected elsewhere is Redis's to say
     await presence.heartbeat()
-    assert presence.local.unsettled_drivers == {driver.pk}  # not given up
+    assert set(presence.local.unsettled_drivers) == {driver.pk}  # not given up
     assert await db(lambda: Driver.objects.get(pk=driver.pk).is_online)() is True
 
     monkeypatch.setattr(shared_presence, "connected_elsewhere", lambda user_ids, server_id: set())
@@ -154,7 +154,7 @@ async def test_a_driver_whose_last_socket_closed_while_redis_was_away_goes_offli
     monkeypatch.setattr(shared_presence, "sweep", lambda server_id: (0, []))
     await presence.heartbeat()
     assert await db(lambda: Driver.objects.get(pk=driver.pk).is_online)() is False
-    assert presence.local.unsettled_drivers == set()
+    assert not presence.local.unsettled_drivers
 
 
 async def test_sends_while_redis_is_away_are_counted_and_logged_once(monkeypatch, caplog):

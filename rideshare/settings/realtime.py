@@ -73,6 +73,9 @@ PRESENCE_TTL_SECONDS = env.int("PRESENCE_TTL_SECONDS", 60)
 PRESENCE_REFRESH_SECONDS = env.int("PRESENCE_REFRESH_SECONDS", 20)
 # Redis mode: passengers' connections and disconnections are written in batches this often (0: at once).
 PRESENCE_SYNC_SECONDS = env.float("PRESENCE_SYNC_SECONDS", 1.0)
+# A driver whose last connection closed goes offline after this long unless they connected again
+# (to any server process): an app that reconnects keeps its driver online.
+DRIVER_OFFLINE_GRACE_SECONDS = env.float("DRIVER_OFFLINE_GRACE_SECONDS", 5.0)
 # Positions sent over the socket are written to the database in batches this often.
 LOCATION_FLUSH_SECONDS = env.float("LOCATION_FLUSH_SECONDS", 1.0)
 # Staff consoles that sent watch_fleet get the fleet's changes this often (realtime.connections.fleet).
