@@ -1,4 +1,11 @@
+import os
 import uuid
+
+# Live servers (other processes, which read the environment) close each request's database session,
+# as before persistent connections: a session's live servers stay up until it ends, and each kept
+# session would count against PostgreSQL's max_connections while both CI passes run.
+# test_live_persistent_connections starts one with the production default.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 
 import pytest
 from django.conf import settings as django_settings
