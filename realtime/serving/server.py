@@ -258,6 +258,7 @@ class FleetServer(Server):
 
     def listen_success(self, port):
         super().listen_success(port)
+        workers.share_accepts(port)
         workers.report_listening()
 
     def _install_fleet_protocol(self):
