@@ -6,7 +6,7 @@ import pytest
 from channels.layers import channel_layers
 
 from drivers.known_users import known
-from realtime.connections import fleet
+from realtime.connections import fleet, positions
 from realtime.delivery import dispatch
 from realtime.presence import presence, shared_presence
 from realtime.serving import lifecycle
@@ -34,6 +34,7 @@ async def fresh_channel_layer_and_fast_hasher(settings):
     # close; the grace (the production default) has its own tests in test_presence_stats.py.
     settings.DRIVER_OFFLINE_GRACE_SECONDS = 0
     known.clear()  # no user cached by an earlier test (their rows are gone with its transaction)
+    positions.rest_assignments.clear()  # nor a ride
     presence.local.__init__()
     fleet.watchers.__init__()  # no console watching from an earlier test
     yield

@@ -6,12 +6,8 @@ import time
 from cachetools import TLRUCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
-from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from rideshare.kernel.db import request_call
 from rideshare.kernel.logs import bind
@@ -29,10 +25,7 @@ verified_tokens = TLRUCache(maxsize=20_000, ttu=_good_until, timer=time.time)
 
 
 class JWTAuthenticationWithLogContext(JWTAuthentication):
-    """simplejwt's Bearer authentication, and the user's id in every log line of the request.
-    `related`: what to load with the user in the same query (a view's subclass names it)."""
-
-    related = ()
+    """simplejwt's Bearer authentication, and the user's id in every log line of the request."""
 
     def authenticate(self, request):
         result = super().authenticate(request)
@@ -58,26 +51,6 @@ class JWTAuthenticationWithLogContext(JWTAuthentication):
 
     async def get_user_async(self, validated_token):
         return await request_call(self.get_user)(validated_token)
-
-    def get_user(self, validated_token):
-        """simplejwt's, loading `related` with the user."""
-        if not self.related:
-            return super().get_user(validated_token)
-        try:
-            user_id = validated_token[jwt_settings.USER_ID_CLAIM]
-        except KeyError as e:
-            raise InvalidToken(_("Token contained no recognizable user identification")) from e
-        try:
-            user = self.user_model.objects.select_related(*self.related).get(**{jwt_settings.USER_ID_FIELD: user_id})
-        except self.user_model.DoesNotExist as e:
-            raise AuthenticationFailed(_("User not found"), code="user_not_found") from e
-        if jwt_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
-            raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
-        if jwt_settings.CHECK_REVOKE_TOKEN and validated_token.get(
-            jwt_settings.REVOKE_TOKEN_CLAIM
-        ) != get_md5_hash_password(user.password):
-            raise AuthenticationFailed(_("The user's password has been changed."), code="password_changed")
-        return user
 
 
 class JWTWithLogContextScheme(SimpleJWTScheme):

@@ -43,11 +43,6 @@ class KeptExecutors:
         else:
             executor.shutdown(wait=False)
 
-    def shutdown(self):
-        idle, self.idle = self.idle, []
-        for executor in idle:
-            executor.shutdown(wait=False)
-
 
 class KeptThreadsASGIHandler(ASGIHandler):
     def __init__(self):
