@@ -89,7 +89,7 @@ class DriverOfflineView(DriverOnlineView):
 
 class DriverLocationView(AsyncAPIView):
     """Served on the event loop (rideshare.kernel.async_views): a driver reports every 10-30 s;
-    the user and the driver profile come from drivers.known_users (or one query)."""
+    the user and the driver profile come from drivers.known_users (or two queries, in a database thread)."""
 
     authentication_classes = [DriverJWTAuthentication]
     schema_errors = ("not_a_driver",)
